@@ -1,0 +1,32 @@
+# Two commands do all set-up: `make run` and `make test` create .venv when it is missing
+# (one pip install of the pinned set in requirements.lock), then run.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test venv lock bench clean
+
+run: $(STAMP)
+	$(BIN)/amlops quickstart
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+# Re-resolve the pins after editing pyproject.toml (needs uv in the venv: pip install uv).
+lock: $(STAMP)
+	$(BIN)/python -m uv pip compile --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+		pyproject.toml --extra dev -o requirements.lock
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .amlops .pytest_cache

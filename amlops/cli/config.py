@@ -1,0 +1,38 @@
+"""`amlops config`: show a stack's validated configuration."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.syntax import Syntax
+
+from amlops.cli.options import StackOption
+from amlops.stackfile import load_stack, stack_path
+
+config_app = typer.Typer(help="Inspect the typed stack configuration.", no_args_is_help=True)
+console = Console()
+
+
+@config_app.command("show")
+def show(
+    stack: str = StackOption,
+    fmt: str = typer.Option("yaml", "--format", help="yaml (readable) or json (with every default)."),
+) -> None:
+    """Validate stacks/Pulumi.<stack>.yaml and print the full config, defaults included."""
+    cfg = load_stack(stack)
+    data = cfg.model_dump(mode="json", by_alias=True)
+    if fmt == "json":
+        typer.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    if fmt != "yaml":
+        raise typer.BadParameter(f"--format must be yaml or json, got {fmt!r}")
+    import yaml
+
+    console.print(f"[bold]{stack_path(stack).name}[/bold] is valid; with every default:", highlight=False)
+    console.print(Syntax(yaml.safe_dump(data, sort_keys=False), "yaml", background_color="default"))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(config_app, name="config")

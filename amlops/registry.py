@@ -1,0 +1,254 @@
+"""The model registry: MLflow's, embedded (sqlite under the state folder) or at any tracking URI.
+
+Registration records what the book's `Model.register` did (tags, accuracy, framework and
+version, dataset lineage, run id) and adds the if-better gate. Local registrations are
+serialized by a file lock so that the gate and the new version are decided together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from filelock import FileLock
+
+from amlops.errors import ModelNotFound, RegistryError, UsageError
+from amlops.paths import state_dir
+from amlops.training import read_facts
+
+EXPERIMENT = "amlops-loans"
+TRACKING_ENV = "MLFLOW_TRACKING_URI"
+_QUIET_LOGGERS = ("alembic", "mlflow.store.db.utils", "mlflow.tracking", "mlflow.store")
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version, as the CLI shows it."""
+
+    name: str
+    version: int
+    accuracy: float | None
+    run_id: str | None
+    source: str
+    tags: dict[str, str]
+    created_ms: int
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    """What `register` decided: the new version, or why nothing was registered."""
+
+    registered: ModelVersion | None
+    previous: ModelVersion | None
+    accuracy: float | None
+
+    @property
+    def delta(self) -> float | None:
+        if self.previous is None or self.previous.accuracy is None or self.accuracy is None:
+            return None
+        return self.accuracy - self.previous.accuracy
+
+
+def default_tracking_uri(configured: str | None = None) -> str:
+    """MLFLOW_TRACKING_URI, else the stack's registry.trackingUri, else sqlite under .amlops/."""
+    return os.environ.get(TRACKING_ENV) or configured or f"sqlite:///{state_dir() / 'mlflow.db'}"
+
+
+def content_digest(folder: Path) -> str:
+    """sha256 over a folder's sorted (relative path, bytes): the same rule as code assets."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix().encode()
+        h.update(len(rel).to_bytes(4, "big") + rel)
+        data = path.read_bytes()
+        h.update(len(data).to_bytes(8, "big") + data)
+    return h.hexdigest()
+
+
+class Registry:
+    """A model registry at one MLflow tracking URI."""
+
+    def __init__(self, tracking_uri: str | None = None):
+        self.tracking_uri = tracking_uri or default_tracking_uri()
+        self._client = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.tracking_uri.startswith("sqlite:///") or self.tracking_uri.startswith("file:")
+
+    @property
+    def client(self):
+        if self._client is None:
+            for name in _QUIET_LOGGERS:
+                logging.getLogger(name).setLevel(logging.WARNING)
+            from mlflow.tracking import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        return self._client
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        """Serialize gate + registration for the embedded store; a server orders its own."""
+        if not self.is_local:
+            yield
+            return
+        with FileLock(str(state_dir() / "registry.lock"), timeout=120):
+            yield
+
+    def _experiment_id(self) -> str:
+        exp = self.client.get_experiment_by_name(EXPERIMENT)
+        if exp is not None:
+            return exp.experiment_id
+        location = None
+        if self.is_local:  # keep artifacts under the state folder, not ./mlruns
+            location = (state_dir() / "mlartifacts").as_uri()
+        try:
+            return self.client.create_experiment(EXPERIMENT, artifact_location=location)
+        except Exception:  # created meanwhile by another process
+            exp = self.client.get_experiment_by_name(EXPERIMENT)
+            if exp is None:
+                raise
+            return exp.experiment_id
+
+    # --- reading -------------------------------------------------------------
+
+    def _to_version(self, mv) -> ModelVersion:
+        tags = dict(mv.tags or {})
+        acc = tags.get("accuracy")
+        return ModelVersion(
+            name=mv.name,
+            version=int(mv.version),
+            accuracy=float(acc) if acc not in (None, "") else None,
+            run_id=mv.run_id or None,
+            source=mv.source,
+            tags=tags,
+            created_ms=int(mv.creation_timestamp or 0),
+        )
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of `name`, oldest first (empty if the model is not registered)."""
+        found = self.client.search_model_versions(f"name = '{name}'", max_results=10000)
+        return sorted((self._to_version(mv) for mv in found), key=lambda v: v.version)
+
+    def models(self) -> list[str]:
+        """The registered model names."""
+        return sorted(rm.name for rm in self.client.search_registered_models(max_results=1000))
+
+    def latest(self, name: str) -> ModelVersion | None:
+        versions = self.versions(name)
+        return versions[-1] if versions else None
+
+    def get(self, name: str, version: int | None = None) -> ModelVersion:
+        """One version (the latest when version is None); raises ModelNotFound listing what exists."""
+        versions = self.versions(name)
+        if not versions:
+            known = ", ".join(self.models()) or "none"
+            raise ModelNotFound(
+                f"model {name!r} is not registered at {self.tracking_uri} (registered: {known}); "
+                "run `amlops model train` and `amlops model register` first"
+            )
+        if version is None:
+            return versions[-1]
+        for v in versions:
+            if v.version == version:
+                return v
+        have = ", ".join(str(v.version) for v in versions)
+        raise ModelNotFound(f"{name} has no version {version} (versions: {have})")
+
+    def download(self, name: str, version: int) -> Path:
+        """The version's MLflow model folder on local disk (cached under the state folder)."""
+        mv = self.get(name, version)
+        dest = state_dir() / "models" / name / str(version)
+        if (dest / "MLmodel").is_file():
+            return dest
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        import mlflow.artifacts
+
+        tmp = dest.with_name(f".{version}.{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        got = Path(mlflow.artifacts.download_artifacts(artifact_uri=mv.source, dst_path=str(tmp), tracking_uri=self.tracking_uri))
+        if not (got / "MLmodel").is_file():
+            raise RegistryError(f"{name}:{version}: {mv.source} holds no MLmodel file")
+        if got != tmp:
+            got.rename(tmp.with_name(tmp.name + "-m"))
+            shutil.rmtree(tmp)
+            tmp = tmp.with_name(tmp.name + "-m")
+        try:
+            tmp.rename(dest)
+        except OSError:  # another process cached it first
+            shutil.rmtree(tmp, ignore_errors=True)
+        return dest
+
+    # --- writing -------------------------------------------------------------
+
+    def register(
+        self,
+        name: str,
+        model_dir: Path,
+        *,
+        if_better: bool = False,
+        accuracy: float | None = None,
+        extra_tags: dict[str, str] | None = None,
+    ) -> RegisterResult:
+        """Register the MLflow model folder `model_dir` as a new version of `name`.
+
+        Accuracy and lineage come from the folder's MLmodel metadata (written by
+        `amlops model train`); `accuracy` overrides it. With `if_better`, a version is
+        created only when its accuracy beats the latest registered version's.
+        """
+        if not (model_dir / "MLmodel").is_file():
+            raise UsageError(f"{model_dir}: not an MLflow model folder (no MLmodel file)")
+        facts = read_facts(model_dir)
+        if accuracy is None and "accuracy" in facts:
+            accuracy = float(facts["accuracy"])
+        if if_better and accuracy is None:
+            raise UsageError(
+                f"{model_dir}: no accuracy recorded in MLmodel metadata; pass --accuracy to use --if-better"
+            )
+        tags = {k: str(v) for k, v in facts.items()}
+        if accuracy is not None:
+            tags["accuracy"] = f"{accuracy:.6f}"
+        tags["model_digest"] = content_digest(model_dir)
+        tags.update(extra_tags or {})
+        with self._lock():
+            previous = self.latest(name)
+            if if_better and previous is not None and previous.accuracy is not None:
+                if not accuracy > previous.accuracy:  # type: ignore[operator]
+                    return RegisterResult(None, previous, accuracy)
+            version = self._create_version(name, model_dir, tags, accuracy)
+        return RegisterResult(version, previous, accuracy)
+
+    def _create_version(self, name: str, model_dir: Path, tags: dict[str, str], accuracy: float | None) -> ModelVersion:
+        from mlflow.exceptions import MlflowException
+
+        client = self.client
+        run = client.create_run(self._experiment_id(), run_name=f"register-{name}", tags={"amlops.model": name})
+        run_id = run.info.run_id
+        try:
+            if accuracy is not None:
+                client.log_metric(run_id, "accuracy", accuracy)
+            for key in ("dataset_digest", "dataset_rows", "dataset_path", "framework_version", "split_seed"):
+                if key in tags:
+                    client.log_param(run_id, key, tags[key])
+            client.log_artifacts(run_id, str(model_dir), artifact_path="model")
+            client.set_terminated(run_id)
+        except Exception:
+            client.set_terminated(run_id, status="FAILED")
+            raise
+        try:
+            client.create_registered_model(name, description="The book's loans model (chapter 12).")
+        except MlflowException as exc:
+            if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
+                raise
+        tags = {**tags, "run_id": run_id}
+        mv = client.create_model_version(
+            name, source=f"{run.info.artifact_uri}/model", run_id=run_id, tags=tags
+        )
+        return self._to_version(client.get_model_version(name, mv.version))

@@ -1,0 +1,52 @@
+"""Read a stack file (`stacks/Pulumi.<stack>.yaml`) into the validated StackConfig."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from amlops.errors import StackNotFound
+from amlops.paths import ROOT, STACKS_DIR
+from infra.config import PROJECT, ConfigError, Problem, StackConfig, parse_config
+
+
+def stack_path(stack: str, stacks_dir: Path = STACKS_DIR) -> Path:
+    """The stack file for `stack`; raises StackNotFound listing the stacks there are."""
+    path = stacks_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stacks_dir.glob("Pulumi.*.yaml"))
+        raise StackNotFound(
+            f"no stack file {_display(path)} for stack {stack!r}; known stacks: {', '.join(known) or 'none'}"
+        )
+    return path
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def raw_config(path: Path) -> dict[str, Any]:
+    """The `amlops:` keys of a stack file, without the prefix (as pulumi.Config sees them)."""
+    source = _display(path)
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(source, [Problem((), f"is not valid YAML{where}: {getattr(exc, 'problem', exc)}")]) from None
+    config = doc.get("config") if isinstance(doc, dict) else None
+    if not isinstance(config, dict):
+        raise ConfigError(source, [Problem((), "has no `config:` mapping (see stacks/Pulumi.dev.yaml)")])
+    prefix = f"{PROJECT}:"
+    return {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
+
+
+def load_stack(stack: str, stacks_dir: Path = STACKS_DIR) -> StackConfig:
+    """Validate a stack's config; raises ConfigError naming the file and every bad key."""
+    path = stack_path(stack, stacks_dir)
+    return parse_config(raw_config(path), source=_display(path))

@@ -1,0 +1,112 @@
+"""The registry: versions, lineage, the if-better gate, --path, concurrency, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from amlops.cli import app
+from amlops.errors import ModelNotFound, UsageError
+from amlops.registry import Registry, content_digest
+
+NAME = "chapter12-loans"
+
+
+def test_register_records_accuracy_framework_lineage_and_run(state, trained_model_dir):
+    result = Registry().register(NAME, trained_model_dir)
+    v = result.registered
+    assert v is not None and v.version == 1 and result.previous is None
+    assert v.accuracy is not None and v.accuracy > 0.7
+    assert v.tags["framework"] == "scikit-learn"
+    assert v.tags["serialization_format"] == "skops"
+    assert len(v.tags["dataset_digest"]) == 64 and v.tags["dataset_rows"] == "500"
+    assert v.tags["model_digest"] == content_digest(trained_model_dir)
+    assert v.run_id and v.tags["run_id"] == v.run_id
+    assert str(state) in v.source  # artifacts stay under the state folder
+
+
+def test_versions_increment_and_download_roundtrips(state, trained_model_dir):
+    reg = Registry()
+    for expected in (1, 2, 3):
+        assert reg.register(NAME, trained_model_dir).registered.version == expected
+    assert [v.version for v in reg.versions(NAME)] == [1, 2, 3]
+    folder = reg.download(NAME, 2)
+    assert content_digest(folder) == content_digest(trained_model_dir)
+
+
+def test_if_better_refuses_equal_accuracy(state, trained_model_dir):
+    reg = Registry()
+    reg.register(NAME, trained_model_dir)
+    result = reg.register(NAME, trained_model_dir, if_better=True)
+    assert result.registered is None
+    assert result.previous.version == 1 and result.delta == 0.0
+    assert [v.version for v in reg.versions(NAME)] == [1]
+
+
+def test_if_better_registers_a_more_accurate_model(state, trained_model_dir):
+    reg = Registry()
+    reg.register(NAME, trained_model_dir, accuracy=0.5)
+    result = reg.register(NAME, trained_model_dir, if_better=True)
+    assert result.registered.version == 2
+    assert result.delta == pytest.approx(result.accuracy - 0.5)
+    worse = reg.register(NAME, trained_model_dir, if_better=True, accuracy=0.6)
+    assert worse.registered is None and worse.previous.version == 2
+
+
+def test_get_unknown_model_and_version_say_what_exists(state, trained_model_dir):
+    reg = Registry()
+    with pytest.raises(ModelNotFound, match="model 'nope' is not registered"):
+        reg.get("nope")
+    reg.register(NAME, trained_model_dir)
+    with pytest.raises(ModelNotFound, match=r"chapter12-loans has no version 7 \(versions: 1\)"):
+        reg.get(NAME, 7)
+
+
+def test_register_path_that_is_not_a_model(state, tmp_path):
+    with pytest.raises(UsageError, match="not an MLflow model folder"):
+        Registry().register(NAME, tmp_path)
+
+
+def test_two_processes_registering_at_once_get_distinct_versions(state, trained_model_dir):
+    code = (
+        "import sys; from pathlib import Path; from amlops.registry import Registry; "
+        f"print(Registry().register({NAME!r}, Path(sys.argv[1])).registered.version)"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(trained_model_dir)], stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    versions = sorted(int(p.communicate(timeout=120)[0].strip()) for p in procs)
+    assert all(p.returncode == 0 for p in procs)
+    assert versions == [1, 2, 3]
+    assert [v.version for v in Registry().versions(NAME)] == [1, 2, 3]
+
+
+def test_cli_register_path_list_and_show(state, trained_model_dir):
+    runner = CliRunner()
+    out = runner.invoke(app, ["model", "register", "--path", str(trained_model_dir), "--tag", "team=risk"])
+    assert out.exit_code == 0, out.output
+    assert "registered chapter12-loans:1" in out.output and "the first version" in out.output
+    out = runner.invoke(app, ["model", "register", "--path", str(trained_model_dir), "--if-better"])
+    assert out.exit_code == 0, out.output
+    assert "not registered" in out.output and "chapter12-loans:1 stays the latest" in out.output
+    out = runner.invoke(app, ["model", "list"])
+    assert out.exit_code == 0 and "chapter12-loans" in out.output
+    out = runner.invoke(app, ["model", "show", "chapter12-loans:1"])
+    assert out.exit_code == 0, out.output
+    assert "team" in out.output and "risk" in out.output and "dataset_digest" in out.output
+
+
+def test_cli_train_then_register(state):
+    runner = CliRunner()
+    out = runner.invoke(app, ["model", "train"])
+    assert out.exit_code == 0, out.output
+    assert "validation accuracy" in out.output
+    out = runner.invoke(app, ["model", "register", "--if-better"])
+    assert out.exit_code == 0, out.output
+    assert "registered chapter12-loans:1" in out.output
