@@ -1,0 +1,88 @@
+"""Edit a stack file in place, keeping its comments, key order and layout (ruamel round-trip)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from amlops.errors import UsageError
+from infra.config import PROJECT, parse_config
+
+
+def _yaml() -> YAML:
+    y = YAML()  # round-trip mode
+    y.preserve_quotes = True
+    y.indent(mapping=2, sequence=4, offset=2)
+    y.width = 4096
+    return y
+
+
+class StackEditor:
+    """Load a stack file, change keys by path, validate, then write it back whole."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.original = path.read_text()
+        self.doc = _yaml().load(self.original)
+        if not isinstance(self.doc, dict) or not isinstance(self.doc.get("config"), dict):
+            raise UsageError(f"{path}: has no `config:` mapping")
+
+    def _top(self, key: str) -> str:
+        return f"{PROJECT}:{key}"
+
+    def get(self, *path: str) -> Any:
+        """The value at (top-level key, nested keys…), or None."""
+        node: Any = self.doc["config"].get(self._top(path[0]))
+        for part in path[1:]:
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+    def set(self, *path: str, value: Any) -> None:
+        """Set a value, creating intermediate mappings; existing keys keep their position."""
+        config = self.doc["config"]
+        top = self._top(path[0])
+        if len(path) == 1:
+            config[top] = value
+            return
+        node = config.get(top)
+        if node is None:
+            node = config[top] = CommentedMap()
+        for part in path[1:-1]:
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = CommentedMap()
+            node = nxt
+        node[path[-1]] = value
+
+    def delete(self, *path: str) -> None:
+        """Remove a key if present."""
+        if len(path) == 1:
+            self.doc["config"].pop(self._top(path[0]), None)
+            return
+        node = self.get(*path[:-1])
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+
+    def text(self) -> str:
+        buf = io.StringIO()
+        _yaml().dump(self.doc, buf)
+        return buf.getvalue()
+
+    def save(self) -> str:
+        """Validate the edited config with the stack schema, then write atomically; returns the text."""
+        text = self.text()
+        import yaml
+
+        raw = yaml.safe_load(text)["config"]
+        prefix = f"{PROJECT}:"
+        parse_config({k.removeprefix(prefix): v for k, v in raw.items() if k.startswith(prefix)}, source=str(self.path))
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(self.path)
+        return text
