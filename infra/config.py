@@ -82,6 +82,13 @@ class WorkspaceConfig(_Model):
     """The container registry SKU; Premium is needed for private endpoints."""
     log_retention_days: int = Field(30, ge=30, le=730)
     """Log Analytics retention in days (30-730)."""
+    protect: bool | None = None
+    """Pulumi `protect` on the stateful resources (workspace, storage, key vault, registry,
+    logs); default: the same as purgeProtection, so on in prod."""
+
+    def protect_state(self) -> bool:
+        """Whether `pulumi destroy` must refuse to delete the stateful resources."""
+        return self.purge_protection if self.protect is None else self.protect
 
 
 class KubernetesAttachConfig(_Model):

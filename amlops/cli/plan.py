@@ -1,0 +1,38 @@
+"""`amlops plan`: the stack's desired state from the Pulumi program under mocks (no Azure, no pulumi binary)."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+
+from amlops.cli.options import StackOption
+from amlops.errors import UsageError
+
+FORMATS = ("text", "json")
+
+
+def plan(
+    stack: str = StackOption,
+    fmt: str = typer.Option("text", "--format", "-f", help="text (a tree) or json (stable, sorted; for diffs)."),
+    inputs: bool = typer.Option(True, "--inputs/--no-inputs", help="Show each resource's inputs in the text tree."),
+) -> None:
+    """Print every resource the stack declares: type, name, inputs, parent, dependencies, protect, ignoreChanges.
+
+    This is the desired state of infra/__main__.py run under pulumi mocks, not a cloud preview.
+    """
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    from amlops.plan import run_plan
+    from amlops.plan.render import plan_tree
+
+    document = run_plan(stack)
+    if fmt == "json":
+        typer.echo(json.dumps(document, indent=1))
+        return
+    Console().print(plan_tree(document, show_inputs=inputs), highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan)

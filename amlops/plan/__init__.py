@@ -1,0 +1,61 @@
+"""The offline plan: a stack's desired state, from its Pulumi program run under mocks.
+
+`run_plan` runs `harness.py` in a subprocess (one process per stack; the harness can plan
+any checkout, which `amlops diff` uses for other git revisions).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from amlops.errors import AmlopsError
+from amlops.paths import ROOT
+
+HARNESS = Path(__file__).resolve().parent / "harness.py"
+OFFLINE_ENV = "AMLOPS_PLAN_OFFLINE"
+
+
+class PlanError(AmlopsError):
+    """The Pulumi program failed under mocks (bad config, missing artifact, a bug)."""
+
+
+def run_plan(stack: str, root: Path = ROOT, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The plan document of `stack` in the checkout at `root`; raises PlanError with the harness's stderr."""
+    from amlops.stackfile import stack_path
+
+    stack_path(stack, root / "stacks")  # StackNotFound (a usage error) before starting a process
+    child_env = {**os.environ, **(env or {}), OFFLINE_ENV: "1"}
+    proc = subprocess.run(
+        [sys.executable, str(HARNESS), "--stack", stack, "--root", str(root)],
+        capture_output=True,
+        text=True,
+        env=child_env,
+        check=False,
+    )
+    if proc.returncode != 0:
+        message = proc.stderr.strip() or f"the plan harness exited with status {proc.returncode}"
+        raise PlanError(f"plan of stack {stack!r} failed:\n{message}")
+    try:
+        plan = json.loads(proc.stdout)
+    except json.JSONDecodeError as exc:
+        raise PlanError(f"plan of stack {stack!r}: the harness printed no JSON document ({exc})") from None
+    if plan.get("kind") != "amlops-plan":
+        raise PlanError(f"plan of stack {stack!r}: unexpected document kind {plan.get('kind')!r}")
+    return plan
+
+
+__all__ = ["HARNESS", "PlanError", "run_plan"]
+
+
+def quickstart_stage(ctx) -> None:
+    """The quickstart's plan stage: plan ctx.stack offline and print resource counts by type."""
+    from amlops.plan.render import summary_lines
+
+    document = run_plan(ctx.stack)
+    for line in summary_lines(document):
+        ctx.console.print(line, highlight=False)

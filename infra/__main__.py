@@ -1,0 +1,199 @@
+"""The Pulumi program: read the stack's `amlops:` config once, validate it, wire the components.
+
+`pulumi up -s <stack>` runs it against Azure; `amlops plan` runs it under pulumi mocks
+(AMLOPS_PLAN_OFFLINE=1), where a model version missing from the registry becomes a
+warning instead of a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pulumi
+from pulumi_azure_native import authorization
+
+from infra.batch_endpoint import SCRIPTS, BatchEndpoint, BatchEndpointArgs
+from infra.code_asset import CodeAsset, CodeAssetArgs
+from infra.compute import Compute, ComputeArgs
+from infra.config import KEYS, PROJECT, ConfigError, StackConfig, parse_config
+from infra.environment import Environment, EnvironmentArgs
+from infra.errors import InfraError
+from infra.model_asset import ModelAsset, ModelAssetArgs, ModelFiles
+from infra.model_source import ModelSourceError, resolve
+from infra.monitoring import Monitoring, MonitoringArgs
+from infra.naming import derive_names
+from infra.online_endpoint import KubernetesTarget, OnlineEndpoint, OnlineEndpointArgs
+from infra.workspace import Workspace, WorkspaceArgs
+
+OFFLINE_ENV = "AMLOPS_PLAN_OFFLINE"
+
+
+def read_config(stack: str) -> StackConfig:
+    """Every `amlops:` key through pulumi.Config, validated by infra.config."""
+    config = pulumi.Config(PROJECT)
+    raw = {}
+    for key in KEYS:
+        camel = StackConfig.model_fields[key].alias or key
+        value = config.get(camel) if StackConfig.model_fields[key].annotation is str else config.get_object(camel)
+        if value is not None:
+            raw[camel] = value
+    return parse_config(raw, source=f"stacks/Pulumi.{stack}.yaml")
+
+
+def model_files(cfg: StackConfig, offline: bool) -> tuple[ModelFiles, ...]:
+    """Every distinct model version the deployments serve (and the batch deployment's), with its files."""
+    versions = {cfg.model.version} | {cfg.deployment_model_version(d) for d in cfg.online.deployments}
+    if cfg.model.azureml_registry is not None:
+        return tuple(ModelFiles(v, None) for v in sorted(versions))
+    found = []
+    for version in sorted(versions):
+        try:
+            found.append(ModelFiles(version, resolve(cfg.model.name, version, cfg.registry.tracking_uri).folder))
+        except ModelSourceError as exc:
+            if not offline:
+                raise
+            pulumi.log.warn(f"{exc}; planned with an unresolved content hash")
+            found.append(ModelFiles(version, None))
+    return tuple(found)
+
+
+def main() -> None:
+    stack = pulumi.get_stack()
+    root = Path(__file__).resolve().parent.parent
+    offline = os.environ.get(OFFLINE_ENV) == "1"
+    try:
+        cfg = read_config(stack)
+        models = model_files(cfg, offline)
+    except ConfigError as exc:
+        raise pulumi.RunError(exc.render()) from None
+    except ModelSourceError as exc:
+        raise pulumi.RunError(str(exc)) from None
+
+    client = authorization.get_client_config_output()
+    names = derive_names(pulumi.get_project(), stack, cfg.prefix)
+    tags = dict(cfg.tags)
+    location = cfg.location
+    try:
+        ws = Workspace(
+            "workspace",
+            WorkspaceArgs(
+                names=names,
+                location=location,
+                tenant_id=client.tenant_id,
+                settings=cfg.workspace,
+                app_insights=cfg.monitoring.app_insights,
+                protect=cfg.workspace.protect_state(),
+                tags=tags,
+            ),
+        )
+        scope = {"resource_group_name": ws.resource_group_name, "workspace_name": ws.workspace_name}
+        upload = {
+            "storage_account_name": ws.storage_account_name,
+            "container_name": ws.assets_container_name,
+            "blob_endpoint": ws.blob_endpoint,
+        }
+        kubernetes = cfg.online.target == "kubernetes"
+        compute = Compute(
+            "compute",
+            ComputeArgs(location=location, settings=cfg.compute, attach_kubernetes=kubernetes, tags=tags, **scope),
+        )
+        scripts = {"scoring": ("score.py",), "batch": (SCRIPTS[cfg.batch.mode],)}
+        code, env = {}, {}
+        for artifact, entry_scripts in scripts.items():
+            code[artifact] = CodeAsset(
+                f"{artifact}-code",
+                CodeAssetArgs(
+                    asset_name=f"{cfg.prefix}-{artifact}",
+                    folder=root / artifact,
+                    entry_scripts=entry_scripts,
+                    description=f"{artifact}/: the {artifact} entry scripts",
+                    **scope,
+                    **upload,
+                ),
+            )
+            env[artifact] = Environment(
+                f"{artifact}-env",
+                EnvironmentArgs(
+                    environment_name=f"{cfg.prefix}-{artifact}-env",
+                    conda_file=root / artifact / "environment" / "conda.yaml",
+                    description=f"{artifact}/environment/conda.yaml on the inference base image",
+                    **scope,
+                ),
+            )
+        model = ModelAsset(
+            "model",
+            ModelAssetArgs(
+                model_name=cfg.model.name,
+                versions=models,
+                azureml_registry=cfg.model.azureml_registry,
+                tags={"registry": "mlflow"},
+                **scope,
+                **({} if cfg.model.azureml_registry else upload),
+            ),
+        )
+        online = OnlineEndpoint(
+            "online",
+            OnlineEndpointArgs(
+                settings=cfg.online,
+                model_ids={d: model.asset_ids[cfg.deployment_model_version(d)] for d in cfg.online.deployments},
+                code_id=code["scoring"].code_id,
+                environment_id=env["scoring"].environment_id,
+                subscription_id=client.subscription_id,
+                location=location,
+                kubernetes=(
+                    KubernetesTarget(compute.kubernetes_id, cfg.compute.kubernetes.instance_type)
+                    if kubernetes and compute.kubernetes_id is not None and cfg.compute.kubernetes
+                    else None
+                ),
+                tags=tags,
+                **scope,
+            ),
+        )
+        if cfg.monitoring.alerts_enabled and ws.app_insights_id is not None and cfg.monitoring.action_group_email:
+            Monitoring(
+                "monitoring",
+                MonitoringArgs(
+                    email=cfg.monitoring.action_group_email,
+                    alerts=cfg.monitoring.alerts,
+                    endpoint_id=online.endpoint_id,
+                    app_insights_id=ws.app_insights_id,
+                    resource_group_name=ws.resource_group_name,
+                    location=location,
+                    action_group_name=names.action_group,
+                    action_group_short_name=names.action_group_short,
+                    tags=tags,
+                ),
+            )
+        batch = BatchEndpoint(
+            "batch",
+            BatchEndpointArgs(
+                settings=cfg.batch,
+                model_id=model.asset_ids[cfg.model.version],
+                code_id=code["batch"].code_id,
+                environment_id=env["batch"].environment_id,
+                compute_id=compute.cluster_id,
+                location=location,
+                tags=tags,
+                **scope,
+            ),
+        )
+    except InfraError as exc:
+        raise pulumi.RunError(f"stacks/Pulumi.{stack}.yaml: {exc}") from None
+
+    pulumi.export("resourceGroupName", ws.resource_group_name)
+    pulumi.export("workspaceName", ws.workspace_name)
+    pulumi.export("onlineEndpointName", online.endpoint_name)
+    pulumi.export("scoringUri", online.scoring_uri)
+    pulumi.export("swaggerUri", online.swagger_uri)
+    pulumi.export("onlineDeploymentNames", online.deployment_names)
+    pulumi.export("batchEndpointName", batch.endpoint_name)
+    pulumi.export("batchDeploymentName", batch.deployment_name)
+    pulumi.export("scoringCodeVersion", code["scoring"].version)
+    pulumi.export("batchCodeVersion", code["batch"].version)
+    pulumi.export("modelVersions", sorted(model.asset_ids))
+    if ws.app_insights_connection_string is not None:
+        pulumi.export("appInsightsConnectionString", ws.app_insights_connection_string)
+
+
+main()

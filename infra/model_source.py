@@ -1,0 +1,84 @@
+"""Find the MLflow model folder of `<name>:<version>` in the registry, the way amlops registers it.
+
+Infra never imports amlops, so the default tracking URI is restated here with the same
+rule: MLFLOW_TRACKING_URI, else the stack's registry.trackingUri, else
+`sqlite:///<state>/mlflow.db` where state is AMLOPS_STATE_DIR or `<repo>/.amlops`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TRACKING_ENV = "MLFLOW_TRACKING_URI"
+STATE_ENV = "AMLOPS_STATE_DIR"
+
+
+class ModelSourceError(Exception):
+    """The pinned model version cannot be found or downloaded; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A registered version's files on local disk."""
+
+    name: str
+    version: int
+    folder: Path
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get(STATE_ENV) or REPO / ".amlops")
+
+
+def tracking_uri(configured: str | None) -> str:
+    """MLFLOW_TRACKING_URI, else the configured URI, else the embedded sqlite registry."""
+    return os.environ.get(TRACKING_ENV) or configured or f"sqlite:///{state_dir() / 'mlflow.db'}"
+
+
+def _not_found(name: str, version: int, uri: str, why: str) -> ModelSourceError:
+    return ModelSourceError(
+        f"model {name}:{version} is not in the registry at {uri} ({why}); "
+        f"register it with `amlops model train` and `amlops model register`, "
+        f"or pin a registered version in amlops:model.version"
+    )
+
+
+def resolve(name: str, version: int, configured_uri: str | None = None, cache: Path | None = None) -> ModelSource:
+    """Download `name:version` (cached by version) and return its folder; raises ModelSourceError."""
+    uri = tracking_uri(configured_uri)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        # Opening a missing sqlite registry would create it (and run ~2 s of migrations).
+        raise _not_found(name, version, uri, "no registry database yet")
+    dest = (cache or state_dir() / "infra-models") / name / str(version)
+    if (dest / "MLmodel").is_file():
+        return ModelSource(name, version, dest)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for logger in ("alembic", "mlflow"):
+        logging.getLogger(logger).setLevel(logging.WARNING)
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        mv = client.get_model_version(name, str(version))
+    except MlflowException as exc:
+        raise _not_found(name, version, uri, exc.message.splitlines()[0]) from None
+    tmp = dest.with_name(f".{version}.{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    got = Path(mlflow.artifacts.download_artifacts(artifact_uri=mv.source, dst_path=str(tmp), tracking_uri=uri))
+    if not (got / "MLmodel").is_file():
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ModelSourceError(f"model {name}:{version}: {mv.source} holds no MLmodel file")
+    try:
+        got.rename(dest)
+    except OSError:  # another process cached it first
+        pass
+    shutil.rmtree(tmp, ignore_errors=True)
+    return ModelSource(name, version, dest)

@@ -1,0 +1,164 @@
+"""Alerts for the online endpoint: an e-mail action group, metric alerts and the book's rejected-loans query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import monitor
+
+from infra.autoscale import ENDPOINT_METRICS
+from infra.config import AlertsConfig
+from infra.errors import InvalidArgs
+
+REJECTED_LOANS_QUERY = """traces
+| where message startswith "scored "
+| parse message with "scored " rows:long " rows, " rejected:long " rejected" *
+| summarize rejected = sum(rejected)"""
+"""Counts the loans score.py rejected, from its `scored N rows, M rejected` trace lines."""
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    """What the Monitoring component needs."""
+
+    email: str
+    """Who the alerts e-mail (amlops:monitoring.actionGroupEmail)."""
+    alerts: AlertsConfig
+    """Thresholds: latency (ms), failed requests, rejected loans in 30 minutes."""
+    endpoint_id: pulumi.Input[str]
+    """The online endpoint whose metrics the metric alerts watch."""
+    app_insights_id: pulumi.Input[str]
+    """The Application Insights the log-query alert reads."""
+    resource_group_name: pulumi.Input[str]
+    """Where the alert resources live."""
+    location: str
+    """The Azure region of the log-query alert (metric alerts and action groups are global)."""
+    action_group_name: str
+    """The action group's name (1-260 characters)."""
+    action_group_short_name: str
+    """Its short name, shown in e-mails (1-12 characters)."""
+    rejected_loans_query: str = REJECTED_LOANS_QUERY
+    """The KQL that yields a `rejected` column (default: parse score.py's trace lines)."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags on every resource (default none)."""
+
+    def validate(self) -> None:
+        if "@" not in self.email:
+            raise InvalidArgs("Monitoring", "email", f"must be an e-mail address, got {self.email!r}")
+        if not 1 <= len(self.action_group_short_name) <= 12:
+            raise InvalidArgs(
+                "Monitoring", "action_group_short_name", f"must be 1-12 characters, got {self.action_group_short_name!r}"
+            )
+
+
+class Monitoring(pulumi.ComponentResource):
+    """ActionGroup → MetricAlert (latency), MetricAlert (5xx), ScheduledQueryRule (rejected loans)."""
+
+    action_group_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        args.validate()
+        super().__init__("amlops:monitoring:Monitoring", name, None, opts)
+        a = args.alerts
+        child = pulumi.ResourceOptions(parent=self)
+        common = {"resource_group_name": args.resource_group_name, "tags": args.tags}
+        group = monitor.ActionGroup(
+            f"{name}-action-group",
+            monitor.ActionGroupInitArgs(
+                action_group_name=args.action_group_name,
+                group_short_name=args.action_group_short_name,
+                enabled=True,
+                location="Global",
+                email_receivers=[
+                    monitor.MicrosoftCommonEmailReceiverArgs(
+                        name="on-call", email_address=args.email, use_common_alert_schema=True
+                    )
+                ],
+                **common,
+            ),
+            opts=child,
+        )
+        actions = [monitor.MetricAlertActionArgs(action_group_id=group.id)]
+
+        def metric_alert(role: str, description: str, criterion: monitor.MetricCriteriaArgs, severity: int) -> None:
+            monitor.MetricAlert(
+                f"{name}-{role}",
+                rule_name=f"{name}-{role}",
+                description=description,
+                severity=severity,
+                enabled=True,
+                scopes=[args.endpoint_id],
+                evaluation_frequency="PT1M",
+                window_size="PT5M",
+                location="global",
+                criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
+                    odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria", all_of=[criterion]
+                ),
+                actions=actions,
+                **common,
+                opts=child,
+            )
+
+        metric_alert(
+            "latency",
+            f"average request latency above {a.latency_ms} ms over 5 minutes",
+            monitor.MetricCriteriaArgs(
+                criterion_type="StaticThresholdCriterion",
+                name="latency",
+                metric_name="RequestLatency",
+                metric_namespace=ENDPOINT_METRICS,
+                operator=monitor.Operator.GREATER_THAN,
+                threshold=a.latency_ms,
+                time_aggregation=monitor.AggregationTypeEnum.AVERAGE,
+            ),
+            severity=2,
+        )
+        metric_alert(
+            "failed-requests",
+            f"more than {a.failed_requests} failed (5xx) requests in 5 minutes",
+            monitor.MetricCriteriaArgs(
+                criterion_type="StaticThresholdCriterion",
+                name="failed-requests",
+                metric_name="RequestsPerMinute",
+                metric_namespace=ENDPOINT_METRICS,
+                dimensions=[monitor.MetricDimensionArgs(name="statusCodeClass", operator="Include", values=["5xx"])],
+                operator=monitor.Operator.GREATER_THAN,
+                threshold=a.failed_requests,
+                time_aggregation=monitor.AggregationTypeEnum.TOTAL,
+            ),
+            severity=1,
+        )
+        monitor.ScheduledQueryRule(
+            f"{name}-rejected-loans",
+            rule_name=f"{name}-rejected-loans",
+            description=f"more than {a.rejected_loans} rejected loans in 30 minutes (the book's Kusto alert)",
+            display_name="rejected loans",
+            kind=monitor.Kind.LOG_ALERT,
+            location=args.location,
+            severity=3,
+            enabled=True,
+            scopes=[args.app_insights_id],
+            evaluation_frequency="PT5M",
+            window_size="PT30M",
+            criteria=monitor.ScheduledQueryRuleCriteriaArgs(
+                all_of=[
+                    monitor.ConditionArgs(
+                        query=args.rejected_loans_query,
+                        time_aggregation=monitor.TimeAggregation.TOTAL,
+                        metric_measure_column="rejected",
+                        # The SDK's ConditionOperator enum ("gt") belongs to another API; log alerts take "GreaterThan".
+                        operator="GreaterThan",
+                        threshold=a.rejected_loans,
+                        failing_periods=monitor.ConditionFailingPeriodsArgs(
+                            number_of_evaluation_periods=1, min_failing_periods_to_alert=1
+                        ),
+                    )
+                ]
+            ),
+            actions=monitor.ActionsArgs(action_groups=[group.id]),
+            **common,
+            opts=child,
+        )
+        self.action_group_id = group.id
+        self.register_outputs({"actionGroupId": self.action_group_id})

@@ -1,0 +1,69 @@
+"""Azure names derived from project, stack and prefix, valid under each resource type's rules.
+
+Storage accounts, key vaults and container registries need globally unique names, and
+soft-deleted key vaults, Log Analytics and ML workspaces block a name for weeks: every
+name carries a short suffix that is stable for one (project, stack, prefix) and differs
+between stacks. Change `amlops:prefix` to move a stack to fresh names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+SUFFIX_LENGTH = 6
+
+
+def stack_suffix(project: str, stack: str, prefix: str) -> str:
+    """Six hex digits, the same on every run for the same project, stack and prefix."""
+    return hashlib.sha256(f"{project}/{stack}/{prefix}".encode()).hexdigest()[:SUFFIX_LENGTH]
+
+
+def _alnum(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _hyphenated(text: str) -> str:
+    return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", text.lower())).strip("-")
+
+
+def _fit(head: str, suffix: str, limit: int, sep: str = "") -> str:
+    """Cut `head` so that head + sep + suffix fits `limit`; the suffix always survives."""
+    room = limit - len(suffix) - len(sep)
+    return head[:room].rstrip("-") + sep + suffix
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """The Azure names of one stack's workspace resources."""
+
+    resource_group: str
+    storage_account: str
+    assets_container: str
+    key_vault: str
+    container_registry: str
+    log_analytics: str
+    app_insights: str
+    workspace: str
+    action_group: str
+    action_group_short: str
+
+
+def derive_names(project: str, stack: str, prefix: str) -> ResourceNames:
+    """Every derived name; each respects its type's length and character rules."""
+    suffix = stack_suffix(project, stack, prefix)
+    base = _hyphenated(f"{prefix}-{stack}")
+    flat = _alnum(f"{prefix}{stack}")
+    return ResourceNames(
+        resource_group=_fit(f"rg-{base}", suffix, 90, "-"),  # 1-90
+        storage_account=_fit(f"st{flat}", suffix, 24),  # 3-24 lowercase letters and digits
+        assets_container="amlops-assets",  # 3-63 lowercase, digits, hyphens
+        key_vault=_fit(f"kv-{base}", suffix, 24, "-"),  # 3-24 letters, digits, single hyphens
+        container_registry=_fit(f"cr{flat}", suffix, 50),  # 5-50 letters and digits
+        log_analytics=_fit(f"log-{base}", suffix, 63, "-"),  # 4-63
+        app_insights=_fit(f"appi-{base}", suffix, 255, "-"),  # 1-255
+        workspace=_fit(f"mlw-{base}", suffix, 33, "-"),  # 3-33, letters, digits, - and _
+        action_group=_fit(f"ag-{base}", suffix, 260, "-"),
+        action_group_short=_alnum(f"{prefix}{stack}")[:12],  # at most 12 characters
+    )

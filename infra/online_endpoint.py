@@ -1,0 +1,193 @@
+"""The online endpoint: blue/green deployments, traffic applied after them, and autoscale."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import machinelearningservices as ml
+
+from infra.autoscale import Autoscale, AutoscaleArgs
+from infra.config import DeploymentConfig, OnlineConfig, ProbeSettings
+from infra.durations import iso_ms, iso_seconds
+from infra.errors import InvalidArgs
+from infra.traffic import EndpointTraffic
+
+AUTH_MODES = {"key": ml.EndpointAuthMode.KEY, "aml_token": ml.EndpointAuthMode.AML_TOKEN, "aad_token": ml.EndpointAuthMode.AAD_TOKEN}
+MAX_ROWS_ENV = "AMLOPS_MAX_ROWS"
+WORKER_COUNT_ENV = "WORKER_COUNT"
+
+
+@dataclass(frozen=True)
+class KubernetesTarget:
+    """Where Kubernetes deployments run: the attached compute and its instance type."""
+
+    compute_id: pulumi.Input[str]
+    instance_type: str
+
+
+@dataclass(frozen=True)
+class OnlineEndpointArgs:
+    """What the OnlineEndpoint component needs."""
+
+    settings: OnlineConfig
+    """The stack's amlops:online (endpoint, deployments, traffic, mirror traffic, autoscale)."""
+    model_ids: dict[str, pulumi.Input[str]]
+    """The model asset id each deployment serves, by deployment name."""
+    code_id: pulumi.Input[str]
+    """The scoring CodeVersion id."""
+    environment_id: pulumi.Input[str]
+    """The scoring EnvironmentVersion id."""
+    subscription_id: pulumi.Input[str]
+    """The subscription (the traffic step talks to Azure ML through azure-ai-ml)."""
+    resource_group_name: pulumi.Input[str]
+    """The workspace's resource group."""
+    workspace_name: pulumi.Input[str]
+    """The ML workspace."""
+    location: str
+    """The Azure region."""
+    scoring_script: str = "score.py"
+    """The entry script inside the code asset (default score.py)."""
+    kubernetes: KubernetesTarget | None = None
+    """Required when settings.target is kubernetes; unused for managed (default none)."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags on every resource (default none)."""
+
+    def validate(self) -> None:
+        s = self.settings
+        if not s.deployments:
+            raise InvalidArgs("OnlineEndpoint", "settings.deployments", "must declare at least one deployment")
+        missing = sorted(set(s.deployments) - set(self.model_ids))
+        if missing:
+            raise InvalidArgs("OnlineEndpoint", "model_ids", f"has no model for deployments {missing}")
+        if s.target == "kubernetes" and self.kubernetes is None:
+            raise InvalidArgs("OnlineEndpoint", "kubernetes", "is required when settings.target is kubernetes")
+        unknown = sorted((set(s.traffic) | set(s.mirror_traffic)) - set(s.deployments))
+        if unknown:
+            raise InvalidArgs("OnlineEndpoint", "settings.traffic", f"names unknown deployments {unknown}")
+
+
+def _probe(p: ProbeSettings) -> ml.ProbeSettingsArgs:
+    return ml.ProbeSettingsArgs(
+        initial_delay=iso_seconds(p.initial_delay),
+        period=iso_seconds(p.period),
+        timeout=iso_seconds(p.timeout),
+        failure_threshold=p.failure_threshold,
+        success_threshold=p.success_threshold,
+    )
+
+
+def deployment_environment(d: DeploymentConfig) -> dict[str, str]:
+    """The scoring container's variables: the row limit and worker count, then the configured ones."""
+    return {
+        MAX_ROWS_ENV: str(d.request_settings.max_rows),
+        WORKER_COUNT_ENV: str(d.worker_count),
+        **d.environment_variables,
+    }
+
+
+class OnlineEndpoint(pulumi.ComponentResource):
+    """OnlineEndpoint → OnlineDeployment per config entry → EndpointTraffic → Autoscale per deployment."""
+
+    endpoint_name: pulumi.Output[str]
+    endpoint_id: pulumi.Output[str]
+    scoring_uri: pulumi.Output[str]
+    swagger_uri: pulumi.Output[str]
+    deployment_names: list[str]
+    deployment_ids: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: OnlineEndpointArgs, opts: pulumi.ResourceOptions | None = None):
+        args.validate()
+        super().__init__("amlops:online_endpoint:OnlineEndpoint", name, None, opts)
+        s = args.settings
+        scope = {"resource_group_name": args.resource_group_name, "workspace_name": args.workspace_name}
+        endpoint = ml.OnlineEndpoint(
+            f"{name}-endpoint",
+            endpoint_name=s.endpoint_name,
+            location=args.location,
+            tags=args.tags,
+            identity=ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
+            properties=ml.OnlineEndpointPropertiesArgs(
+                auth_mode=AUTH_MODES[s.auth_mode],
+                compute=args.kubernetes.compute_id if s.target == "kubernetes" and args.kubernetes else None,
+                description=f"the loans model, {s.target} online endpoint",
+            ),
+            **scope,
+            # The traffic maps belong to the EndpointTraffic step, after the deployments.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["properties.traffic", "properties.mirrorTraffic"]),
+        )
+        deployments: dict[str, ml.OnlineDeployment] = {}
+        for dep_name, d in sorted(s.deployments.items()):
+            deployments[dep_name] = ml.OnlineDeployment(
+                f"{name}-{dep_name}",
+                deployment_name=dep_name,
+                endpoint_name=endpoint.name,
+                location=args.location,
+                tags=args.tags,
+                sku=ml.SkuArgs(name="Default", capacity=d.instance_count),
+                properties=self._properties(args, d, args.model_ids[dep_name]),
+                **scope,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        traffic = {dep: s.traffic.get(dep, 0) for dep in sorted(s.deployments)}
+        EndpointTraffic(
+            f"{name}-traffic",
+            subscription_id=args.subscription_id,
+            endpoint_name=endpoint.name,
+            traffic=traffic,
+            mirror_traffic={dep: pct for dep, pct in sorted(s.mirror_traffic.items()) if pct > 0},
+            **scope,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(deployments.values())),
+        )
+        if s.autoscale.enabled and s.target == "managed":
+            for dep_name, deployment in deployments.items():
+                Autoscale(
+                    f"{name}-{dep_name}-autoscale",
+                    AutoscaleArgs(
+                        deployment_id=deployment.id,
+                        endpoint_id=endpoint.id,
+                        resource_group_name=args.resource_group_name,
+                        location=args.location,
+                        settings=s.autoscale,
+                        tags=args.tags,
+                    ),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+        props = endpoint.properties
+        self.endpoint_name = endpoint.name
+        self.endpoint_id = endpoint.id
+        self.scoring_uri = props.apply(lambda p: p.scoring_uri)
+        self.swagger_uri = props.apply(lambda p: p.swagger_uri)
+        self.deployment_names = sorted(deployments)
+        self.deployment_ids = {k: v.id for k, v in deployments.items()}
+        self.register_outputs(
+            {
+                "endpointName": self.endpoint_name,
+                "scoringUri": self.scoring_uri,
+                "swaggerUri": self.swagger_uri,
+                "deploymentNames": self.deployment_names,
+            }
+        )
+
+    @staticmethod
+    def _properties(args: OnlineEndpointArgs, d: DeploymentConfig, model_id: pulumi.Input[str]):
+        common = dict(
+            model=model_id,
+            code_configuration=ml.CodeConfigurationArgs(code_id=args.code_id, scoring_script=args.scoring_script),
+            environment_id=args.environment_id,
+            environment_variables=deployment_environment(d),
+            app_insights_enabled=d.app_insights_enabled,
+            request_settings=ml.OnlineRequestSettingsArgs(
+                request_timeout=iso_ms(d.request_settings.request_timeout_ms),
+                max_concurrent_requests_per_instance=d.request_settings.max_concurrent_requests_per_instance,
+                max_queue_wait=iso_ms(d.request_settings.max_queue_wait_ms),
+            ),
+            liveness_probe=_probe(d.liveness_probe),
+            readiness_probe=_probe(d.readiness_probe),
+        )
+        # Typed Args for the union: a plain dict would go out with snake_case keys Azure ignores.
+        if args.settings.target == "kubernetes" and args.kubernetes is not None:
+            return ml.KubernetesOnlineDeploymentArgs(
+                endpoint_compute_type="Kubernetes", instance_type=args.kubernetes.instance_type, **common
+            )
+        return ml.ManagedOnlineDeploymentArgs(endpoint_compute_type="Managed", instance_type=d.instance_type, **common)

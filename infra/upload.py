@@ -1,0 +1,36 @@
+"""Upload a folder as one block blob per file under a content-addressed prefix (Azure ML wants a folder, not a zip)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+from pulumi_azure_native import storage
+
+from infra.content import folder_files
+
+
+def upload_folder(
+    name: str,
+    folder: Path,
+    prefix: str,
+    *,
+    account_name: pulumi.Input[str],
+    container_name: pulumi.Input[str],
+    resource_group_name: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> list[storage.Blob]:
+    """One `storage.Blob` + `FileAsset` per file of `folder` at `<prefix>/<relative path>`, named `<name>-<relative path>`."""
+    return [
+        storage.Blob(
+            f"{name}-{rel}",
+            blob_name=f"{prefix}/{rel}",
+            account_name=account_name,
+            container_name=container_name,
+            resource_group_name=resource_group_name,
+            type=storage.BlobType.BLOCK,
+            source=pulumi.FileAsset(str(folder / rel)),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        for rel in folder_files(folder)
+    ]

@@ -1,0 +1,79 @@
+"""The model files infra uploads come from the MLflow registry, found the way amlops registers them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from amlops.plan import HARNESS, run_plan
+from infra.content import content_hash, folder_files
+from infra.model_source import ModelSourceError, resolve, tracking_uri
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_tracking_uri_prefers_env_then_config_then_state_sqlite(state, monkeypatch):
+    assert tracking_uri(None) == f"sqlite:///{state / 'mlflow.db'}"
+    assert tracking_uri("http://mlflow:5000") == "http://mlflow:5000"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://env:5000")
+    assert tracking_uri("http://mlflow:5000") == "http://env:5000"
+
+
+def test_missing_registry_is_reported_without_creating_one(state):
+    with pytest.raises(ModelSourceError) as err:
+        resolve("chapter12-loans", 1)
+    assert str(err.value) == (
+        f"model chapter12-loans:1 is not in the registry at sqlite:///{state / 'mlflow.db'} (no registry database yet); "
+        "register it with `amlops model train` and `amlops model register`, or pin a registered version in amlops:model.version"
+    )
+    assert not (state / "mlflow.db").exists()
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory, trained_model_dir):
+    """A state folder whose registry holds chapter12-loans:1 (registered once for this module)."""
+    from amlops.registry import Registry
+
+    folder = tmp_path_factory.mktemp("registered-state")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AMLOPS_STATE_DIR", str(folder))
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        result = Registry().register("chapter12-loans", trained_model_dir)
+        assert result.registered is not None and result.registered.version == 1
+        yield folder
+
+
+def test_registered_version_resolves_to_its_mlflow_folder(registered, trained_model_dir, tmp_path):
+    source = resolve("chapter12-loans", 1, cache=tmp_path / "cache")
+    assert source.folder == tmp_path / "cache" / "chapter12-loans" / "1"
+    assert folder_files(source.folder) == folder_files(trained_model_dir)
+    assert content_hash(source.folder) == content_hash(trained_model_dir)
+    with pytest.raises(ModelSourceError, match=r"^model chapter12-loans:7 is not in the registry at sqlite:///"):
+        resolve("chapter12-loans", 7, cache=tmp_path / "cache")
+
+
+def test_plan_uploads_the_registered_version_content_addressed(registered, trained_model_dir):
+    plan = run_plan("dev", ROOT, env={"AMLOPS_STATE_DIR": str(registered), "MLFLOW_TRACKING_URI": ""})
+    digest = content_hash(trained_model_dir)
+    (version,) = [r for r in plan["resources"] if r["name"] == "model-v1"]
+    assert version["inputs"]["properties"]["tags"]["contentHash"] == digest, version["urn"]
+    assert version["inputs"]["properties"]["modelUri"].endswith(f"/amlops-assets/models/chapter12-loans/{digest}"), version["urn"]
+    blobs = sorted(r["inputs"]["blobName"] for r in plan["resources"] if r["name"].startswith("model-v1-"))
+    assert blobs == [f"models/chapter12-loans/{digest}/{rel}" for rel in folder_files(trained_model_dir)], "model-v1 blobs"
+    assert plan["warnings"] == []
+
+
+def test_pulumi_up_without_the_model_fails_naming_the_fix(tmp_path):
+    env = {**os.environ, "AMLOPS_STATE_DIR": str(tmp_path), "MLFLOW_TRACKING_URI": "", "AMLOPS_PLAN_OFFLINE": "0"}
+    proc = subprocess.run(
+        [sys.executable, str(HARNESS), "--stack", "prod", "--root", str(ROOT)], capture_output=True, text=True, env=env, check=False
+    )
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip() == (
+        f"model chapter12-loans:1 is not in the registry at sqlite:///{tmp_path / 'mlflow.db'} (no registry database yet); "
+        "register it with `amlops model train` and `amlops model register`, or pin a registered version in amlops:model.version"
+    )

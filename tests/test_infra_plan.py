@@ -1,0 +1,499 @@
+"""The Pulumi program under mocks, once per stack (one harness process each), on a copy of the tree.
+
+The copy isolates the plans from edits made to the working tree while the tests run;
+the state folder is empty, so the model version is planned as unresolved (with a warning).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from amlops.plan import PlanError, run_plan
+from infra.content import content_hash, folder_files
+
+ROOT = Path(__file__).resolve().parent.parent
+STACKS = ("dev", "staging", "prod")
+ML = "azure-native:machinelearningservices"
+
+
+def copy_tree(src: Path, dest: Path) -> Path:
+    """The parts of a checkout the program reads, without caches."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for part in ("infra", "stacks", "scoring", "batch"):
+        shutil.copytree(src / part, dest / part, ignore=ignore)
+    shutil.copy2(src / "Pulumi.yaml", dest / "Pulumi.yaml")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def offline_env(tmp_path_factory) -> dict[str, str]:
+    """An empty state folder and no tracking URI: the registry holds no model."""
+    return {"AMLOPS_STATE_DIR": str(tmp_path_factory.mktemp("empty-state")), "MLFLOW_TRACKING_URI": ""}
+
+
+@pytest.fixture(scope="session")
+def tree(tmp_path_factory) -> Path:
+    return copy_tree(ROOT, tmp_path_factory.mktemp("tree"))
+
+
+@pytest.fixture(scope="session")
+def plans(tree, offline_env) -> dict[str, dict[str, Any]]:
+    return {stack: run_plan(stack, tree, env=offline_env) for stack in STACKS}
+
+
+def by_name(plan: dict[str, Any], name: str) -> dict[str, Any]:
+    found = [r for r in plan["resources"] if r["name"] == name]
+    assert len(found) == 1, f"stack {plan['stack']}: expected one resource named {name!r}, found {len(found)}"
+    return found[0]
+
+
+def of_type(plan: dict[str, Any], typ: str) -> list[dict[str, Any]]:
+    return [r for r in plan["resources"] if r["type"] == typ]
+
+
+def changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[set[str], set[str], set[str]]:
+    """(added, removed, changed) resource names between two plans."""
+    a = {r["urn"]: r for r in before["resources"]}
+    b = {r["urn"]: r for r in after["resources"]}
+    name = lambda urn: urn.rsplit("::", 1)[-1]  # noqa: E731
+    return (
+        {name(u) for u in b.keys() - a.keys()},
+        {name(u) for u in a.keys() - b.keys()},
+        {name(u) for u in a.keys() & b.keys() if a[u] != b[u]},
+    )
+
+
+# --- the document ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_document_is_sorted_and_says_it_is_not_a_cloud_preview(plans, stack):
+    plan = plans[stack]
+    assert plan["kind"] == "amlops-plan" and plan["version"] == 1 and plan["stack"] == stack
+    assert "not a cloud preview" in plan["note"]
+    urns = [r["urn"] for r in plan["resources"]]
+    assert urns == sorted(urns), f"{stack}: resources are not sorted by urn"
+    for r in plan["resources"]:
+        assert set(r) == {"urn", "type", "name", "parent", "dependencies", "protect", "ignoreChanges", "custom", "inputs"}, r["urn"]
+        assert r["dependencies"] == sorted(r["dependencies"]), f"{r['urn']}: dependencies not sorted"
+        assert list(r["inputs"]) == sorted(r["inputs"]), f"{r['urn']}: inputs not sorted"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_components_are_parents_of_every_azure_resource(plans, stack):
+    plan = plans[stack]
+    components = {r["urn"]: r["type"] for r in plan["resources"] if not r["custom"]}
+    assert sorted(set(components.values())) == sorted(
+        {
+            "amlops:workspace:Workspace",
+            "amlops:compute:Compute",
+            "amlops:code_asset:CodeAsset",
+            "amlops:environment:Environment",
+            "amlops:model_asset:ModelAsset",
+            "amlops:online_endpoint:OnlineEndpoint",
+            "amlops:batch_endpoint:BatchEndpoint",
+        }
+        | ({"amlops:autoscale:Autoscale", "amlops:monitoring:Monitoring"} if stack != "dev" else set())
+    ), f"{stack}: component types"
+    for r in plan["resources"]:
+        if r["custom"]:
+            assert r["parent"] in components, f"{r['urn']}: parent {r['parent']} is not a component"
+            assert r["name"].startswith(plan_name(plan, r["parent"]) + "-"), f"{r['urn']}: not named after its component"
+
+
+def plan_name(plan: dict[str, Any], urn: str) -> str:
+    return next(r["name"] for r in plan["resources"] if r["urn"] == urn)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_outputs_hide_the_app_insights_connection_string(plans, stack):
+    out = plans[stack]["outputs"]
+    assert out["appInsightsConnectionString"] == "[secret]", f"{stack}: connection string shown"
+    cfg = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    endpoint = cfg["amlops:online"]["endpointName"]
+    assert out["onlineEndpointName"] == endpoint
+    assert out["scoringUri"] == f"https://{endpoint}.westeurope.inference.ml.azure.com/score"
+    assert out["swaggerUri"] == f"https://{endpoint}.westeurope.inference.ml.azure.com/swagger.json"
+    assert out["onlineDeploymentNames"] == ["blue"]
+    assert out["batchEndpointName"] == cfg["amlops:batch"]["endpointName"]
+    assert out["batchDeploymentName"] == "loans-batch"
+    assert out["workspaceName"] == by_name(plans[stack], "workspace-workspace")["inputs"]["workspaceName"]
+
+
+# --- names -----------------------------------------------------------------------
+
+_AZURE_NAME = r"^[^<>*%&:\\?+/#|]{1,260}$"
+NAME_RULES: dict[str, tuple[str, str]] = {
+    "azure-native:resources:ResourceGroup": ("resourceGroupName", r"^[-\w.()]{0,89}[-\w()]$"),
+    "azure-native:storage:StorageAccount": ("accountName", r"^[a-z0-9]{3,24}$"),
+    "azure-native:storage:BlobContainer": ("containerName", r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"),
+    "azure-native:storage:Blob": ("blobName", r"^[^\\]{1,1024}(?<![./])$"),
+    "azure-native:keyvault:Vault": ("vaultName", r"^(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$"),
+    "azure-native:containerregistry:Registry": ("registryName", r"^[a-zA-Z0-9]{5,50}$"),
+    "azure-native:operationalinsights:Workspace": ("workspaceName", r"^[a-zA-Z0-9][a-zA-Z0-9-]{2,61}[a-zA-Z0-9]$"),
+    "azure-native:applicationinsights:Component": ("resourceName", r"^[^%&\\?/]{0,254}[^%&\\?/. ]$"),
+    f"{ML}:Workspace": ("workspaceName", r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$"),
+    f"{ML}:Compute": ("computeName", r"^[a-zA-Z][a-zA-Z0-9-]{0,14}[a-zA-Z0-9]$"),
+    f"{ML}:CodeContainer": ("name", r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$"),
+    f"{ML}:CodeVersion": ("version", r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,29}$"),
+    f"{ML}:EnvironmentContainer": ("name", r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$"),
+    f"{ML}:EnvironmentVersion": ("version", r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,29}$"),
+    f"{ML}:ModelContainer": ("name", r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$"),
+    f"{ML}:ModelVersion": ("version", r"^[0-9]{1,9}$"),
+    f"{ML}:OnlineEndpoint": ("endpointName", r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$"),
+    f"{ML}:OnlineDeployment": ("deploymentName", r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$"),
+    f"{ML}:BatchEndpoint": ("endpointName", r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$"),
+    f"{ML}:BatchDeployment": ("deploymentName", r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$"),
+    "azure-native:monitor:AutoscaleSetting": ("autoscaleSettingName", _AZURE_NAME),
+    "azure-native:monitor:ActionGroup": ("actionGroupName", _AZURE_NAME),
+    "azure-native:monitor:MetricAlert": ("ruleName", _AZURE_NAME),
+    "azure-native:monitor:ScheduledQueryRule": ("ruleName", _AZURE_NAME),
+    "pulumi-python:dynamic:Resource": ("endpoint_name", r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$"),
+}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_every_azure_name_is_valid_for_its_type(plans, stack):
+    for r in plans[stack]["resources"]:
+        if not r["custom"]:
+            continue
+        assert r["type"] in NAME_RULES, f"{r['urn']}: no naming rule for {r['type']} in this test"
+        key, rule = NAME_RULES[r["type"]]
+        value = r["inputs"].get(key)
+        assert isinstance(value, str) and re.match(rule, value), f"{r['urn']}: {key}={value!r} breaks {rule}"
+    group = by_name(plans[stack], "monitoring-action-group")["inputs"] if stack != "dev" else None
+    if group:
+        assert 1 <= len(group["groupShortName"]) <= 12, f"{stack}: monitoring-action-group groupShortName"
+
+
+def test_plan_global_names_differ_between_stacks(plans):
+    for name, key in (("workspace-storage", "accountName"), ("workspace-keyvault", "vaultName"), ("workspace-registry", "registryName"), ("workspace-workspace", "workspaceName")):
+        values = {by_name(plans[s], name)["inputs"][key] for s in STACKS}
+        assert len(values) == 3, f"{name}: {key} repeats across stacks: {values}"
+
+
+# --- workspace ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stack", "public", "purge", "storage_sku", "acr_sku", "retention"),
+    [
+        ("dev", "Enabled", None, "Standard_LRS", "Basic", 30),
+        ("staging", "Enabled", None, "Standard_ZRS", "Standard", 30),
+        ("prod", "Disabled", True, "Standard_GRS", "Premium", 90),
+    ],
+)
+def test_plan_workspace_links_its_dependencies_with_stack_settings(plans, stack, public, purge, storage_sku, acr_sku, retention):
+    plan = plans[stack]
+    st = by_name(plan, "workspace-storage")
+    assert st["inputs"]["minimumTlsVersion"] == "TLS1_2", st["urn"]
+    assert st["inputs"]["allowBlobPublicAccess"] is False, st["urn"]
+    assert st["inputs"]["sku"] == {"name": storage_sku}, st["urn"]
+    kv = by_name(plan, "workspace-keyvault")
+    assert kv["inputs"]["properties"]["enableRbacAuthorization"] is True, kv["urn"]
+    assert kv["inputs"]["properties"].get("enablePurgeProtection") is purge, kv["urn"]
+    assert kv["inputs"]["properties"]["tenantId"] == "11111111-1111-1111-1111-111111111111", kv["urn"]
+    assert by_name(plan, "workspace-registry")["inputs"]["sku"] == {"name": acr_sku}
+    assert by_name(plan, "workspace-logs")["inputs"]["retentionInDays"] == retention
+    appi = by_name(plan, "workspace-appinsights")
+    assert appi["inputs"]["ingestionMode"] == "LogAnalytics", appi["urn"]
+    assert appi["inputs"]["workspaceResourceId"].endswith("/workspaces/" + by_name(plan, "workspace-logs")["inputs"]["workspaceName"]), appi["urn"]
+    ws = by_name(plan, "workspace-workspace")
+    i = ws["inputs"]
+    assert i["identity"] == {"type": "SystemAssigned"}, ws["urn"]
+    assert i["publicNetworkAccess"] == public, ws["urn"]
+    assert i["hbiWorkspace"] is (stack == "prod"), ws["urn"]
+    assert i["storageAccount"].endswith("/storageAccounts/" + st["inputs"]["accountName"]), ws["urn"]
+    assert i["keyVault"].endswith("/vaults/" + kv["inputs"]["vaultName"]), ws["urn"]
+    assert i["containerRegistry"].endswith("/registrys/" + by_name(plan, "workspace-registry")["inputs"]["registryName"]), ws["urn"]
+    assert i["applicationInsights"].endswith("/components/" + appi["inputs"]["resourceName"]), ws["urn"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_protects_stateful_resources_only_in_prod(plans, stack):
+    protected = sorted(r["name"] for r in plans[stack]["resources"] if r["protect"])
+    expected = ["workspace-appinsights", "workspace-keyvault", "workspace-logs", "workspace-registry", "workspace-rg", "workspace-storage", "workspace-workspace"]
+    assert protected == (expected if stack == "prod" else []), f"{stack}: protected resources"
+
+
+# --- compute -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stack", "priority", "max_nodes", "idle"),
+    [("dev", "LowPriority", 2, "PT2M"), ("staging", "LowPriority", 4, "PT5M"), ("prod", "Dedicated", 8, "PT10M")],
+)
+def test_plan_cluster_scales_to_zero_with_stack_priority(plans, stack, priority, max_nodes, idle):
+    c = by_name(plans[stack], "compute-cluster")
+    assert c["inputs"]["computeName"] == "cpu-sm-cluster", c["urn"]
+    props = c["inputs"]["properties"]
+    assert props["computeType"] == "AmlCompute", c["urn"]
+    assert props["properties"]["vmSize"] == "Standard_DS3_v2", c["urn"]
+    assert props["properties"]["vmPriority"] == priority, c["urn"]
+    assert props["properties"]["scaleSettings"] == {"minNodeCount": 0, "maxNodeCount": max_nodes, "nodeIdleTimeBeforeScaleDown": idle}, c["urn"]
+    assert of_type(plans[stack], f"{ML}:Compute") == [c], f"{stack}: only the cluster (no Kubernetes attach)"
+
+
+# --- assets ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize(("asset", "folder"), [("scoring-code", "scoring"), ("batch-code", "batch")])
+def test_plan_code_asset_is_content_addressed_one_blob_per_file(plans, tree, stack, asset, folder):
+    plan = plans[stack]
+    digest = content_hash(tree / folder)
+    prefix = {"dev": "loans", "staging": "loansstg", "prod": "loansprd"}[stack]
+    version = by_name(plan, f"{asset}-version")
+    assert version["inputs"]["version"] == digest, version["urn"]
+    assert version["inputs"]["name"] == f"{prefix}-{folder}", version["urn"]
+    uri = version["inputs"]["properties"]["codeUri"]
+    account = by_name(plan, "workspace-storage")["inputs"]["accountName"]
+    assert uri == f"https://{account}.blob.core.windows.net/amlops-assets/{prefix}-{folder}/{digest}", version["urn"]
+    blobs = sorted(r["inputs"]["blobName"] for r in plan["resources"] if r["type"] == "azure-native:storage:Blob" and r["name"].startswith(f"{asset}-"))
+    assert blobs == sorted(f"{prefix}-{folder}/{digest}/{rel}" for rel in folder_files(tree / folder)), f"{stack}: {asset} blobs"
+    blob_urns = {r["urn"] for r in plan["resources"] if r["type"] == "azure-native:storage:Blob" and r["name"].startswith(f"{asset}-")}
+    assert blob_urns <= set(version["dependencies"]), f"{version['urn']}: must depend on its blobs"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("env", ["scoring", "batch"])
+def test_plan_environment_is_the_conda_spec_on_an_inference_image(plans, tree, stack, env):
+    v = by_name(plans[stack], f"{env}-env-version")
+    props = v["inputs"]["properties"]
+    assert props["condaFile"] == (tree / env / "environment" / "conda.yaml").read_text(), v["urn"]
+    assert props["image"].startswith("mcr.microsoft.com/azureml/") and "inference" in props["image"], v["urn"]
+    assert props["osType"] == "Linux", v["urn"]
+    assert props["tags"]["contentHash"] == v["inputs"]["version"], v["urn"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_unregistered_model_is_planned_unresolved_with_a_warning(plans, stack):
+    plan = plans[stack]
+    v = by_name(plan, "model-v1")
+    assert v["inputs"]["version"] == "1" and v["inputs"]["name"] == "chapter12-loans", v["urn"]
+    assert v["inputs"]["properties"]["modelType"] == "mlflow_model", v["urn"]
+    assert v["inputs"]["properties"]["tags"]["contentHash"] == "unresolved", v["urn"]
+    assert len(plan["warnings"]) == 1, plan["warnings"]
+    assert plan["warnings"][0].startswith("model chapter12-loans:1 is not in the registry at sqlite:///"), plan["warnings"]
+    assert "amlops model register" in plan["warnings"][0]
+
+
+# --- online --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stack", "auth", "instance_type", "count", "workers", "timeout"),
+    [
+        ("dev", "Key", "Standard_DS1_v2", 1, "2", "PT5S"),
+        ("staging", "Key", "Standard_DS2_v2", 1, "2", "PT3S"),
+        ("prod", "AMLToken", "Standard_F4s_v2", 2, "4", "PT2S"),
+    ],
+)
+def test_plan_online_deployment_carries_stack_settings(plans, stack, auth, instance_type, count, workers, timeout):
+    plan = plans[stack]
+    ep = by_name(plan, "online-endpoint")
+    assert ep["inputs"]["properties"]["authMode"] == auth, ep["urn"]
+    assert "traffic" not in ep["inputs"]["properties"], f"{ep['urn']}: traffic belongs to online-traffic"
+    assert ep["ignoreChanges"] == ["properties.mirrorTraffic", "properties.traffic"], ep["urn"]
+    assert ep["inputs"]["identity"] == {"type": "SystemAssigned"}, ep["urn"]
+    d = by_name(plan, "online-blue")
+    p = d["inputs"]["properties"]
+    assert d["inputs"]["sku"] == {"name": "Default", "capacity": count}, d["urn"]
+    assert p["endpointComputeType"] == "Managed" and p["instanceType"] == instance_type, d["urn"]
+    assert p["codeConfiguration"]["scoringScript"] == "score.py", d["urn"]
+    assert p["codeConfiguration"]["codeId"].endswith("/versions/" + by_name(plan, "scoring-code-version")["inputs"]["version"]), d["urn"]
+    assert p["environmentId"].endswith("/versions/" + by_name(plan, "scoring-env-version")["inputs"]["version"]), d["urn"]
+    assert p["model"].endswith("/modelVersions/chapter12-loans/versions/1"), d["urn"]
+    assert p["environmentVariables"] == {"AMLOPS_MAX_ROWS": "1000", "WORKER_COUNT": workers}, d["urn"]
+    assert p["requestSettings"]["requestTimeout"] == timeout, d["urn"]
+    assert p["appInsightsEnabled"] is True, d["urn"]
+    assert set(p["livenessProbe"]) == {"failureThreshold", "initialDelay", "period", "successThreshold", "timeout"}, d["urn"]
+
+
+def test_plan_prod_probes_and_queue_are_iso_durations(plans):
+    p = by_name(plans["prod"], "online-blue")["inputs"]["properties"]
+    assert p["requestSettings"] == {"maxConcurrentRequestsPerInstance": 8, "maxQueueWait": "PT0.2S", "requestTimeout": "PT2S"}
+    assert p["readinessProbe"] == {"failureThreshold": 3, "initialDelay": "PT10S", "period": "PT5S", "successThreshold": 1, "timeout": "PT2S"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_traffic_is_applied_after_every_deployment(plans, stack):
+    plan = plans[stack]
+    t = by_name(plan, "online-traffic")
+    assert t["inputs"]["traffic"] == {"blue": 100}, t["urn"]
+    assert t["inputs"]["mirror_traffic"] == {}, t["urn"]
+    assert t["inputs"]["endpoint_name"] == by_name(plan, "online-endpoint")["inputs"]["endpointName"], t["urn"]
+    assert t["inputs"]["subscription_id"] == "00000000-0000-0000-0000-000000000000", t["urn"]
+    deployments = {r["urn"] for r in of_type(plan, f"{ML}:OnlineDeployment")}
+    assert deployments and deployments <= set(t["dependencies"]), f"{t['urn']}: must depend on {deployments}"
+
+
+@pytest.mark.parametrize(("stack", "capacity", "latency"), [("dev", None, None), ("staging", ("1", "2", "1"), 200), ("prod", ("2", "6", "2"), 150)])
+def test_plan_autoscale_rules_on_each_deployment(plans, stack, capacity, latency):
+    plan = plans[stack]
+    settings = of_type(plan, "azure-native:monitor:AutoscaleSetting")
+    if capacity is None:
+        assert settings == [], f"{stack}: autoscale is disabled, got {[s['urn'] for s in settings]}"
+        return
+    (s,) = settings
+    deployment_id = by_name(plan, "online-blue")
+    assert s["inputs"]["targetResourceUri"].endswith("/onlineDeployments/blue"), s["urn"]
+    assert deployment_id["urn"] in s["dependencies"], s["urn"]
+    (profile,) = s["inputs"]["profiles"]
+    assert (profile["capacity"]["minimum"], profile["capacity"]["maximum"], profile["capacity"]["default"]) == capacity, s["urn"]
+    rules = [(r["metricTrigger"]["metricName"], r["metricTrigger"]["operator"], r["metricTrigger"]["threshold"], r["scaleAction"]["direction"]) for r in profile["rules"]]
+    assert rules == [
+        ("CpuUtilizationPercentage", "GreaterThan", 70, "Increase"),
+        ("CpuUtilizationPercentage", "LessThan", 25, "Decrease"),
+        ("RequestLatency", "GreaterThan", latency, "Increase"),
+    ], s["urn"]
+    assert profile["rules"][2]["metricTrigger"]["metricResourceUri"].endswith("/onlineEndpoints/" + plan["outputs"]["onlineEndpointName"]), s["urn"]
+
+
+# --- monitoring ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("stack", "email", "latency", "failed"), [("staging", "ml-platform@example.com", 500, 20), ("prod", "ml-oncall@example.com", 300, 10)])
+def test_plan_alerts_email_the_action_group(plans, stack, email, latency, failed):
+    plan = plans[stack]
+    ag = by_name(plan, "monitoring-action-group")
+    assert [e["emailAddress"] for e in ag["inputs"]["emailReceivers"]] == [email], ag["urn"]
+    lat = by_name(plan, "monitoring-latency")
+    (criterion,) = lat["inputs"]["criteria"]["allOf"]
+    assert (criterion["metricName"], criterion["threshold"], criterion["timeAggregation"]) == ("RequestLatency", latency, "Average"), lat["urn"]
+    fail = by_name(plan, "monitoring-failed-requests")
+    (criterion,) = fail["inputs"]["criteria"]["allOf"]
+    assert criterion["threshold"] == failed and criterion["dimensions"] == [{"name": "statusCodeClass", "operator": "Include", "values": ["5xx"]}], fail["urn"]
+    for alert in (lat, fail):
+        assert alert["inputs"]["scopes"][0].endswith("/onlineEndpoints/" + plan["outputs"]["onlineEndpointName"]), alert["urn"]
+        assert ag["urn"] in alert["dependencies"], alert["urn"]
+    q = by_name(plan, "monitoring-rejected-loans")
+    (cond,) = q["inputs"]["criteria"]["allOf"]
+    assert (q["inputs"]["windowSize"], cond["threshold"], cond["operator"], cond["metricMeasureColumn"]) == ("PT30M", 100, "GreaterThan", "rejected"), q["urn"]
+    assert q["inputs"]["scopes"][0].endswith("/components/" + by_name(plan, "workspace-appinsights")["inputs"]["resourceName"]), q["urn"]
+
+
+def test_plan_dev_declares_no_alerts(plans):
+    monitors = [r["urn"] for r in plans["dev"]["resources"] if r["type"].startswith("azure-native:monitor:")]
+    assert monitors == [], monitors
+
+
+# --- batch -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stack", "instances", "concurrency", "errors", "mini_errors", "retry", "level"),
+    [
+        ("dev", 1, 2, -1, "-1", {"maxRetries": 2, "timeout": "PT1M"}, "Info"),
+        ("staging", 2, 2, 100, "5", {"maxRetries": 3, "timeout": "PT1M"}, "Info"),
+        ("prod", 4, 4, 10, "2", {"maxRetries": 3, "timeout": "PT2M"}, "Warning"),
+    ],
+)
+def test_plan_batch_deployment_carries_every_batch_setting(plans, stack, instances, concurrency, errors, mini_errors, retry, level):
+    plan = plans[stack]
+    ep = by_name(plan, "batch-endpoint")
+    assert ep["inputs"]["properties"]["authMode"] == "AADToken", ep["urn"]
+    d = by_name(plan, "batch-deployment")
+    p = d["inputs"]["properties"]
+    assert p["resources"] == {"instanceCount": instances}, d["urn"]
+    assert p["maxConcurrencyPerInstance"] == concurrency, d["urn"]
+    assert p["miniBatchSize"] == 1024 * 1024, d["urn"]
+    assert p["errorThreshold"] == errors, d["urn"]
+    assert p["retrySettings"] == retry, d["urn"]
+    assert p["loggingLevel"] == level, d["urn"]
+    assert (p["outputAction"], p["outputFileName"]) == ("AppendRow", "predictions.csv"), d["urn"]
+    assert p["environmentVariables"]["AMLOPS_MINI_BATCH_ERROR_THRESHOLD"] == mini_errors, d["urn"]
+    assert p["codeConfiguration"]["scoringScript"] == "tabular_batch.py", d["urn"]
+    assert p["codeConfiguration"]["codeId"].endswith("/versions/" + by_name(plan, "batch-code-version")["inputs"]["version"]), d["urn"]
+    assert p["environmentId"].endswith("/versions/" + by_name(plan, "batch-env-version")["inputs"]["version"]), d["urn"]
+    assert p["compute"].endswith("/computes/cpu-sm-cluster"), d["urn"]
+    assert p["model"] == {"referenceType": "Id", "assetId": by_name(plan, "online-blue")["inputs"]["properties"]["model"]}, d["urn"]
+
+
+# --- change behaviour ---------------------------------------------------------------------
+
+
+def test_plan_is_identical_when_nothing_changed(plans, tree, offline_env):
+    assert run_plan("dev", tree, env=offline_env) == plans["dev"]
+
+
+def test_plan_one_byte_in_score_py_changes_only_scoring_code_and_its_deployments(plans, tree, offline_env, tmp_path):
+    copy = copy_tree(tree, tmp_path / "tree")
+    with (copy / "scoring" / "score.py").open("ab") as f:
+        f.write(b"\n")
+    after = run_plan("prod", copy, env=offline_env)
+    added, removed, modified = changed(plans["prod"], after)
+    assert (added, removed) == (set(), set()), f"added {added}, removed {removed}"
+    scoring_blobs = {f"scoring-code-{rel}" for rel in folder_files(copy / "scoring")}
+    assert modified == {"scoring-code-version", "online-blue"} | scoring_blobs, f"changed: {sorted(modified)}"
+    new_version = by_name(after, "scoring-code-version")["inputs"]["version"]
+    assert new_version == content_hash(copy / "scoring") != by_name(plans["prod"], "scoring-code-version")["inputs"]["version"]
+    assert by_name(after, "online-blue")["inputs"]["properties"]["codeConfiguration"]["codeId"].endswith(f"/versions/{new_version}")
+
+
+def test_plan_green_deployment_with_new_model_version_takes_no_traffic(plans, tree, offline_env, tmp_path):
+    copy = copy_tree(tree, tmp_path / "tree")
+    path = copy / "stacks" / "Pulumi.prod.yaml"
+    doc = yaml.safe_load(path.read_text())
+    online = doc["config"]["amlops:online"]
+    online["deployments"]["green"] = {**online["deployments"]["blue"], "modelVersion": 2}
+    path.write_text(yaml.safe_dump(doc))
+    after = run_plan("prod", copy, env=offline_env)
+    added, removed, modified = changed(plans["prod"], after)
+    assert removed == set(), removed
+    assert added == {"online-green", "model-v2", "online-green-autoscale", "online-green-autoscale-setting"}, sorted(added)
+    assert modified == {"online-traffic"}, sorted(modified)
+    traffic = by_name(after, "online-traffic")
+    assert traffic["inputs"]["traffic"] == {"blue": 100, "green": 0}, traffic["urn"]
+    assert by_name(after, "online-green")["urn"] in traffic["dependencies"], traffic["urn"]
+    green = by_name(after, "online-green")["inputs"]["properties"]
+    assert green["model"].endswith("/modelVersions/chapter12-loans/versions/2"), "online-green serves version 2"
+    assert by_name(after, "online-blue")["inputs"]["properties"]["model"].endswith("/versions/1"), "online-blue keeps version 1"
+    assert after["outputs"]["onlineDeploymentNames"] == ["blue", "green"]
+
+
+def test_plan_kubernetes_target_and_registry_model(tree, offline_env, tmp_path):
+    copy = copy_tree(tree, tmp_path / "tree")
+    path = copy / "stacks" / "Pulumi.dev.yaml"
+    doc = yaml.safe_load(path.read_text())
+    aks = "/subscriptions/s/resourceGroups/aks/providers/Microsoft.ContainerService/managedClusters/loans-aks"
+    doc["config"]["amlops:compute"]["kubernetes"] = {"resourceId": aks, "instanceType": "cpu-small"}
+    doc["config"]["amlops:online"]["target"] = "kubernetes"
+    doc["config"]["amlops:model"]["azuremlRegistry"] = "shared-models"
+    path.write_text(yaml.safe_dump(doc))
+    plan = run_plan("dev", copy, env=offline_env)
+    attach = by_name(plan, "compute-kubernetes")
+    assert attach["inputs"]["properties"]["computeType"] == "Kubernetes" and attach["inputs"]["properties"]["resourceId"] == aks, attach["urn"]
+    d = by_name(plan, "online-blue")["inputs"]["properties"]
+    assert (d["endpointComputeType"], d["instanceType"]) == ("Kubernetes", "cpu-small"), "online-blue on Kubernetes"
+    assert d["model"] == "azureml://registries/shared-models/models/chapter12-loans/versions/1", "online-blue model reference"
+    assert by_name(plan, "online-endpoint")["inputs"]["properties"]["compute"].endswith("/computes/aks-online"), "online-endpoint compute"
+    uploads = [r["urn"] for r in plan["resources"] if r["type"] in (f"{ML}:ModelVersion", f"{ML}:ModelContainer")]
+    assert uploads == [] and plan["warnings"] == [], (uploads, plan["warnings"])
+
+
+# --- failures ---------------------------------------------------------------------------
+
+
+def test_plan_bad_config_fails_with_the_rendered_config_error(tree, offline_env, tmp_path):
+    copy = copy_tree(tree, tmp_path / "tree")
+    path = copy / "stacks" / "Pulumi.dev.yaml"
+    path.write_text(path.read_text().replace("blue: 100", "blue: 90"))
+    with pytest.raises(PlanError) as err:
+        run_plan("dev", copy, env=offline_env)
+    assert str(err.value) == "plan of stack 'dev' failed:\nstacks/Pulumi.dev.yaml: amlops:online.traffic: must sum to 0 or 100, got 90"
+
+
+def test_plan_missing_entry_script_names_the_folder_and_file(tree, offline_env, tmp_path):
+    copy = copy_tree(tree, tmp_path / "tree")
+    (copy / "scoring" / "score.py").unlink()
+    with pytest.raises(PlanError) as err:
+        run_plan("dev", copy, env=offline_env)
+    message = str(err.value)
+    assert f"stacks/Pulumi.dev.yaml: CodeAsset loans-scoring: {copy / 'scoring'} has no score.py" in message, message

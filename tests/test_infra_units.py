@@ -1,0 +1,127 @@
+"""The pure parts of the program: content hashes, derived names, ISO durations, component arg checks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from infra.config import AutoscaleConfig, ComputeConfig
+from infra.content import content_hash, folder_files, text_hash
+from infra.durations import iso_minutes, iso_ms, iso_seconds
+from infra.errors import ArtifactMissing, InvalidArgs
+from infra.naming import derive_names, stack_suffix
+
+
+def make(folder: Path, files: dict[str, bytes]) -> Path:
+    for rel, data in files.items():
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return folder
+
+
+def test_content_hash_ignores_caches_and_dotfiles(tmp_path):
+    clean = make(tmp_path / "a", {"score.py": b"x = 1\n", "env/conda.yaml": b"name: e\n"})
+    dirty = make(tmp_path / "b", {
+        "score.py": b"x = 1\n", "env/conda.yaml": b"name: e\n",
+        "__pycache__/score.cpython-311.pyc": b"\0", "old.pyc": b"\0", ".DS_Store": b"?", ".cache/x": b"y",
+    })
+    assert folder_files(dirty) == ["env/conda.yaml", "score.py"]
+    assert content_hash(dirty) == content_hash(clean)
+    assert re.fullmatch(r"[0-9a-f]{12}", content_hash(clean))
+
+
+def test_content_hash_changes_with_one_byte_or_a_rename(tmp_path):
+    base = content_hash(make(tmp_path / "a", {"score.py": b"x = 1\n"}))
+    assert content_hash(make(tmp_path / "b", {"score.py": b"x = 2\n"})) != base
+    assert content_hash(make(tmp_path / "c", {"score2.py": b"x = 1\n"})) != base
+    # path/content boundaries are length-prefixed
+    assert content_hash(make(tmp_path / "d", {"ab": b"c"})) != content_hash(make(tmp_path / "e", {"a": b"bc"}))
+
+
+def test_content_hash_of_a_missing_folder_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match="is not a folder"):
+        content_hash(tmp_path / "nope")
+
+
+def test_text_hash_depends_on_every_part():
+    assert text_hash("image:1", "conda") != text_hash("image:2", "conda")
+    assert text_hash("ab", "c") != text_hash("a", "bc")
+
+
+@pytest.mark.parametrize(("seconds", "iso"), [(0.5, "PT0.5S"), (10, "PT10S"), (120, "PT2M"), (600, "PT10M"), (3600, "PT1H")])
+def test_iso_seconds(seconds, iso):
+    assert iso_seconds(seconds) == iso
+
+
+def test_iso_ms_and_minutes():
+    assert (iso_ms(500), iso_ms(5000), iso_minutes(30)) == ("PT0.5S", "PT5S", "PT30M")
+
+
+@pytest.mark.parametrize(
+    ("stack", "prefix"),
+    [("dev", "loans"), ("prod", "loansprd"), ("a-very-long-feature-branch-stack-name", "abcdefgh"), ("Odd_Stack.Name", "x1")],
+)
+def test_derived_names_follow_azure_rules_for_any_stack(stack, prefix):
+    n = derive_names("amlops", stack, prefix)
+    suffix = stack_suffix("amlops", stack, prefix)
+    assert re.fullmatch(r"[a-z0-9]{3,24}", n.storage_account) and n.storage_account.endswith(suffix), n.storage_account
+    assert re.fullmatch(r"(?!.*--)[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]", n.key_vault) and n.key_vault.endswith(suffix), n.key_vault
+    assert re.fullmatch(r"[a-zA-Z0-9]{5,50}", n.container_registry), n.container_registry
+    assert re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9-]{2,61}[a-zA-Z0-9]", n.log_analytics), n.log_analytics
+    assert re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}", n.workspace) and n.workspace.endswith(suffix), n.workspace
+    assert re.fullmatch(r"[-\w.()]{1,90}", n.resource_group), n.resource_group
+    assert 1 <= len(n.action_group_short) <= 12, n.action_group_short
+
+
+def test_name_suffix_is_stable_and_differs_per_stack():
+    assert stack_suffix("amlops", "dev", "loans") == stack_suffix("amlops", "dev", "loans")
+    assert len({stack_suffix("amlops", s, "loans") for s in ("dev", "staging", "prod")}) == 3
+
+
+def test_compute_args_reject_kubernetes_attach_without_a_cluster():
+    from infra.compute import ComputeArgs
+
+    args = ComputeArgs(resource_group_name="rg", workspace_name="ws", location="westeurope", settings=ComputeConfig(), attach_kubernetes=True)
+    with pytest.raises(InvalidArgs, match=r"^Compute: settings.kubernetes is required to attach a Kubernetes compute$"):
+        args.validate()
+
+
+def test_autoscale_args_reject_default_outside_min_max():
+    from infra.autoscale import AutoscaleArgs
+
+    settings = AutoscaleConfig.model_construct(**{**AutoscaleConfig().model_dump(), "min_instances": 2, "default_instances": 1, "max_instances": 3})
+    args = AutoscaleArgs(deployment_id="d", endpoint_id="e", resource_group_name="rg", location="westeurope", settings=settings)
+    with pytest.raises(InvalidArgs, match=r"^Autoscale: settings needs min ≤ default ≤ max instances, got 2/1/3$"):
+        args.validate()
+
+
+def test_code_asset_args_name_the_missing_entry_script(tmp_path):
+    from infra.code_asset import CodeAssetArgs
+
+    folder = make(tmp_path / "batch", {"file_batch.py": b""})
+    args = CodeAssetArgs(
+        asset_name="loans-batch", folder=folder, entry_scripts=("tabular_batch.py",), resource_group_name="rg",
+        workspace_name="ws", storage_account_name="st", container_name="c", blob_endpoint="https://st/",
+    )
+    with pytest.raises(ArtifactMissing) as err:
+        args.validate()
+    assert str(err.value) == f"CodeAsset loans-batch: {folder} has no tabular_batch.py (files there: file_batch.py)"
+
+
+def test_environment_args_need_the_conda_spec(tmp_path):
+    from infra.environment import EnvironmentArgs
+
+    args = EnvironmentArgs(environment_name="e", conda_file=tmp_path / "conda.yaml", resource_group_name="rg", workspace_name="ws")
+    with pytest.raises(ArtifactMissing, match=r"^Environment e: no environment spec at .*conda\.yaml$"):
+        args.validate()
+
+
+def test_model_asset_args_reject_duplicate_versions():
+    from infra.model_asset import ModelAssetArgs, ModelFiles
+
+    args = ModelAssetArgs(model_name="m", versions=(ModelFiles(1, None), ModelFiles(1, None)), resource_group_name="rg", workspace_name="ws", azureml_registry="r")
+    with pytest.raises(InvalidArgs, match=r"^ModelAsset: versions must be distinct, got \[1, 1\]$"):
+        args.validate()
