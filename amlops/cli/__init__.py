@@ -38,7 +38,10 @@ _register()
 def main() -> None:
     """Entry point: run the app; typed errors print one clear message and exit 1 (failure) or 2 (misuse)."""
     try:
-        app(standalone_mode=False)
+        # standalone_mode=False returns a command's typer.Exit code instead of exiting.
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc != 0:
+            sys.exit(rc)
     except ConfigError as exc:
         for problem in exc.problems:
             err_console.print(f"[red]error:[/red] {exc.source}: {problem.key()}: {problem.message}", highlight=False, soft_wrap=True)

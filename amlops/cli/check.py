@@ -1,0 +1,37 @@
+"""`amlops check`: the policy rules over a stack's offline plan; exit 1 on a mandatory violation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from amlops.cli.diff import _format
+from amlops.cli.options import StackOption
+from amlops.paths import ROOT
+
+
+def check(
+    stack: str = StackOption,
+    fmt: str = typer.Option("text", "--format", help="text, markdown (a PR comment section) or json."),
+    repo: Path = typer.Option(ROOT, "--repo", help="The checkout whose infra/ and stacks/ to check (default: this one)."),
+    list_rules: bool = typer.Option(False, "--list-rules", help="Print every rule (id, severity, what it requires) and exit."),
+) -> None:
+    """Run the security, reliability and cost rules over the stack's plan.
+
+    Each finding names its rule, the resource and the fix. Mandatory findings fail the check (exit 1); advisory ones are printed and pass. The same rules run in Pulumi as the CrossGuard pack: `pulumi preview --policy-pack policy/`.
+    """
+    from amlops.policy.report import FORMATS, render, rule_table
+    from amlops.policy.runner import check_stack
+
+    if list_rules:
+        typer.echo(rule_table(), nl=False)
+        return
+    _format(fmt, FORMATS)
+    report = check_stack(stack, repo)
+    typer.echo(render(report, fmt), nl=False)
+    report.raise_if_failed()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)

@@ -1,0 +1,65 @@
+"""`amlops promote`: move a registered model version into a stack, gated on accuracy, blue/green."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from amlops.cli.model import parse_ref
+from amlops.errors import UsageError
+from amlops.paths import ROOT
+
+
+def promote(
+    ref: str = typer.Argument(..., metavar="NAME:VERSION", help="The registered model version to promote."),
+    to: str = typer.Option(..., "--to", help="The stack to promote into (stacks/Pulumi.<stack>.yaml)."),
+    mirror: Optional[int] = typer.Option(None, "--mirror", help="Mirror this percent (0-50) of live traffic to the candidate."),
+    traffic: list[str] = typer.Option([], "--traffic", help="DEPLOYMENT=PERCENT (repeatable); the rest goes to the current live deployment."),
+    finish: bool = typer.Option(False, "--finish", help="All traffic to the candidate, pin amlops:model.version, remove the old deployment."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Edit a copy of the checkout and print the result; change no file."),
+    show_diff: bool = typer.Option(True, "--diff/--no-diff", help="Print the resulting desired-state diff (plans the stack twice)."),
+    repo: Path = typer.Option(ROOT, "--repo", help="The checkout whose stack file to edit (default: this one)."),
+) -> None:
+    """Gate NAME:VERSION on accuracy, then add, step or finish its blue/green deployment in the stack file.
+
+    The gate: the version exists in the registry and its accuracy is at least that of the version the stack's live deployment (the one with the most traffic) serves. The edit keeps the stack file's comments and layout and is validated before it is written.
+    """
+    from amlops.preview import diff_plans, diff_revision, plan_at, render
+    from amlops.preview.worktree import copy_working_tree
+    from amlops.promotion import parse_traffic, promote as run_promotion
+    from amlops.registry import Registry
+    from amlops.stackfile import load_stack
+
+    name, version = parse_ref(ref)
+    if version is None:
+        raise UsageError(f"promote needs NAME:VERSION, got {ref!r}")
+    shares = parse_traffic(traffic)
+    cfg = load_stack(to, repo / "stacks")
+    registry = Registry(cfg.registry.tracking_uri)
+    with tempfile.TemporaryDirectory(prefix="amlops-promote-") as tmp:
+        root = copy_working_tree(repo, Path(tmp)) if dry_run else repo
+        result = run_promotion(
+            to, name, version, registry=registry, stacks_dir=root / "stacks", mirror=mirror, traffic=shares, finish=finish
+        )
+        typer.echo(result.gate.describe())
+        for action in result.actions:
+            typer.echo(f"- {action}")
+        label = f"stacks/{result.path.name}"
+        typer.echo(f"\n{label} ({'dry run, not written' if dry_run else 'written'}):")
+        typer.echo(result.unified_diff(label) or "(unchanged)\n", nl=False)
+        if not show_diff or result.after == result.before:
+            return
+        typer.echo("")
+        if dry_run:
+            base = plan_at(to, repo, "working tree")
+            head = plan_at(to, root, "after the promotion")
+            typer.echo(render(diff_plans(base, head, "working tree", "after the promotion"), "text"), nl=False)
+        else:
+            typer.echo(render(diff_revision(to, "HEAD", repo), "text"), nl=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("promote")(promote)

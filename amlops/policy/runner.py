@@ -1,0 +1,75 @@
+"""Run the policy rules over a stack's plan (`amlops check`) and collect the violations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from amlops.errors import AmlopsError
+from amlops.paths import ROOT
+from amlops.policy.rules import MANDATORY, RULES, Rule
+from amlops.policy.subject import Subject, Violation, environment_of
+from amlops.preview.document import Plan, parse_plan
+
+
+class PolicyViolations(AmlopsError):
+    """A stack breaks at least one mandatory policy rule."""
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Every rule that ran over one stack's plan and what each found."""
+
+    stack: str
+    environment: str
+    rules: tuple[Rule, ...]
+    violations: tuple[Violation, ...]
+    resources: int
+
+    @property
+    def mandatory(self) -> list[Violation]:
+        return [v for v in self.violations if v.severity == MANDATORY]
+
+    @property
+    def passed(self) -> bool:
+        """No mandatory rule is broken (advisory findings do not fail a check)."""
+        return not self.mandatory
+
+    def raise_if_failed(self) -> None:
+        """PolicyViolations naming the broken mandatory rules, if any."""
+        if self.passed:
+            return
+        rules = sorted({v.rule for v in self.mandatory})
+        raise PolicyViolations(
+            f"stack {self.stack} has {len(self.mandatory)} mandatory finding(s) ({', '.join(rules)}); "
+            "fix each as its message says (the rules: amlops check --list-rules)"
+        )
+
+
+def check_plan(
+    plan: Plan,
+    *,
+    config: Mapping[str, Any] | None = None,
+    environment: str | None = None,
+    stack_file: str | None = None,
+    rules: Sequence[Rule] = RULES,
+) -> CheckReport:
+    """Run `rules` over `plan`; environment defaults to the plan's `environment` tag, else its stack."""
+    env = environment or environment_of(plan)
+    subject = Subject(plan, env, config, stack_file=stack_file or f"stacks/Pulumi.{plan.stack}.yaml")
+    violations = [v for r in rules for v in r.run(subject)]
+    return CheckReport(plan.stack, env, tuple(rules), tuple(violations), len(plan.resources))
+
+
+def check_stack(
+    stack: str, root: Path = ROOT, planner: Callable[[str, Path], dict[str, Any]] | None = None
+) -> CheckReport:
+    """Validate the stack file, plan it offline, and run every rule (plan first, config where the plan lacks a fact)."""
+    from amlops.stackfile import load_stack
+
+    cfg = load_stack(stack, root / "stacks")
+    if planner is None:
+        from amlops.plan import run_plan as planner
+    plan = parse_plan(planner(stack, root), source=f"plan of stack {stack}")
+    return check_plan(plan, config=cfg.model_dump(mode="json", by_alias=True))

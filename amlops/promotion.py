@@ -1,0 +1,256 @@
+"""Promote a registered model version into a stack: the accuracy gate, then a blue/green edit of its stack file.
+
+Steps, each one `amlops promote NAME:VERSION --to STACK` call:
+  start     a new deployment (next free colour) serving VERSION with 0% traffic (or mirror traffic),
+            its settings copied from the deployment that serves the most traffic now;
+  --traffic DEPLOY=PCT … sets those shares, the rest goes to the current live deployment;
+  --finish  all traffic to the candidate, `model.version` = VERSION, the other deployments removed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from amlops.errors import AmlopsError, UsageError
+from amlops.paths import STACKS_DIR
+from amlops.registry import ModelVersion, Registry
+from amlops.stackedit import StackEditor
+from amlops.stackfile import load_stack, stack_path
+from infra.config import StackConfig
+
+COLOURS = ("blue", "green", "red", "yellow", "purple", "orange", "teal", "indigo")
+"""Deployment names a promotion picks from, in order: the first one not in use."""
+MAX_MIRROR = 50
+
+
+class PromotionRefused(AmlopsError):
+    """The gate refused the candidate: it is less accurate than what the stack serves, or has no accuracy."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The gate's decision: the candidate, the version it is compared with, and why it passed."""
+
+    candidate: ModelVersion
+    baseline: ModelVersion | None
+    baseline_deployment: str | None
+
+    def describe(self) -> str:
+        c = self.candidate
+        acc = f"{c.accuracy:.4f}" if c.accuracy is not None else "unknown"
+        if self.baseline is None:
+            return f"gate passed: {c.name}:{c.version} (accuracy {acc}); nothing else serves traffic to compare with"
+        b = self.baseline
+        if b.accuracy is None:
+            return f"gate passed: {c.name}:{c.version} (accuracy {acc}); {b.name}:{b.version} on {self.baseline_deployment} has no accuracy recorded"
+        return (
+            f"gate passed: {c.name}:{c.version} accuracy {acc} ≥ {b.name}:{b.version}'s {b.accuracy:.4f} "
+            f"(served by {self.baseline_deployment}; Δ {c.accuracy - b.accuracy:+.4f})"
+        )
+
+
+@dataclass
+class Promotion:
+    """What a promotion step did to one stack file."""
+
+    stack: str
+    path: Path
+    gate: Gate
+    deployment: str
+    before: str
+    after: str = ""
+    actions: list[str] = field(default_factory=list)
+
+    def unified_diff(self, label: str | None = None) -> str:
+        """The stack file's change as a unified diff (empty when nothing changed)."""
+        name = label or self.path.name
+        return "".join(
+            difflib.unified_diff(
+                self.before.splitlines(keepends=True), self.after.splitlines(keepends=True), f"a/{name}", f"b/{name}"
+            )
+        )
+
+
+def _plain(node: Any) -> Any:
+    """A ruamel node as plain dicts/lists, so a copy carries none of the original's comments."""
+    if isinstance(node, Mapping):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def live_deployment(cfg: StackConfig, exclude: set[str] = frozenset()) -> str | None:
+    """The deployment with the most live traffic (ties: the first by name), or None if none takes traffic."""
+    shares = [(pct, name) for name, pct in cfg.online.traffic.items() if pct > 0 and name not in exclude]
+    if not shares:
+        return None
+    return sorted(shares, key=lambda s: (-s[0], s[1]))[0][1]
+
+
+def candidate_deployment(cfg: StackConfig, version: int) -> str | None:
+    """The deployment that already serves `version`, if any."""
+    for name in cfg.online.deployments:
+        if cfg.deployment_model_version(name) == version:
+            return name
+    return None
+
+
+def next_colour(taken: set[str]) -> str:
+    for colour in COLOURS:
+        if colour not in taken:
+            return colour
+    raise UsageError(f"every deployment name a promotion uses is taken ({', '.join(COLOURS)}); finish or remove a deployment first")
+
+
+def check_gate(registry: Registry, cfg: StackConfig, name: str, version: int) -> Gate:
+    """The candidate exists and its accuracy is at least that of the version the live deployment serves."""
+    candidate = registry.get(name, version)
+    if candidate.accuracy is None:
+        raise PromotionRefused(
+            f"{name}:{version} has no accuracy recorded in the registry, so the gate cannot compare it; "
+            f"register it with `amlops model register --accuracy X`"
+        )
+    own = candidate_deployment(cfg, version)
+    live = live_deployment(cfg, exclude={own} if own else set())
+    if live is None:
+        return Gate(candidate, None, None)
+    baseline = registry.get(name, cfg.deployment_model_version(live))
+    if baseline.accuracy is not None and candidate.accuracy < baseline.accuracy:
+        raise PromotionRefused(
+            f"{name}:{version} (accuracy {candidate.accuracy:.4f}) is less accurate than {name}:{baseline.version} "
+            f"({baseline.accuracy:.4f}), which {live} serves in this stack now (Δ {candidate.accuracy - baseline.accuracy:+.4f}); "
+            "promote a version at least as accurate"
+        )
+    return Gate(candidate, baseline, live)
+
+
+def parse_traffic(items: list[str]) -> dict[str, int]:
+    """`["green=10"]` → {"green": 10}; UsageError naming the bad item."""
+    shares: dict[str, int] = {}
+    for item in items:
+        name, sep, pct = item.partition("=")
+        if not sep or not name or not pct.strip().isdigit() or int(pct) > 100:
+            raise UsageError(f"--traffic takes DEPLOYMENT=PERCENT with a percent 0-100, got {item!r}")
+        shares[name.strip()] = int(pct)
+    return shares
+
+
+class _Edit:
+    """The stack-file edits a promotion makes, each recorded as a one-line action."""
+
+    def __init__(self, editor: StackEditor, actions: list[str]):
+        self.ed = editor
+        self.actions = actions
+
+    def deployments(self) -> list[str]:
+        return list(self.ed.get("online", "deployments") or {})
+
+    def mapping(self, key: str) -> dict[str, int]:
+        return dict(self.ed.get("online", key) or {})
+
+    def set_share(self, key: str, name: str, pct: int | None) -> None:
+        """Set (or with None remove) one deployment's traffic/mirrorTraffic share; drop an emptied mapping."""
+        if pct is None:
+            self.ed.delete("online", key, name)
+            if not self.ed.get("online", key):
+                self.ed.delete("online", key)
+        else:
+            self.ed.set("online", key, name, value=pct)
+
+    def add_deployment(self, name: str, version: int, source: str | None) -> None:
+        settings = _plain(self.ed.get("online", "deployments", source)) if source else {}
+        settings.pop("modelVersion", None)
+        self.ed.set("online", "deployments", name, value={"modelVersion": version, **settings})
+        self.set_share("traffic", name, 0)
+        copied = f"settings copied from {source}" if source else "default settings"
+        self.actions.append(f"added deployment {name} serving version {version} ({copied}) with 0% live traffic")
+
+    def remove_deployment(self, name: str) -> None:
+        self.ed.delete("online", "deployments", name)
+        self.set_share("traffic", name, None)
+        if name in self.mapping("mirrorTraffic"):
+            self.set_share("mirrorTraffic", name, None)
+        self.actions.append(f"removed deployment {name}")
+
+
+def _apply_traffic(edit: _Edit, shares: dict[str, int], candidate: str, live: str | None) -> None:
+    deployments = edit.deployments()
+    unknown = [n for n in shares if n not in deployments]
+    if unknown:
+        raise UsageError(f"--traffic names no deployment: {', '.join(unknown)} (deployments: {', '.join(deployments)})")
+    total = sum(shares.values())
+    if total > 100:
+        raise UsageError(f"--traffic shares sum to {total}, more than 100")
+    current = edit.mapping("traffic")
+    rest_to = live if live and live not in shares else None
+    if total < 100 and rest_to is None:
+        raise UsageError(
+            f"--traffic shares sum to {total} and no other live deployment can take the remaining {100 - total}; "
+            "give every deployment its share so they sum to 100"
+        )
+    new = {n: shares.get(n, 0) for n in deployments}
+    if rest_to:
+        new[rest_to] = 100 - total
+    for name in deployments:
+        if current.get(name) != new[name]:
+            edit.set_share("traffic", name, new[name])
+        if new[name] > 0 and name in edit.mapping("mirrorTraffic"):
+            edit.set_share("mirrorTraffic", name, None)
+            edit.actions.append(f"stopped mirroring to {name}: it takes live traffic now")
+    edit.actions.append("traffic: " + ", ".join(f"{n} {new[n]}%" for n in deployments))
+
+
+def promote(
+    stack: str,
+    name: str,
+    version: int,
+    *,
+    registry: Registry,
+    stacks_dir: Path = STACKS_DIR,
+    mirror: int | None = None,
+    traffic: dict[str, int] | None = None,
+    finish: bool = False,
+) -> Promotion:
+    """Gate the candidate, then edit `stacks_dir/Pulumi.<stack>.yaml` (validated, comments kept) and save it."""
+    if finish and (traffic or mirror is not None):
+        raise UsageError("--finish moves all traffic to the candidate; use it without --traffic or --mirror")
+    if mirror is not None and not 0 <= mirror <= MAX_MIRROR:
+        raise UsageError(f"--mirror must be a percent 0-{MAX_MIRROR}, got {mirror}")
+    path = stack_path(stack, stacks_dir)
+    cfg = load_stack(stack, stacks_dir)
+    if name != cfg.model.name:
+        raise UsageError(f"stack {stack} serves model {cfg.model.name!r}, not {name!r}; promote {cfg.model.name}:VERSION")
+    gate = check_gate(registry, cfg, name, version)
+    editor = StackEditor(path)
+    actions: list[str] = []
+    edit = _Edit(editor, actions)
+    deployment = candidate_deployment(cfg, version)
+    live = live_deployment(cfg, exclude={deployment} if deployment else set())
+    if deployment is None:
+        deployment = next_colour(set(cfg.online.deployments))
+        edit.add_deployment(deployment, version, live or next(iter(cfg.online.deployments), None))
+    if mirror is not None:
+        if (cfg.online.traffic.get(deployment) or 0) > 0:
+            raise UsageError(f"cannot mirror traffic to {deployment}: it takes live traffic ({cfg.online.traffic[deployment]}%)")
+        edit.set_share("mirrorTraffic", deployment, mirror or None)
+        actions.append(f"mirror traffic to {deployment}: {mirror}%")
+    if traffic:
+        _apply_traffic(edit, traffic, deployment, live)
+    if finish:
+        for other in [d for d in edit.deployments() if d != deployment]:
+            edit.remove_deployment(other)
+        edit.set_share("traffic", deployment, 100)
+        editor.delete("online", "deployments", deployment, "modelVersion")
+        editor.set("model", "version", value=version)
+        actions.append(f"{deployment} takes 100% of live traffic; amlops:model.version is {version}")
+    promotion = Promotion(stack, path, gate, deployment, before=editor.original, actions=actions)
+    if editor.text() == editor.original:
+        promotion.after = editor.original
+        actions.append(f"nothing to change: {deployment} already serves {name}:{version} as asked")
+        return promotion
+    promotion.after = editor.save()
+    return promotion
