@@ -70,8 +70,9 @@ def main() -> None:
     except ModelSourceError as exc:
         raise pulumi.RunError(str(exc)) from None
 
-    client = authorization.get_client_config_output()
-    names = derive_names(pulumi.get_project(), stack, cfg.prefix)
+    # A plain (blocking) invoke: the subscription id goes into the globally unique names.
+    client = authorization.get_client_config()
+    names = derive_names(pulumi.get_project(), stack, cfg.prefix, scope=client.subscription_id)
     tags = dict(cfg.tags)
     location = cfg.location
     try:

@@ -1,4 +1,12 @@
-"""Autoscale for one managed online deployment: CPU scale-out/in and a request-latency rule."""
+"""Autoscale for one managed online deployment: CPU scale-out/in and a request-latency rule.
+
+Metric names are Azure Monitor's (supported-metrics lists for
+Microsoft.MachineLearningServices/workspaces/onlineEndpoints[/deployments]): the deployment
+exposes `CpuUtilizationPercentage` but no average latency (only RequestLatency_P50..P99);
+the endpoint's `RequestLatency` is the average and carries a `deployment` dimension, so the
+latency rule reads the endpoint's metric filtered to this deployment. Without the filter,
+one slow deployment would scale every deployment behind the endpoint.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +29,8 @@ class AutoscaleArgs:
 
     deployment_id: pulumi.Input[str]
     """The online deployment whose `sku.capacity` autoscale moves."""
+    deployment_name: str
+    """Its name: the value of the endpoint latency metric's `deployment` dimension."""
     endpoint_id: pulumi.Input[str]
     """Its endpoint (the request-latency metric is the endpoint's)."""
     resource_group_name: pulumi.Input[str]
@@ -33,6 +43,8 @@ class AutoscaleArgs:
     """Tags on the setting (default none)."""
 
     def validate(self) -> None:
+        if not self.deployment_name:
+            raise InvalidArgs("Autoscale", "deployment_name", "must name the deployment, got ''")
         s = self.settings
         if not s.min_instances <= s.default_instances <= s.max_instances:
             raise InvalidArgs(
@@ -44,12 +56,22 @@ class AutoscaleArgs:
             raise InvalidArgs("Autoscale", "settings.cpu_scale_in_percent", "must be below cpu_scale_out_percent")
 
 
-def _rule(metric: str, namespace: str, resource: pulumi.Input[str], operator: str, threshold: float, direction: str, cooldown: str) -> monitor.ScaleRuleArgs:
+def _rule(
+    metric: str,
+    namespace: str,
+    resource: pulumi.Input[str],
+    operator: str,
+    threshold: float,
+    direction: str,
+    cooldown: str,
+    dimensions: list[monitor.ScaleRuleMetricDimensionArgs] | None = None,
+) -> monitor.ScaleRuleArgs:
     return monitor.ScaleRuleArgs(
         metric_trigger=monitor.MetricTriggerArgs(
             metric_name=metric,
             metric_namespace=namespace,
             metric_resource_uri=resource,
+            dimensions=dimensions,
             operator=operator,
             threshold=threshold,
             statistic=monitor.MetricStatisticType.AVERAGE,
@@ -92,7 +114,16 @@ class Autoscale(pulumi.ComponentResource):
                     rules=[
                         _rule("CpuUtilizationPercentage", DEPLOYMENT_METRICS, args.deployment_id, gt, s.cpu_scale_out_percent, up, cooldown),
                         _rule("CpuUtilizationPercentage", DEPLOYMENT_METRICS, args.deployment_id, lt, s.cpu_scale_in_percent, down, cooldown),
-                        _rule("RequestLatency", ENDPOINT_METRICS, args.endpoint_id, gt, s.latency_scale_out_ms, up, cooldown),
+                        _rule(
+                            "RequestLatency", ENDPOINT_METRICS, args.endpoint_id, gt, s.latency_scale_out_ms, up, cooldown,
+                            dimensions=[
+                                monitor.ScaleRuleMetricDimensionArgs(
+                                    dimension_name="deployment",
+                                    operator=monitor.ScaleRuleMetricDimensionOperationType.EQUALS,
+                                    values=[args.deployment_name],
+                                )
+                            ],
+                        ),
                     ],
                 )
             ],

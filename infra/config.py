@@ -458,7 +458,12 @@ def _cross_problems(cfg: StackConfig) -> Iterator[Problem]:
                 f"mirrors to a deployment that takes live traffic ({online.traffic[name]}%); "
                 "mirror only to a deployment with 0% traffic",
             )
-    for name in online.deployments:
+    for name, d in online.deployments.items():
+        if d.liveness_probe.success_threshold != 1:
+            yield Problem(
+                ("online", "deployments", name, "livenessProbe", "successThreshold"),
+                f"must be 1 (a liveness probe that failed restarts the container; Kubernetes accepts no other value), got {d.liveness_probe.success_threshold}",
+            )
         if not _DEPLOYMENT_NAME.match(name):
             yield Problem(
                 ("online", "deployments", name),

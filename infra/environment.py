@@ -11,8 +11,15 @@ from pulumi_azure_native import machinelearningservices as ml
 from infra.content import text_hash
 from infra.errors import ArtifactMissing, InvalidArgs
 
-INFERENCE_BASE_IMAGE = "mcr.microsoft.com/azureml/minimal-py311-inference:latest"
-"""Azure ML's minimal CPU inference image (Python 3.11, azureml-inference-server-http)."""
+INFERENCE_BASE_IMAGE = "mcr.microsoft.com/azureml/curated/minimal-py311-inference:59"
+"""Azure ML's minimal CPU inference image: the image of the curated environment
+`minimal-py311-inference` (Azure/azureml-assets assets/inference/environments/minimal-py311-inference:
+Ubuntu 22.04, Python 3.11, conda, azureml-inference-server-http). Curated images are published
+under mcr.microsoft.com/azureml/curated/<environment>:<version>; version 59 is pinned (manifest
+sha256:89a46a46b71b4692731654d0523f53c8d14929e41ea8129293dc4e39fcabb14c, linux/amd64) so a
+rebuild never picks up a different base silently. Azure ML supports prebuilt inference images
+for about six months after their release: move the pin (a new EnvironmentVersion) at least that
+often, after checking `https://mcr.microsoft.com/v2/azureml/curated/minimal-py311-inference/tags/list`."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +35,7 @@ class EnvironmentArgs:
     workspace_name: pulumi.Input[str]
     """The ML workspace that holds the environment."""
     image: str = INFERENCE_BASE_IMAGE
-    """The base image (default Azure ML's minimal Python 3.11 inference image)."""
+    """The base image with a pinned tag, never :latest (default Azure ML's minimal Python 3.11 inference image)."""
     description: str = ""
     """The environment's description (default empty)."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -39,6 +46,10 @@ class EnvironmentArgs:
             raise ArtifactMissing(f"Environment {self.environment_name}: no environment spec at {self.conda_file}")
         if not self.image or ":" not in self.image.rsplit("/", 1)[-1]:
             raise InvalidArgs("Environment", "image", f"must be an image reference with a tag, got {self.image!r}")
+        if self.image.rsplit(":", 1)[-1] == "latest":
+            raise InvalidArgs(
+                "Environment", "image", f"must pin a version, not :latest (the version hash would not see a new base), got {self.image!r}"
+            )
 
 
 class Environment(pulumi.ComponentResource):

@@ -9,14 +9,22 @@ from pulumi_azure_native import monitor
 
 from infra.autoscale import ENDPOINT_METRICS
 from infra.config import AlertsConfig
+from infra.durations import iso_minutes
 from infra.errors import InvalidArgs
 
-REJECTED_LOANS_QUERY = """traces
+REJECTED_LOG_LINE = "scored %d rows, %d rejected"
+"""The trace line score.py writes once per scored request (rejected = rows predicted 0)."""
+REJECTED_LOANS_QUERY = r"""traces
 | where message startswith "scored "
-| parse message with "scored " rows:long " rows, " rejected:long " rejected" *
-| summarize rejected = sum(rejected)"""
-"""Counts the loans score.py rejected, from its `scored N rows, M rejected` trace lines."""
-
+| extend rejected = toint(extract(@"^scored [0-9]+ rows, ([0-9]+) rejected$", 1, message))
+| where isnotnull(rejected)
+| project timestamp, rejected"""
+"""One row per `scored N rows, M rejected` trace with M as `rejected`; the rule sums it (Total) over
+its 30-minute window. The timestamp stays: the alert service bins the rows by it, so the query
+must not summarize it away."""
+FAILED_REQUESTS_WINDOW_MINUTES = 5
+"""RequestsPerMinute supports only the Average aggregation: "N failed requests in 5 minutes" is an
+average above N/5 per minute over a 5-minute window."""
 
 @dataclass(frozen=True)
 class MonitoringArgs:
@@ -39,7 +47,7 @@ class MonitoringArgs:
     action_group_short_name: str
     """Its short name, shown in e-mails (1-12 characters)."""
     rejected_loans_query: str = REJECTED_LOANS_QUERY
-    """The KQL that yields a `rejected` column (default: parse score.py's trace lines)."""
+    """The KQL that yields `timestamp` and a `rejected` column per row (default: score.py's trace lines)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on every resource (default none)."""
 
@@ -90,7 +98,7 @@ class Monitoring(pulumi.ComponentResource):
                 enabled=True,
                 scopes=[args.endpoint_id],
                 evaluation_frequency="PT1M",
-                window_size="PT5M",
+                window_size=iso_minutes(FAILED_REQUESTS_WINDOW_MINUTES),
                 location="global",
                 criteria=monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
                     odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria", all_of=[criterion]
@@ -114,9 +122,11 @@ class Monitoring(pulumi.ComponentResource):
             ),
             severity=2,
         )
+        per_minute = a.failed_requests / FAILED_REQUESTS_WINDOW_MINUTES
         metric_alert(
             "failed-requests",
-            f"more than {a.failed_requests} failed (5xx) requests in 5 minutes",
+            f"more than {a.failed_requests} failed (5xx) requests in {FAILED_REQUESTS_WINDOW_MINUTES} minutes "
+            f"(on average more than {per_minute:g} per minute)",
             monitor.MetricCriteriaArgs(
                 criterion_type="StaticThresholdCriterion",
                 name="failed-requests",
@@ -124,8 +134,8 @@ class Monitoring(pulumi.ComponentResource):
                 metric_namespace=ENDPOINT_METRICS,
                 dimensions=[monitor.MetricDimensionArgs(name="statusCodeClass", operator="Include", values=["5xx"])],
                 operator=monitor.Operator.GREATER_THAN,
-                threshold=a.failed_requests,
-                time_aggregation=monitor.AggregationTypeEnum.TOTAL,
+                threshold=per_minute,
+                time_aggregation=monitor.AggregationTypeEnum.AVERAGE,
             ),
             severity=1,
         )
@@ -147,7 +157,8 @@ class Monitoring(pulumi.ComponentResource):
                         query=args.rejected_loans_query,
                         time_aggregation=monitor.TimeAggregation.TOTAL,
                         metric_measure_column="rejected",
-                        # The SDK's ConditionOperator enum ("gt") belongs to another API; log alerts take "GreaterThan".
+                        # monitor.ConditionOperator ("gt") is another monitor API's enum under the same name; the
+                        # scheduledQueryRules schema takes Equals/GreaterThan/GreaterThanOrEqual/LessThan/LessThanOrEqual.
                         operator="GreaterThan",
                         threshold=a.rejected_loans,
                         failing_periods=monitor.ConditionFailingPeriodsArgs(

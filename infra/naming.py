@@ -2,8 +2,10 @@
 
 Storage accounts, key vaults and container registries need globally unique names, and
 soft-deleted key vaults, Log Analytics and ML workspaces block a name for weeks: every
-name carries a short suffix that is stable for one (project, stack, prefix) and differs
-between stacks. Change `amlops:prefix` to move a stack to fresh names.
+name carries a short suffix that is stable for one (project, stack, prefix, subscription)
+and differs between stacks. The subscription is in it because the stack files are shared:
+two subscriptions deploying the same stack file must not race for the same storage
+account, key vault and registry names. Change `amlops:prefix` to move a stack to fresh names.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from dataclasses import dataclass
 SUFFIX_LENGTH = 6
 
 
-def stack_suffix(project: str, stack: str, prefix: str) -> str:
-    """Six hex digits, the same on every run for the same project, stack and prefix."""
-    return hashlib.sha256(f"{project}/{stack}/{prefix}".encode()).hexdigest()[:SUFFIX_LENGTH]
+def stack_suffix(project: str, stack: str, prefix: str, scope: str = "") -> str:
+    """Six hex digits, the same on every run for the same project, stack, prefix and scope (subscription id)."""
+    key = f"{project}/{stack}/{prefix}" + (f"/{scope.lower()}" if scope else "")
+    return hashlib.sha256(key.encode()).hexdigest()[:SUFFIX_LENGTH]
 
 
 def _alnum(text: str) -> str:
@@ -50,9 +53,9 @@ class ResourceNames:
     action_group_short: str
 
 
-def derive_names(project: str, stack: str, prefix: str) -> ResourceNames:
-    """Every derived name; each respects its type's length and character rules."""
-    suffix = stack_suffix(project, stack, prefix)
+def derive_names(project: str, stack: str, prefix: str, scope: str = "") -> ResourceNames:
+    """Every derived name; each respects its type's length and character rules. `scope`: the subscription id."""
+    suffix = stack_suffix(project, stack, prefix, scope)
     base = _hyphenated(f"{prefix}-{stack}")
     flat = _alnum(f"{prefix}{stack}")
     return ResourceNames(

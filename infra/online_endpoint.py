@@ -11,7 +11,7 @@ from infra.autoscale import Autoscale, AutoscaleArgs
 from infra.config import DeploymentConfig, OnlineConfig, ProbeSettings
 from infra.durations import iso_ms, iso_seconds
 from infra.errors import InvalidArgs
-from infra.traffic import EndpointTraffic
+from infra.traffic import EndpointTraffic, endpoint_revision
 
 AUTH_MODES = {"key": ml.EndpointAuthMode.KEY, "aml_token": ml.EndpointAuthMode.AML_TOKEN, "aad_token": ml.EndpointAuthMode.AAD_TOKEN}
 MAX_ROWS_ENV = "AMLOPS_MAX_ROWS"
@@ -101,6 +101,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
         super().__init__("amlops:online_endpoint:OnlineEndpoint", name, None, opts)
         s = args.settings
         scope = {"resource_group_name": args.resource_group_name, "workspace_name": args.workspace_name}
+        description = f"the loans model, {s.target} online endpoint"
         endpoint = ml.OnlineEndpoint(
             f"{name}-endpoint",
             endpoint_name=s.endpoint_name,
@@ -110,12 +111,16 @@ class OnlineEndpoint(pulumi.ComponentResource):
             properties=ml.OnlineEndpointPropertiesArgs(
                 auth_mode=AUTH_MODES[s.auth_mode],
                 compute=args.kubernetes.compute_id if s.target == "kubernetes" and args.kubernetes else None,
-                description=f"the loans model, {s.target} online endpoint",
+                description=description,
             ),
             **scope,
             # The traffic maps belong to the EndpointTraffic step, after the deployments.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["properties.traffic", "properties.mirrorTraffic"]),
         )
+        autoscaled = s.autoscale.enabled and s.target == "managed"
+        # Autoscale owns sku.capacity once it runs: a refresh must not turn its count into a diff
+        # that `pulumi up` would "fix" back to instanceCount.
+        deployment_opts = pulumi.ResourceOptions(parent=self, ignore_changes=["sku.capacity"] if autoscaled else None)
         deployments: dict[str, ml.OnlineDeployment] = {}
         for dep_name, d in sorted(s.deployments.items()):
             deployments[dep_name] = ml.OnlineDeployment(
@@ -127,7 +132,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 sku=ml.SkuArgs(name="Default", capacity=d.instance_count),
                 properties=self._properties(args, d, args.model_ids[dep_name]),
                 **scope,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=deployment_opts,
             )
         traffic = {dep: s.traffic.get(dep, 0) for dep in sorted(s.deployments)}
         EndpointTraffic(
@@ -136,15 +141,18 @@ class OnlineEndpoint(pulumi.ComponentResource):
             endpoint_name=endpoint.name,
             traffic=traffic,
             mirror_traffic={dep: pct for dep, pct in sorted(s.mirror_traffic.items()) if pct > 0},
+            # The endpoint's own PUT carries no traffic maps; re-apply them whenever it is updated.
+            endpoint_revision=endpoint_revision(s.endpoint_name, s.auth_mode, s.target, description, args.tags),
             **scope,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(deployments.values())),
         )
-        if s.autoscale.enabled and s.target == "managed":
+        if autoscaled:
             for dep_name, deployment in deployments.items():
                 Autoscale(
                     f"{name}-{dep_name}-autoscale",
                     AutoscaleArgs(
                         deployment_id=deployment.id,
+                        deployment_name=dep_name,
                         endpoint_id=endpoint.id,
                         resource_group_name=args.resource_group_name,
                         location=args.location,

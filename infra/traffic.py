@@ -3,10 +3,16 @@
 Azure rejects a traffic map that names a deployment that does not exist yet, so the
 endpoint itself declares no traffic (and ignores changes to it) and this dynamic
 resource sets both maps through azure-ai-ml once every deployment is in place.
+
+The provider runs in Pulumi's dynamic-provider process, which unpickles it by reference:
+`infra.traffic` must be importable there (the repo is installed editable into the
+virtualenv that Pulumi.yaml names), and azure-ai-ml + azure-identity must be installed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Callable
 
 import pulumi
@@ -17,6 +23,16 @@ ClientFactory = Callable[[str, str, str], Any]
 
 _TARGET = ("subscription_id", "resource_group_name", "workspace_name", "endpoint_name")
 _MAPS = ("traffic", "mirror_traffic")
+_REVISION = "endpoint_revision"
+
+
+def endpoint_revision(*declared: Any) -> str:
+    """A short hash of what the endpoint resource declares: it changes exactly when Pulumi re-PUTs the endpoint.
+
+    The endpoint's PUT body carries no traffic maps (they are ignore_changes there), and a PUT
+    may reset them; a new revision makes this step apply the maps again right after.
+    """
+    return hashlib.sha256(json.dumps(declared, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def ml_client(subscription_id: str, resource_group_name: str, workspace_name: str) -> Any:
@@ -45,7 +61,11 @@ class EndpointTrafficProvider(ResourceProvider):
         endpoint.traffic = _percentages(props.get("traffic"))
         endpoint.mirror_traffic = _percentages(props.get("mirror_traffic"))
         client.online_endpoints.begin_create_or_update(endpoint).result()
-        return {**{k: props[k] for k in _TARGET}, **{k: _percentages(props.get(k)) for k in _MAPS}}
+        return {
+            **{k: props[k] for k in _TARGET},
+            **{k: _percentages(props.get(k)) for k in _MAPS},
+            _REVISION: props.get(_REVISION),
+        }
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = self._apply(props)
@@ -54,7 +74,10 @@ class EndpointTrafficProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [k for k in _TARGET if olds.get(k) != news.get(k)]
         changed += [k for k in _MAPS if _percentages(olds.get(k)) != _percentages(news.get(k))]
-        # A different endpoint is a different resource; new percentages are an update in place.
+        if olds.get(_REVISION) != news.get(_REVISION):
+            changed.append(_REVISION)
+        # A different endpoint is a different resource; new percentages (or an endpoint that was
+        # just re-PUT) are an update in place.
         replaces = [k for k in changed if k in _TARGET]
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
@@ -82,6 +105,7 @@ class EndpointTraffic(pulumi.dynamic.Resource):
         endpoint_name: pulumi.Input[str],
         traffic: dict[str, int],
         mirror_traffic: dict[str, int],
+        endpoint_revision: str = "",
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__(
@@ -94,6 +118,7 @@ class EndpointTraffic(pulumi.dynamic.Resource):
                 "endpoint_name": endpoint_name,
                 "traffic": traffic,
                 "mirror_traffic": mirror_traffic,
+                _REVISION: endpoint_revision,
             },
             opts,
         )

@@ -16,6 +16,7 @@ import yaml
 
 from amlops.plan import PlanError, run_plan
 from infra.content import content_hash, folder_files
+from infra.monitoring import REJECTED_LOANS_QUERY
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "staging", "prod")
@@ -195,18 +196,27 @@ def test_plan_workspace_links_its_dependencies_with_stack_settings(plans, stack,
     assert st["inputs"]["minimumTlsVersion"] == "TLS1_2", st["urn"]
     assert st["inputs"]["allowBlobPublicAccess"] is False, st["urn"]
     assert st["inputs"]["sku"] == {"name": storage_sku}, st["urn"]
+    assert (st["inputs"]["kind"], st["inputs"]["enableHttpsTrafficOnly"]) == ("StorageV2", True), st["urn"]
     kv = by_name(plan, "workspace-keyvault")
     assert kv["inputs"]["properties"]["enableRbacAuthorization"] is True, kv["urn"]
-    assert kv["inputs"]["properties"].get("enablePurgeProtection") is purge, kv["urn"]
+    assert kv["inputs"]["properties"]["enableSoftDelete"] is True, kv["urn"]
+    # Azure rejects enablePurgeProtection=false: off means the field is absent.
+    assert kv["inputs"]["properties"].get("enablePurgeProtection", "absent") == (True if purge else "absent"), kv["urn"]
+    assert kv["inputs"]["properties"]["sku"] == {"family": "A", "name": "standard"}, kv["urn"]
+    acr = by_name(plan, "workspace-registry")
+    assert acr["inputs"]["adminUserEnabled"] is False, acr["urn"]
+    assert by_name(plan, "workspace-logs")["inputs"]["sku"] == {"name": "PerGB2018"}
     assert kv["inputs"]["properties"]["tenantId"] == "11111111-1111-1111-1111-111111111111", kv["urn"]
     assert by_name(plan, "workspace-registry")["inputs"]["sku"] == {"name": acr_sku}
     assert by_name(plan, "workspace-logs")["inputs"]["retentionInDays"] == retention
     appi = by_name(plan, "workspace-appinsights")
+    assert (appi["inputs"]["kind"], appi["inputs"]["applicationType"]) == ("web", "web"), appi["urn"]
     assert appi["inputs"]["ingestionMode"] == "LogAnalytics", appi["urn"]
     assert appi["inputs"]["workspaceResourceId"].endswith("/workspaces/" + by_name(plan, "workspace-logs")["inputs"]["workspaceName"]), appi["urn"]
     ws = by_name(plan, "workspace-workspace")
     i = ws["inputs"]
     assert i["identity"] == {"type": "SystemAssigned"}, ws["urn"]
+    assert i["sku"] == {"name": "Basic", "tier": "Basic"}, ws["urn"]
     assert i["publicNetworkAccess"] == public, ws["urn"]
     assert i["hbiWorkspace"] is (stack == "prod"), ws["urn"]
     assert i["storageAccount"].endswith("/storageAccounts/" + st["inputs"]["accountName"]), ws["urn"]
@@ -267,7 +277,7 @@ def test_plan_environment_is_the_conda_spec_on_an_inference_image(plans, tree, s
     v = by_name(plans[stack], f"{env}-env-version")
     props = v["inputs"]["properties"]
     assert props["condaFile"] == (tree / env / "environment" / "conda.yaml").read_text(), v["urn"]
-    assert props["image"].startswith("mcr.microsoft.com/azureml/") and "inference" in props["image"], v["urn"]
+    assert props["image"] == "mcr.microsoft.com/azureml/curated/minimal-py311-inference:59", f"{v['urn']}: a pinned curated inference image"
     assert props["osType"] == "Linux", v["urn"]
     assert props["tags"]["contentHash"] == v["inputs"]["version"], v["urn"]
 
@@ -314,6 +324,9 @@ def test_plan_online_deployment_carries_stack_settings(plans, stack, auth, insta
     assert p["requestSettings"]["requestTimeout"] == timeout, d["urn"]
     assert p["appInsightsEnabled"] is True, d["urn"]
     assert set(p["livenessProbe"]) == {"failureThreshold", "initialDelay", "period", "successThreshold", "timeout"}, d["urn"]
+    assert p["livenessProbe"]["successThreshold"] == 1, f"{d['urn']}: Kubernetes takes only 1 for a liveness probe"
+    # Autoscale owns sku.capacity where it runs (staging, prod): a refresh must not undo its count.
+    assert d["ignoreChanges"] == (["sku.capacity"] if stack != "dev" else []), d["urn"]
 
 
 def test_plan_prod_probes_and_queue_are_iso_durations(plans):
@@ -332,6 +345,20 @@ def test_plan_traffic_is_applied_after_every_deployment(plans, stack):
     assert t["inputs"]["subscription_id"] == "00000000-0000-0000-0000-000000000000", t["urn"]
     deployments = {r["urn"] for r in of_type(plan, f"{ML}:OnlineDeployment")}
     assert deployments and deployments <= set(t["dependencies"]), f"{t['urn']}: must depend on {deployments}"
+    assert re.fullmatch(r"[0-9a-f]{12}", t["inputs"]["endpoint_revision"]), f"{t['urn']}: endpoint_revision"
+
+
+def test_plan_traffic_is_reapplied_when_the_endpoint_is_updated(plans, tree, offline_env, tmp_path):
+    """The endpoint's PUT carries no traffic maps: a change to the endpoint must re-run the traffic step."""
+    copy = copy_tree(tree, tmp_path / "tree")
+    path = copy / "stacks" / "Pulumi.prod.yaml"
+    path.write_text(path.read_text().replace("authMode: aml_token", "authMode: key"))
+    after = run_plan("prod", copy, env=offline_env)
+    _, _, modified = changed(plans["prod"], after)
+    assert modified == {"online-endpoint", "online-traffic"}, sorted(modified)
+    before_t, after_t = by_name(plans["prod"], "online-traffic"), by_name(after, "online-traffic")
+    assert before_t["inputs"]["endpoint_revision"] != after_t["inputs"]["endpoint_revision"], after_t["urn"]
+    assert after_t["inputs"]["traffic"] == before_t["inputs"]["traffic"] == {"blue": 100}, after_t["urn"]
 
 
 @pytest.mark.parametrize(("stack", "capacity", "latency"), [("dev", None, None), ("staging", ("1", "2", "1"), 200), ("prod", ("2", "6", "2"), 150)])
@@ -353,7 +380,21 @@ def test_plan_autoscale_rules_on_each_deployment(plans, stack, capacity, latency
         ("CpuUtilizationPercentage", "LessThan", 25, "Decrease"),
         ("RequestLatency", "GreaterThan", latency, "Increase"),
     ], s["urn"]
-    assert profile["rules"][2]["metricTrigger"]["metricResourceUri"].endswith("/onlineEndpoints/" + plan["outputs"]["onlineEndpointName"]), s["urn"]
+    cpu_out, cpu_in, latency_rule = (r["metricTrigger"] for r in profile["rules"])
+    for cpu in (cpu_out, cpu_in):
+        assert cpu["metricNamespace"] == "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments", s["urn"]
+        assert cpu["metricResourceUri"] == s["inputs"]["targetResourceUri"], f"{s['urn']}: CPU is the deployment's metric"
+        assert (cpu["statistic"], cpu["timeAggregation"], cpu["timeGrain"], cpu["timeWindow"]) == ("Average", "Average", "PT1M", "PT5M"), s["urn"]
+        assert "dimensions" not in cpu, s["urn"]
+    # The average latency is an endpoint metric only; its `deployment` dimension scopes it to this deployment.
+    assert latency_rule["metricNamespace"] == "Microsoft.MachineLearningServices/workspaces/onlineEndpoints", s["urn"]
+    assert latency_rule["metricResourceUri"].endswith("/onlineEndpoints/" + plan["outputs"]["onlineEndpointName"]), s["urn"]
+    assert latency_rule["dimensions"] == [{"dimensionName": "deployment", "operator": "Equals", "values": ["blue"]}], s["urn"]
+    assert [r["scaleAction"] for r in profile["rules"]] == [
+        {"cooldown": "PT5M", "direction": "Increase", "type": "ChangeCount", "value": "1"},
+        {"cooldown": "PT5M", "direction": "Decrease", "type": "ChangeCount", "value": "1"},
+        {"cooldown": "PT5M", "direction": "Increase", "type": "ChangeCount", "value": "1"},
+    ], s["urn"]
 
 
 # --- monitoring ------------------------------------------------------------------------
@@ -369,13 +410,23 @@ def test_plan_alerts_email_the_action_group(plans, stack, email, latency, failed
     assert (criterion["metricName"], criterion["threshold"], criterion["timeAggregation"]) == ("RequestLatency", latency, "Average"), lat["urn"]
     fail = by_name(plan, "monitoring-failed-requests")
     (criterion,) = fail["inputs"]["criteria"]["allOf"]
-    assert criterion["threshold"] == failed and criterion["dimensions"] == [{"name": "statusCodeClass", "operator": "Include", "values": ["5xx"]}], fail["urn"]
+    assert criterion["dimensions"] == [{"name": "statusCodeClass", "operator": "Include", "values": ["5xx"]}], fail["urn"]
+    # RequestsPerMinute supports only Average: N failures in 5 minutes = an average above N/5 per minute.
+    assert (criterion["metricName"], criterion["metricNamespace"]) == ("RequestsPerMinute", "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"), fail["urn"]
+    assert (criterion["timeAggregation"], criterion["threshold"], criterion["operator"]) == ("Average", failed / 5, "GreaterThan"), fail["urn"]
+    assert (fail["inputs"]["windowSize"], fail["inputs"]["evaluationFrequency"]) == ("PT5M", "PT1M"), fail["urn"]
+    assert fail["inputs"]["criteria"]["odataType"] == "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria", fail["urn"]
+    assert (ag["inputs"]["location"], lat["inputs"]["location"], fail["inputs"]["location"]) == ("Global", "global", "global"), ag["urn"]
     for alert in (lat, fail):
         assert alert["inputs"]["scopes"][0].endswith("/onlineEndpoints/" + plan["outputs"]["onlineEndpointName"]), alert["urn"]
         assert ag["urn"] in alert["dependencies"], alert["urn"]
     q = by_name(plan, "monitoring-rejected-loans")
     (cond,) = q["inputs"]["criteria"]["allOf"]
     assert (q["inputs"]["windowSize"], cond["threshold"], cond["operator"], cond["metricMeasureColumn"]) == ("PT30M", 100, "GreaterThan", "rejected"), q["urn"]
+    assert (q["inputs"]["kind"], q["inputs"]["evaluationFrequency"], cond["timeAggregation"]) == ("LogAlert", "PT5M", "Total"), q["urn"]
+    assert cond["query"] == REJECTED_LOANS_QUERY and cond["query"].startswith("traces\n"), q["urn"]
+    assert list(q["inputs"]["actions"]) == ["actionGroups"] and len(q["inputs"]["actions"]["actionGroups"]) == 1, q["urn"]
+    assert q["inputs"]["actions"]["actionGroups"][0].endswith("/actionGroups/" + ag["inputs"]["actionGroupName"]), q["urn"]
     assert q["inputs"]["scopes"][0].endswith("/components/" + by_name(plan, "workspace-appinsights")["inputs"]["resourceName"]), q["urn"]
 
 

@@ -86,3 +86,26 @@ def test_traffic_missing_endpoint_surfaces_the_client_error(fake):
     with pytest.raises(LookupError, match="no endpoint nope"):
         fake.provider.create({**PROPS, "endpoint_name": "nope"})
     assert fake.endpoints.sent == []
+
+
+def test_traffic_diff_updates_in_place_when_the_endpoint_was_re_put():
+    provider = EndpointTrafficProvider(lambda *a: None)
+    olds = {**PROPS, "endpoint_revision": "aaaaaaaaaaaa"}
+    news = {**PROPS, "endpoint_revision": "bbbbbbbbbbbb"}
+    result = provider.diff("id", olds, news)
+    assert (result.changes, result.replaces) == (True, [])
+    assert provider.diff("id", olds, dict(olds)).changes is False
+
+
+def test_traffic_outputs_keep_the_endpoint_revision(fake):
+    result = fake.provider.create({**PROPS, "endpoint_revision": "abc123abc123"})
+    assert result.outs["endpoint_revision"] == "abc123abc123"
+
+
+def test_endpoint_revision_is_stable_and_sensitive():
+    from infra.traffic import endpoint_revision
+
+    base = endpoint_revision("loans-prod-online", "aml_token", "managed", "d", {"env": "prod"})
+    assert base == endpoint_revision("loans-prod-online", "aml_token", "managed", "d", {"env": "prod"})
+    assert base != endpoint_revision("loans-prod-online", "key", "managed", "d", {"env": "prod"})
+    assert base != endpoint_revision("loans-prod-online", "aml_token", "managed", "d", {"env": "prod", "x": "y"})

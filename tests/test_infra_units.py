@@ -93,7 +93,7 @@ def test_autoscale_args_reject_default_outside_min_max():
     from infra.autoscale import AutoscaleArgs
 
     settings = AutoscaleConfig.model_construct(**{**AutoscaleConfig().model_dump(), "min_instances": 2, "default_instances": 1, "max_instances": 3})
-    args = AutoscaleArgs(deployment_id="d", endpoint_id="e", resource_group_name="rg", location="westeurope", settings=settings)
+    args = AutoscaleArgs(deployment_id="d", deployment_name="blue", endpoint_id="e", resource_group_name="rg", location="westeurope", settings=settings)
     with pytest.raises(InvalidArgs, match=r"^Autoscale: settings needs min ≤ default ≤ max instances, got 2/1/3$"):
         args.validate()
 
@@ -125,3 +125,57 @@ def test_model_asset_args_reject_duplicate_versions():
     args = ModelAssetArgs(model_name="m", versions=(ModelFiles(1, None), ModelFiles(1, None)), resource_group_name="rg", workspace_name="ws", azureml_registry="r")
     with pytest.raises(InvalidArgs, match=r"^ModelAsset: versions must be distinct, got \[1, 1\]$"):
         args.validate()
+
+
+def test_derived_names_depend_on_the_subscription():
+    """Stack files are shared: two subscriptions deploying one stack must not race for global names."""
+    a = derive_names("amlops", "prod", "loansprd", scope="00000000-0000-0000-0000-000000000000")
+    b = derive_names("amlops", "prod", "loansprd", scope="11111111-1111-1111-1111-111111111111")
+    for field in ("storage_account", "key_vault", "container_registry", "workspace"):
+        assert getattr(a, field) != getattr(b, field), field
+    assert a == derive_names("amlops", "prod", "loansprd", scope="00000000-0000-0000-0000-000000000000".upper())
+
+
+def test_rejected_loans_query_parses_the_exact_score_py_line():
+    from infra.monitoring import REJECTED_LOANS_QUERY, REJECTED_LOG_LINE
+
+    pattern = re.search(r'extract\(@"([^"]+)"', REJECTED_LOANS_QUERY).group(1)
+    assert re.match(pattern, REJECTED_LOG_LINE % (1000, 137)).group(1) == "137"
+    assert re.match(pattern, REJECTED_LOG_LINE % (1, 0)).group(1) == "0"
+    for other in ("scored 5 rows", "scored five rows, 2 rejected", "rejected: data[0]: missing column 'age'"):
+        assert re.match(pattern, other) is None, other
+    assert REJECTED_LOANS_QUERY.startswith("traces\n") and REJECTED_LOANS_QUERY.endswith("| project timestamp, rejected")
+
+
+def test_environment_args_refuse_a_latest_image(tmp_path):
+    from infra.environment import INFERENCE_BASE_IMAGE, EnvironmentArgs
+
+    conda = make(tmp_path, {"conda.yaml": b"name: e\n"}) / "conda.yaml"
+    args = EnvironmentArgs(environment_name="e", conda_file=conda, resource_group_name="rg", workspace_name="ws", image="mcr.microsoft.com/azureml/curated/minimal-py311-inference:latest")
+    with pytest.raises(InvalidArgs, match=r"^Environment: image must pin a version, not :latest"):
+        args.validate()
+    EnvironmentArgs(environment_name="e", conda_file=conda, resource_group_name="rg", workspace_name="ws").validate()
+    assert INFERENCE_BASE_IMAGE == "mcr.microsoft.com/azureml/curated/minimal-py311-inference:59"
+
+
+def test_autoscale_args_need_the_deployment_name():
+    from infra.autoscale import AutoscaleArgs
+
+    args = AutoscaleArgs(deployment_id="d", deployment_name="", endpoint_id="e", resource_group_name="rg", location="westeurope", settings=AutoscaleConfig())
+    with pytest.raises(InvalidArgs, match=r"^Autoscale: deployment_name must name the deployment, got ''$"):
+        args.validate()
+
+
+def test_liveness_probe_success_threshold_must_be_one():
+    import yaml
+
+    from infra.config import ConfigError, parse_config
+
+    raw = {k.removeprefix("amlops:"): v for k, v in yaml.safe_load((Path(__file__).parent.parent / "stacks" / "Pulumi.dev.yaml").read_text())["config"].items()}
+    raw["online"]["deployments"]["blue"]["livenessProbe"] = {"successThreshold": 2}
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw, source="stacks/Pulumi.dev.yaml")
+    assert str(err.value) == (
+        "stacks/Pulumi.dev.yaml: amlops:online.deployments.blue.livenessProbe.successThreshold: must be 1 "
+        "(a liveness probe that failed restarts the container; Kubernetes accepts no other value), got 2"
+    )

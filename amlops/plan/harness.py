@@ -71,8 +71,31 @@ def _asset(value: Any, root: Path) -> dict[str, Any] | None:
     return None
 
 
+def _is_secret(value: Any) -> bool:
+    """A value the program marked secret, as the RPC layer hands it over (wrapped with the secret signature)."""
+    from pulumi.runtime import rpc
+
+    return rpc.is_rpc_secret(value)
+
+
+def _unwrap(value: Any) -> Any:
+    """The plain value under any secret wrapping (for the mock's own lookups, never for the plan)."""
+    from pulumi.runtime import rpc
+
+    if rpc.is_rpc_secret(value):
+        return _unwrap(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
+
+
 def _normalize(value: Any, root: Path) -> Any:
-    """JSON-stable: ints that arrived as floats become ints, mappings sorted by key, assets described."""
+    """JSON-stable: secrets hidden, ints that arrived as floats become ints, mappings sorted, assets described."""
+    if _is_secret(value):
+        # Secret inputs (at any depth) never reach the plan's text: `amlops plan` output lands in PR comments.
+        return SECRET
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
@@ -85,19 +108,21 @@ def _normalize(value: Any, root: Path) -> Any:
 
 def _mock_outputs(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """A deterministic id and the outputs the program reads (names, URIs, connection strings)."""
+    # Outputs echo the inputs as they came, secret wrapping included, so secretness flows on as in Azure.
     outputs = dict(inputs)
+    plain = _unwrap(inputs)
     package, module, kind = (typ.split(":") + ["", "", ""])[:3]
-    azure_name = inputs.get(_NAME_INPUTS.get(kind, "name")) or name
+    azure_name = plain.get(_NAME_INPUTS.get(kind, "name")) or name
     outputs["name"] = azure_name
     resource_id = (
         f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/mock/providers/"
         f"{package}.{module}/{kind[:1].lower()}{kind[1:]}s/{azure_name}"
     )
-    if "version" in inputs and kind.endswith("Version"):
-        resource_id += f"/versions/{inputs['version']}"
+    if "version" in plain and kind.endswith("Version"):
+        resource_id += f"/versions/{plain['version']}"
     if typ.endswith(":OnlineEndpoint"):
-        host = f"https://{azure_name}.{inputs.get('location', 'westeurope')}.inference.ml.azure.com"
-        props = dict(inputs.get("properties") or {})
+        host = f"https://{azure_name}.{plain.get('location', 'westeurope')}.inference.ml.azure.com"
+        props = dict(plain.get("properties") or {})
         props.update(scoringUri=f"{host}/score", swaggerUri=f"{host}/swagger.json")
         outputs["properties"] = props
     elif typ.endswith(":Component") and "applicationinsights" in typ:
@@ -107,7 +132,7 @@ def _mock_outputs(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dic
         )
         outputs["instrumentationKey"] = "00000000-0000-0000-0000-000000000000"
     elif typ.endswith(":Workspace") and "machinelearningservices" in typ:
-        outputs["identity"] = {**(inputs.get("identity") or {}), "principalId": "mock-principal"}
+        outputs["identity"] = {**(plain.get("identity") or {}), "principalId": "mock-principal"}
     return resource_id, outputs
 
 
