@@ -65,19 +65,34 @@ def stage_train_register(ctx: Context) -> None:
 
 def stages() -> list[tuple[str, Stage]]:
     """The stages in order; each capability adds its own here."""
+    from amlops.plan import quickstart_stage as plan_stage
+    from amlops.preview.quickstart import quickstart_stage as preview_stage
+    from amlops.profiling.quickstart import quickstart_stage as profile_stage
+    from amlops.serving.quickstart import quickstart_stage as serve_stage
+
     return [
         ("data", stage_data),
         ("train and register", stage_train_register),
+        ("serve: the scoring script under the Azure ML inference server", serve_stage),
+        ("profile: stepped load and a size recommendation", profile_stage),
+        ("plan: the desired state of the Pulumi program, offline", plan_stage),
+        ("preview: policy check, promotion dry run, diff", preview_stage),
     ]
 
 
-def run(stack: str = "dev", console: Console | None = None) -> Context:
-    """Run every stage against `stack`'s settings; stops at the first failure."""
+FOUNDATION = ("data", "train and register")
+"""The stages every later one needs (what a test may run alone)."""
+
+
+def run(stack: str = "dev", console: Console | None = None, only: tuple[str, ...] | None = None) -> Context:
+    """Run every stage (or the `only` ones, by title) against `stack`'s settings; stops at the first failure."""
     console = console or Console()
     cfg = load_stack(stack)
     ctx = Context(stack=stack, cfg=cfg, registry=Registry(cfg.registry.tracking_uri), console=console)
     started = time.perf_counter()
     for title, stage in stages():
+        if only is not None and title not in only:
+            continue
         console.rule(f"[bold]{title}")
         t0 = time.perf_counter()
         stage(ctx)

@@ -1,0 +1,197 @@
+"""`amlops serve`, `amlops invoke` and `amlops endpoint keys|logs|swagger`: real-time scoring on this machine."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from amlops.cli.options import StackOption
+from amlops.errors import UsageError
+from amlops.stackfile import load_stack
+
+console = Console()
+endpoint_app = typer.Typer(help="The local endpoint's keys, request logs and swagger files.", no_args_is_help=True)
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class _Stop(Exception):
+    """SIGTERM arrived: leave the follow loop and stop the server cleanly."""
+
+
+def _raise_stop(signum, frame):  # noqa: ARG001
+    raise _Stop()
+
+
+def serve_cmd(
+    stack: str = StackOption,
+    model: Optional[str] = typer.Option(None, "--model", metavar="NAME:VERSION", help="Serve this registered version instead of the stack's pin."),
+    deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Whose settings to use (default: the deployment with the most traffic)."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback unless told otherwise)."),
+    port: int = typer.Option(1337, help="Port to listen on (the book's LocalWebservice port; 0 picks a free one)."),
+    workers: Optional[int] = typer.Option(None, help="Worker processes (default: the deployment's workerCount)."),
+    auth: bool = typer.Option(True, "--auth/--no-auth", help="Require the endpoint key (Authorization: Bearer KEY)."),
+    follow: bool = typer.Option(True, "--logs/--no-logs", help="Print the server's log lines while serving."),
+) -> None:
+    """Serve scoring/score.py with a registered model under the Azure ML inference server until Ctrl-C."""
+    from amlops.registry import Registry
+    from amlops.serving import running
+    from amlops.serving.endpoint import LocalEndpoint, choose_deployment, model_for
+
+    cfg = load_stack(stack)
+    chosen = choose_deployment(cfg, deployment)
+    name, version = model_for(cfg, chosen, model)
+    model_dir = Registry(cfg.registry.tracking_uri).download(name, version)
+    ep = LocalEndpoint(cfg, model_dir, deployment=chosen, host=host, port=port, workers=workers, auth=auth, model_ref=f"{name}:{version}")
+    if host not in LOOPBACK:
+        console.print(f"[yellow]warning:[/yellow] listening on {host}: other machines can reach it", highlight=False)
+    started = time.perf_counter()
+    ep.start()
+    assert ep.pid is not None
+    running.record(ep.endpoint_name, running.Running(ep.url, ep.pid, chosen, f"{name}:{version}"))
+    s = ep.settings
+    console.print(
+        f"serving {name}:{version} as {ep.endpoint_name}/{chosen} at [bold]{ep.scoring_url}[/bold] "
+        f"(ready in {time.perf_counter() - started:.1f} s; {ep.workers} workers, pid {ep.pid})\n"
+        f"  limits: timeout {s.request_timeout_ms} ms, body {s.max_body_bytes:,} bytes, {s.max_rows:,} rows per request\n"
+        f"  auth: {'key (amlops endpoint keys --stack ' + stack + ')' if auth else 'off'}\n"
+        f"  swagger: {ep.swagger_url} (?version=3 for OpenAPI 3)\n"
+        f"  logs: {ep.log_path}; requests and traces: amlops endpoint logs --stack {stack}\n"
+        f"  try: amlops invoke --stack {stack} --data '{{\"data\": [[2000, 2, 45]]}}'\n"
+        "Ctrl-C stops it.",
+        highlight=False,
+    )
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        _follow(ep, follow)
+    except (KeyboardInterrupt, _Stop):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        code = ep.stop()
+        running.clear(ep.endpoint_name, ep.pid)
+    console.print(f"stopped {ep.endpoint_name} (gunicorn exit code {code})", highlight=False)
+
+
+def _follow(ep, follow: bool) -> None:
+    """Until the server exits: print its new log lines (or just wait)."""
+    from amlops.serving.server import ServerExited
+
+    log = ep.log_path.open(errors="replace") if follow and ep.log_path else None
+    try:
+        while ep.poll() is None:
+            line = log.readline() if log else ""
+            if line:
+                console.print(line.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+            else:
+                time.sleep(0.2)
+    finally:
+        if log:
+            log.close()
+    raise ServerExited(f"the server exited on its own (code {ep.poll()}); see {ep.log_path}")
+
+
+def invoke_cmd(
+    stack: str = StackOption,
+    data: Optional[str] = typer.Option(None, "--data", help='The JSON body, e.g. \'{"data": [[2000, 2, 45]]}\'.'),
+    file: Optional[Path] = typer.Option(None, "--file", help="A file holding the JSON body."),
+    url: Optional[str] = typer.Option(None, "--url", help="A scoring URI (…/score), e.g. an Azure endpoint's (default: the local `amlops serve`)."),
+    key: Optional[str] = typer.Option(None, "--key", envvar="AMLOPS_ENDPOINT_KEY", help="The endpoint key (default for the local endpoint: its primary key)."),
+) -> None:
+    """Send a scoring request to the local endpoint (or any scoring URI) and print the answer."""
+    from amlops.serving import client, running
+    from amlops.serving.keys import load_or_create
+
+    body = client.load_payload(data, file)
+    cfg = load_stack(stack)
+    if url is None:
+        found = running.find(cfg.online.endpoint_name, stack)
+        url = found.url + "/score"
+        if key is None:
+            key = load_or_create(cfg.online.endpoint_name)[0].primary
+    answer = client.invoke(url, body, key)
+    console.print_json(json.dumps(answer.body))
+    console.print(f"[dim]{answer.status} in {answer.elapsed_ms:.1f} ms, request id {answer.request_id}[/dim]", highlight=False)
+
+
+@endpoint_app.command("keys")
+def keys_cmd(
+    stack: str = StackOption,
+    regenerate: Optional[str] = typer.Option(None, "--regenerate", metavar="primary|secondary", help="Replace this key; the other keeps working."),
+) -> None:
+    """Show the local endpoint's primary and secondary keys (generated on first use, stored 0600)."""
+    from amlops.serving import keys
+
+    name = load_stack(stack).online.endpoint_name
+    if regenerate is not None:
+        keys.regenerate(name, regenerate)
+    current, path = keys.load_or_create(name)
+    table = Table(title=f"keys of {name} ({path})", show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value")
+    table.add_row("primary", current.primary)
+    table.add_row("secondary", current.secondary)
+    console.print(table)
+    if regenerate is not None:
+        console.print(f"regenerated the {regenerate} key; a running `amlops serve` accepts it within a second", highlight=False)
+
+
+@endpoint_app.command("logs")
+def logs_cmd(
+    stack: str = StackOption,
+    tail: int = typer.Option(20, "--tail", "-n", help="How many recent requests to show."),
+    request_id: Optional[str] = typer.Option(None, "--request-id", help="Only this request and its log lines."),
+) -> None:
+    """Show recent requests (spans: status, latency, request id) and the script's log lines with their request ids."""
+    from amlops.serving.telemetry import recent, telemetry_path
+
+    name = load_stack(stack).online.endpoint_name
+    path = telemetry_path(name)
+    if not path.is_file():
+        raise UsageError(f"no telemetry for {name} yet ({path}); serve it with `amlops serve --stack {stack}` and send a request")
+    spans, logs = recent(path, tail, request_id)
+    table = Table(title=f"requests to {name} ({len(spans)} shown; {path})")
+    for col, justify in (("time (UTC)", "left"), ("request", "left"), ("status", "right"), ("ms", "right"), ("request id", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for s in spans:
+        a = s.get("attributes") or {}
+        table.add_row(
+            (s.get("time") or "")[11:23], s.get("name", ""), str(a.get("http.response.status_code", "")),
+            f"{s.get('duration_ms', 0):.2f}", str(a.get("request.id", "")),
+        )
+    console.print(table)
+    console.print(f"[bold]traces[/bold] ({len(logs)})", highlight=False)
+    for r in logs:
+        rid = r.get("request_id") or "-"
+        console.print(f"{(r.get('time') or '')[11:23]} {r.get('severity', ''):5} [{rid}] {r.get('body', '')}", markup=False, highlight=False, soft_wrap=True)
+
+
+@endpoint_app.command("swagger")
+def swagger_cmd(
+    check: bool = typer.Option(False, "--check", help="Only check that scoring/swagger*.json are up to date (exit 1 if not)."),
+) -> None:
+    """Write scoring/swagger.json (Swagger 2.0) and scoring/swagger3.json (OpenAPI 3) from amlops/serving/swagger.py."""
+    from amlops.errors import AmlopsError
+    from amlops.serving import swagger
+
+    if check:
+        stale = swagger.stale_files()
+        if stale:
+            raise AmlopsError(f"out of date: {', '.join(p.name for p in stale)}; run `amlops endpoint swagger` to regenerate")
+        console.print("scoring/swagger.json and scoring/swagger3.json are up to date", highlight=False)
+        return
+    changed = swagger.write_files()
+    console.print(f"wrote {', '.join(p.name for p in changed) if changed else 'nothing (already up to date)'}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_cmd)
+    app.command("invoke")(invoke_cmd)
+    app.add_typer(endpoint_app, name="endpoint")

@@ -1,0 +1,179 @@
+"""LocalEndpoint: one deployment of a stack served on this machine, as Azure would serve it.
+
+scoring/score.py runs unchanged under the Azure ML inference server's app (gunicorn sync
+workers); the deployment's worker count, request timeout, body limit and row limit come
+from the stack; key auth and telemetry are added in front (amlops.serving.frontdoor).
+
+    with LocalEndpoint(cfg, model_dir) as ep:
+        httpx.post(ep.scoring_url, json=payload, headers={"Authorization": f"Bearer {ep.key}"})
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from amlops.errors import UsageError
+from amlops.paths import SCORING_DIR, state_dir
+from amlops.serving import keys as keys_mod
+from amlops.serving.server import GunicornServer, GunicornSpec
+from amlops.serving.settings import FrontDoorSettings
+from amlops.serving.telemetry import telemetry_path
+from infra.config import DeploymentConfig, StackConfig
+
+ENTRY_SCRIPT = "score.py"
+WSGI_APP = "amlops.serving.wsgi:app"
+
+
+def choose_deployment(cfg: StackConfig, deployment: str | None = None) -> str:
+    """The named deployment, else the one taking the most live traffic (the first declared on a tie)."""
+    deployments = cfg.online.deployments
+    if not deployments:
+        raise UsageError("the stack declares no online deployments (amlops:online.deployments)")
+    if deployment is not None:
+        if deployment not in deployments:
+            raise UsageError(f"no deployment {deployment!r} in amlops:online.deployments; known: {', '.join(deployments)}")
+        return deployment
+    names = list(deployments)
+    return max(names, key=lambda n: (cfg.online.traffic.get(n, 0), -names.index(n)))
+
+
+def parse_model_ref(ref: str) -> tuple[str, int]:
+    """`NAME:VERSION` → (name, version); raises UsageError naming the value."""
+    name, sep, version = ref.rpartition(":")
+    if not sep or not name or not version.isdigit() or int(version) < 1:
+        raise UsageError(f"--model takes NAME:VERSION with a version ≥ 1, e.g. chapter12-loans:1, got {ref!r}")
+    return name, int(version)
+
+
+def model_for(cfg: StackConfig, deployment: str, override: str | None = None) -> tuple[str, int]:
+    """The model a deployment serves: `--model NAME:VERSION` if given, else the stack's pin."""
+    if override:
+        return parse_model_ref(override)
+    return cfg.model.name, cfg.deployment_model_version(deployment)
+
+
+def worker_timeout_s(request_timeout_ms: int) -> int:
+    """gunicorn's worker timeout: a backstop well past the request timeout (which answers 408 first)."""
+    return max(30, math.ceil(request_timeout_ms / 1000) * 2)
+
+
+class LocalEndpoint:
+    """A stack's online deployment served locally by the real inference server; a context manager."""
+
+    def __init__(
+        self,
+        cfg: StackConfig,
+        model_dir: Path,
+        *,
+        deployment: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        workers: int | None = None,
+        auth: bool = True,
+        telemetry: bool = True,
+        model_ref: str | None = None,
+        scoring_dir: Path = SCORING_DIR,
+    ):
+        self.cfg = cfg
+        self.model_dir = Path(model_dir)
+        self.deployment = choose_deployment(cfg, deployment)
+        dep: DeploymentConfig = cfg.online.deployments[self.deployment]
+        self.settings = dep.request_settings
+        self.workers = workers or dep.worker_count
+        self.model_ref = model_ref or f"{cfg.model.name}:{cfg.deployment_model_version(self.deployment)}"
+        self.scoring_dir = Path(scoring_dir)
+        if not (self.scoring_dir / ENTRY_SCRIPT).is_file():
+            raise UsageError(f"{self.scoring_dir}: no {ENTRY_SCRIPT} (the scoring entry script)")
+        self.endpoint_name = cfg.online.endpoint_name
+        self.key: str | None = None
+        self.secondary_key: str | None = None
+        keys_file = None
+        if auth:
+            keys, keys_file = keys_mod.load_or_create(self.endpoint_name)
+            self.key, self.secondary_key = keys.primary, keys.secondary
+        self.telemetry_path = telemetry_path(self.endpoint_name) if telemetry else None
+        front = FrontDoorSettings(
+            keys_file=keys_file,
+            max_body_bytes=self.settings.max_body_bytes,
+            timeout_ms=self.settings.request_timeout_ms,
+            telemetry_file=self.telemetry_path,
+            endpoint=self.endpoint_name,
+            deployment=self.deployment,
+            model=self.model_ref,
+        )
+        env = {
+            **dep.environment_variables,  # what the deployment sets in Azure; ours win below
+            "AML_APP_ROOT": str(self.scoring_dir),
+            "AZUREML_ENTRY_SCRIPT": ENTRY_SCRIPT,
+            "AZUREML_MODEL_DIR": str(self.model_dir),
+            "AMLOPS_MAX_ROWS": str(self.settings.max_rows),
+            "SCORING_TIMEOUT_MS": str(self.settings.request_timeout_ms),
+            "SERVICE_NAME": self.endpoint_name,
+            **front.to_env(),
+        }
+        spec = GunicornSpec(
+            app=WSGI_APP,
+            env=env,
+            workers=self.workers,
+            worker_timeout_s=worker_timeout_s(self.settings.request_timeout_ms),
+            log_dir=state_dir() / "endpoints" / self.endpoint_name / "logs",
+        )
+        self._server = GunicornServer(spec, host=host, port=port)
+
+    @property
+    def url(self) -> str:
+        """`http://HOST:PORT` once started."""
+        return self._server.url
+
+    @property
+    def scoring_url(self) -> str:
+        return self.url + "/score"
+
+    @property
+    def swagger_url(self) -> str:
+        return self.url + "/swagger.json"
+
+    @property
+    def port(self) -> int | None:
+        return self._server.port
+
+    @property
+    def pid(self) -> int | None:
+        """The gunicorn master's PID (its children are the workers)."""
+        return self._server.pid
+
+    @property
+    def log_path(self) -> Path | None:
+        """The server's stdout/stderr: the inference server's and the script's log lines."""
+        return self._server.log_path
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Authorization header a client sends (empty when auth is off)."""
+        return {"Authorization": f"Bearer {self.key}"} if self.key else {}
+
+    def start(self) -> "LocalEndpoint":
+        """Start the server; returns when `/` answers. Raises ServerStartError carrying init()'s own error."""
+        self._server.start()
+        return self
+
+    def stop(self) -> int | None:
+        """Stop gunicorn (SIGTERM to the master, then wait); returns its exit code."""
+        return self._server.stop()
+
+    def poll(self) -> int | None:
+        """The server's exit code if it has exited, else None."""
+        proc = self._server.process
+        return proc.poll() if proc is not None else None
+
+    def wait(self) -> int:
+        """Block until the server exits on its own; returns its exit code."""
+        assert self._server.process is not None
+        return self._server.process.wait()
+
+    def __enter__(self) -> "LocalEndpoint":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

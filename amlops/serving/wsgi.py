@@ -1,0 +1,44 @@
+"""The gunicorn target of `amlops serve` (`amlops.serving.wsgi:app`): the Azure ML inference
+server's own Flask app, unchanged, behind the local front door.
+
+Imported once per worker. The server's config module goes first (it installs the server's
+logging configuration, which would drop handlers added before it); then telemetry starts,
+so that score.py's init() messages are captured; importing the server's entry module
+then loads score.py and runs init().
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+
+import azureml_inference_server_http.server.config  # noqa: F401  (logging config first)
+
+from amlops.serving.frontdoor import FrontDoor, KeySource
+from amlops.serving.settings import FrontDoorSettings
+from amlops.serving.telemetry import Telemetry, build_exporters
+
+settings = FrontDoorSettings.from_env(os.environ)
+telemetry: Telemetry | None = None
+if settings.telemetry_file is not None:
+    telemetry = Telemetry(
+        {
+            "service.name": settings.endpoint,
+            "service.instance.id": f"{settings.deployment}-{os.getpid()}",
+            "deployment": settings.deployment,
+            "model": settings.model,
+        },
+        build_exporters(settings.telemetry_file, os.environ),
+    )
+    telemetry.capture_logging()
+    atexit.register(telemetry.shutdown)
+
+from azureml_inference_server_http.server.entry import app as server_app  # noqa: E402  (runs init())
+
+app = FrontDoor(
+    server_app,
+    keys=KeySource(settings.keys_file) if settings.keys_file is not None else None,
+    max_body_bytes=settings.max_body_bytes,
+    timeout_ms=settings.timeout_ms,
+    telemetry=telemetry,
+)

@@ -1,0 +1,1 @@
+"""The serving benchmark (`python -m benchmarks.serving`); see bench.py."""

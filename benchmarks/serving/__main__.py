@@ -1,0 +1,24 @@
+"""`python -m benchmarks.serving`: run the four servers and print ratios to (1)."""
+
+from __future__ import annotations
+
+import argparse
+
+from benchmarks.serving.bench import report, run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.serving", description=__doc__)
+    parser.add_argument("--requests", type=int, default=3000, help="requests per single-client run (twice that at N clients)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="time limit of each run")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients for the throughput run")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of every server")
+    parser.add_argument("--only", default="1,2,3,4", help="which servers, e.g. 1,3")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (each server measured once per round)")
+    args = parser.parse_args()
+    only = tuple(int(x) for x in args.only.split(","))
+    print(report(run(args.requests, args.seconds, args.clients, args.workers, only, args.rounds), args.clients))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Acceptance: the real inference server on a free loopback port, with dev's deployment settings,
+exercised over HTTP: both payloads and methods, the 4xx answers, key auth, the body limit,
+the swagger, and the telemetry of every request."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from amlops.paths import SCORING_DIR, STATE_ENV
+from amlops.serving import keys as keys_mod
+from amlops.serving.frontdoor import KEY_RECHECK_S
+from amlops.serving.endpoint import LocalEndpoint
+from amlops.serving.telemetry import read_records
+from amlops.stackfile import load_stack
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def endpoint(trained_model_dir, tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv(STATE_ENV, str(tmp_path_factory.mktemp("serve-state")))
+    mp.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")  # export spans and logs within 0.1 s, so tests need not stop the server
+    mp.setenv("OTEL_BLRP_SCHEDULE_DELAY", "100")
+    mp.setenv("OTEL_METRIC_EXPORT_INTERVAL", "300")
+    mp.delenv("APPLICATIONINSIGHTS_CONNECTION_STRING", raising=False)
+    ep = LocalEndpoint(load_stack("dev"), trained_model_dir)
+    ep.start()
+    yield ep
+    ep.stop()
+    mp.undo()
+
+
+def request(ep, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", ep.port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def score(ep, payload, headers: dict | None = None) -> tuple[int, dict]:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    status, _, data = request(ep, "POST", "/score", body, {"Content-Type": "application/json", **(ep.headers if headers is None else headers)})
+    return status, json.loads(data)
+
+
+def wait_for(predicate, what: str, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"not seen within {timeout} s: {what}")
+
+
+def test_serve_uses_the_stacks_deployment_settings(endpoint):
+    assert (endpoint.deployment, endpoint.workers) == ("blue", 2)
+    assert endpoint.url == f"http://127.0.0.1:{endpoint.port}"
+    assert endpoint.scoring_url == endpoint.url + "/score"
+
+
+def test_serve_health_route_is_open_without_a_key(endpoint):
+    status, _, body = request(endpoint, "GET", "/")
+    assert (status, body) == (200, b"Healthy")
+
+
+def test_serve_rows_predict_answers_200(endpoint):
+    assert score(endpoint, {"data": [[2000, 2, 45], [9000, 1, 60]]}) == (200, {"predict": [0, 1]})
+
+
+def test_serve_records_predict_proba_answers_200(endpoint):
+    status, body = score(endpoint, {"data": [{"income": 2000, "credit_cards": 2, "age": 45}], "method": "predict_proba"})
+    assert status == 200 and list(body) == ["predict_proba"]
+    assert len(body["predict_proba"]) == 1 and abs(sum(body["predict_proba"][0]) - 1) < 1e-9
+
+
+@pytest.mark.parametrize(
+    "payload,message",
+    [
+        (b"{not json", "invalid JSON: Expecting property name enclosed in double quotes at line 1, column 2"),
+        ({"rows": []}, "unknown field 'rows'; expected data and optionally method"),
+        ({"data": [[1, 2]]}, "data[0]: expected 3 values (income, credit_cards, age), got 2"),
+        ({"data": [{"income": 1, "credit_cards": 2, "agee": 3}]}, "data[0]: missing column 'age' (columns: income, credit_cards, age)"),
+        ({"data": [[1, "x", 3]]}, "data[0][1] (credit_cards): expected a number, got a string"),
+        ({"data": [[1, 2, 3]], "method": "explain"}, "unknown method 'explain'; expected predict or predict_proba"),
+        ({"data": [[1, 2, 3]] * 1001}, "data has 1001 rows; at most 1000 per request"),
+    ],
+    ids=["json", "field", "width", "column", "number", "method", "rows"],
+)
+def test_serve_bad_input_answers_400_with_the_message(endpoint, payload, message):
+    assert score(endpoint, payload) == (400, {"message": message})
+
+
+def test_serve_without_key_answers_401(endpoint):
+    status, headers, body = request(endpoint, "POST", "/score", b'{"data": [[1, 2, 3]]}')
+    assert (status, json.loads(body)) == (401, {"message": "missing key: send the header Authorization: Bearer <key>"})
+    assert headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("header", ["Bearer not-the-key", "Basic {primary}", "Bearer"])
+def test_serve_wrong_key_answers_401(endpoint, header):
+    headers = {"Authorization": header.format(primary=endpoint.key)}
+    assert score(endpoint, {"data": [[1, 2, 3]]}, headers) == (401, {"message": "invalid key"})
+
+
+def test_serve_secondary_key_is_accepted(endpoint):
+    assert score(endpoint, {"data": [[2000, 2, 45]]}, {"Authorization": f"Bearer {endpoint.secondary_key}"}) == (200, {"predict": [0]})
+
+
+def test_serve_swagger_needs_the_key(endpoint):
+    status, _, _ = request(endpoint, "GET", "/swagger.json")
+    assert status == 401
+
+
+def test_serve_body_over_the_limit_answers_413(endpoint):
+    body = b'{"data": [' + b"[1, 2, 3]," * 110_000 + b"[1, 2, 3]]}"
+    assert score(endpoint, body) == (413, {"message": f"request body of {len(body)} bytes exceeds the limit of 1048576 bytes"})
+
+
+def test_serve_chunked_body_over_the_limit_answers_413(endpoint):
+    conn = http.client.HTTPConnection("127.0.0.1", endpoint.port, timeout=30)
+    chunks = (b"[1, 2, 3]," * 10_000 for _ in range(12))  # 1.2 MB without a Content-Length
+    conn.request("POST", "/score", body=chunks, headers=endpoint.headers, encode_chunked=True)
+    resp = conn.getresponse()
+    assert (resp.status, json.loads(resp.read())) == (413, {"message": "request body of more than 1048576 bytes exceeds the limit of 1048576 bytes"})
+    conn.close()
+
+
+def test_serve_chunked_body_under_the_limit_is_scored(endpoint):
+    conn = http.client.HTTPConnection("127.0.0.1", endpoint.port, timeout=30)
+    parts = iter([b'{"data": [[2000, 2, 45],', b" [9000, 1, 60]]}"])
+    conn.request("POST", "/score", body=parts, headers=endpoint.headers, encode_chunked=True)
+    resp = conn.getresponse()
+    assert (resp.status, json.loads(resp.read())) == (200, {"predict": [0, 1]})
+    conn.close()
+
+
+@pytest.mark.parametrize("query,name", [("", "swagger.json"), ("?version=3", "swagger3.json")])
+def test_serve_swagger_is_the_generated_file(endpoint, query, name):
+    status, _, body = request(endpoint, "GET", "/swagger.json" + query, headers=endpoint.headers)
+    assert status == 200
+    assert json.loads(body) == json.loads((SCORING_DIR / name).read_text())
+
+
+def test_serve_records_a_span_and_the_scripts_log_line_with_the_request_id(endpoint):
+    rid = "test-telemetry-0001"
+    status, headers, _ = request(endpoint, "POST", "/score", b'{"data": [[1, 2]]}', {**endpoint.headers, "x-request-id": rid})
+    assert status == 400 and headers["x-request-id"] == rid
+
+    def span_and_log():
+        recs = list(read_records(endpoint.telemetry_path))
+        spans = [r for r in recs if r["kind"] == "span" and r["attributes"].get("request.id") == rid]
+        logs = [r for r in recs if r["kind"] == "log" and r.get("request_id") == rid]
+        return (spans, logs) if spans and logs else None
+
+    spans, logs = wait_for(span_and_log, f"span and log of {rid}")
+    assert spans[0]["name"] == "POST /score"
+    assert spans[0]["attributes"] == {
+        "http.request.method": "POST", "http.route": "/score", "request.id": rid, "http.response.status_code": 400,
+    }
+    assert spans[0]["duration_ms"] > 0
+    assert [r["body"] for r in logs] == ["rejected: data[0]: expected 3 values (income, credit_cards, age), got 2"]
+    assert logs[0]["trace_id"] == spans[0]["trace_id"]
+
+
+def test_serve_generates_a_request_id_when_the_client_sends_none(endpoint):
+    status, headers, _ = request(endpoint, "POST", "/score", b'{"data": [[2000, 2, 45]]}', endpoint.headers)
+    rid = headers["x-request-id"]
+    assert status == 200 and len(rid) == 36
+    wait_for(
+        lambda: any(r["kind"] == "span" and r["attributes"].get("request.id") == rid for r in read_records(endpoint.telemetry_path)),
+        f"span of {rid}",
+    )
+
+
+def test_serve_records_request_metrics_by_route_and_status(endpoint):
+    status, _, _ = request(endpoint, "POST", "/score", b"{}", {})  # a 401
+    assert status == 401
+
+    def metrics_with_401():
+        for rec in read_records(endpoint.telemetry_path):
+            if rec["kind"] != "metrics":
+                continue
+            for m in rec["metrics"]:
+                if m["name"] == "http.server.requests":
+                    for p in m["points"]:
+                        if p["attributes"] == {"http.route": "/score", "http.response.status_code": 401}:
+                            return p["value"]
+        return None
+
+    # the count is cumulative, so any later export shows the 401s
+    assert wait_for(metrics_with_401, "a metrics export counting 401s") >= 1
+
+
+def test_serve_regenerated_key_takes_effect_without_a_restart(endpoint):
+    old = endpoint.key
+    new = keys_mod.regenerate(endpoint.endpoint_name, "primary").primary
+    try:
+        wait_for(lambda: score(endpoint, {"data": [[1, 2, 3]]}, {"Authorization": f"Bearer {new}"})[0] == 200, "the new key accepted")
+        # Each worker re-reads the key file at most every KEY_RECHECK_S: after that, every
+        # worker (each request may land on another) refuses the old key.
+        time.sleep(KEY_RECHECK_S + 0.2)
+        for _ in range(6):
+            assert score(endpoint, {"data": [[1, 2, 3]]}, {"Authorization": f"Bearer {old}"}) == (401, {"message": "invalid key"})
+    finally:
+        endpoint.key = new
