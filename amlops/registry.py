@@ -161,12 +161,21 @@ class Registry:
         have = ", ".join(str(v.version) for v in versions)
         raise ModelNotFound(f"{name} has no version {version} (versions: {have})")
 
+    def _cache_dir(self, name: str, version: int) -> Path:
+        """Where a downloaded version is kept: per registry, since versions are numbered per registry."""
+        registry = hashlib.sha256(self.tracking_uri.encode()).hexdigest()[:10]
+        return state_dir() / "models" / registry / name / str(version)
+
     def download(self, name: str, version: int) -> Path:
-        """The version's MLflow model folder on local disk (cached under the state folder)."""
-        mv = self.get(name, version)
-        dest = state_dir() / "models" / name / str(version)
+        """The version's MLflow model folder on local disk (cached under the state folder).
+
+        Versions are immutable, so a cached folder is returned without asking the registry
+        (which saves MLflow's ≈ 1.4 s import on every cached run).
+        """
+        dest = self._cache_dir(name, version)
         if (dest / "MLmodel").is_file():
             return dest
+        mv = self.get(name, version)
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         import mlflow.artifacts
 

@@ -1,0 +1,215 @@
+"""The job's books: per mini-batch outcomes, the error log (written as failures happen), the thresholds and the summary.
+
+Files under the output folder, after Azure's job reports: `processed_mini-batches.csv`
+(one row per mini-batch), `errors.log` (every failed attempt with its stack trace, and
+every failed item with its mini-batch id), `job_summary.json` and `job_summary.txt`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from amlops.batching.errors import BatchJobFailed
+from amlops.batching.output import Rows
+from amlops.batching.planner import MiniBatch
+from amlops.batching.settings import BatchSettings
+
+SUCCEEDED = "SUCCEEDED"
+ABORTED = "ABORTED"
+PROCESSED_FILE = "processed_mini-batches.csv"
+ERRORS_FILE = "errors.log"
+SUMMARY_JSON = "job_summary.json"
+SUMMARY_TEXT = "job_summary.txt"
+COLUMNS = ("mini_batch_id", "source", "items", "succeeded", "failed", "attempts", "seconds", "process", "status")
+
+
+@dataclass
+class MiniBatchRecord:
+    """One row of processed_mini-batches.csv."""
+
+    mini_batch_id: int
+    source: str
+    items: int
+    succeeded: int
+    failed: int
+    attempts: int
+    seconds: float
+    process: int
+    status: str
+
+
+@dataclass
+class Counts:
+    mini_batches_created: int = 0
+    mini_batches_processed: int = 0
+    mini_batches_failed: int = 0
+    items_succeeded: int = 0
+    items_failed: int = 0
+    output_rows: int = 0
+    retries: int = 0
+    timeouts: int = 0
+    process_deaths: int = 0
+
+
+def now() -> str:
+    """UTC time as the reports write it."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class Ledger:
+    """Records every mini-batch's outcome; appends to errors.log as failures happen."""
+
+    def __init__(self, out_dir: Path, settings: BatchSettings):
+        self.out_dir = out_dir
+        self.settings = settings
+        self.records: dict[int, MiniBatchRecord] = {}
+        self.counts = Counts()
+        self.first_errors: list[str] = []
+        self._errors = (out_dir / ERRORS_FILE).open("w")
+
+    def created(self, mb: MiniBatch) -> None:
+        self.counts.mini_batches_created += 1
+
+    def succeeded(self, mb: MiniBatch, items: int, rows: Rows, seconds: float, pid: int, attempts: int, log: str = "") -> None:
+        ok = min(rows.returned, items)
+        failed = items - ok
+        c = self.counts
+        c.mini_batches_processed += 1
+        c.items_succeeded += ok
+        c.items_failed += failed
+        c.output_rows += rows.returned
+        self.records[mb.id] = MiniBatchRecord(mb.id, mb.where(), items, ok, failed, attempts, round(seconds, 4), pid, SUCCEEDED)
+        if failed:
+            named = ", ".join(mb.locate(p) for p in rows.missing)
+            more = "" if len(rows.missing) == failed else f" ({failed - len(rows.missing)} more not named)" if named else ""
+            which = f": {named}{more}" if named else " (run() kept no index or path to tell which)"
+            hint = f"; the entry script's own messages are in {log}" if log else ""
+            self._log(
+                f"mini-batch {mb.id} ({mb.where()}): {failed} of {items} items failed: "
+                f"run() returned {rows.returned} rows{which}{hint}"
+            )
+
+    def attempt_failed(
+        self, mb: MiniBatch, attempt: int, status: str, message: str, trace: str,
+        pid: int, seconds: float, retrying: bool, items: int | None = None,
+    ) -> None:
+        """One failed try; when not `retrying`, the mini-batch has failed and all its items with it."""
+        c = self.counts
+        if status == "RUN_TIMEOUT":
+            c.timeouts += 1
+        elif status == "PROCESS_DIED":
+            c.process_deaths += 1
+        tries = 1 + self.settings.max_retries
+        then = "retrying" if retrying else "giving up"
+        lines = [f"mini-batch {mb.id} ({mb.where()}) attempt {attempt}/{tries}: {status} in process {pid} after {seconds:.2f} s: {message}; {then}"]
+        if trace:
+            lines.append(trace.rstrip())
+        if retrying:
+            c.retries += 1
+        else:
+            items = mb.items if items is None else items
+            c.mini_batches_failed += 1
+            c.items_failed += items
+            self.records[mb.id] = MiniBatchRecord(mb.id, mb.where(), items, 0, items, attempt, round(seconds, 4), pid, status)
+            lines.append(f"mini-batch {mb.id} ({mb.where()}): {status}: all {items} items failed")
+        self._log("\n".join(lines))
+
+    def aborted(self, mb: MiniBatch, attempts: int) -> None:
+        """A mini-batch in flight or queued when the job stopped: recorded, never run to the end."""
+        self.records.setdefault(mb.id, MiniBatchRecord(mb.id, mb.where(), mb.items, 0, 0, attempts, 0.0, 0, ABORTED))
+
+    def note(self, text: str) -> None:
+        """Add an entry to the error log."""
+        self._log(text)
+
+    def _log(self, text: str) -> None:
+        if len(self.first_errors) < 5:
+            self.first_errors.append(text.splitlines()[0])
+        self._errors.write(f"[{now()}] {text}\n")
+        self._errors.flush()
+
+    def exceeded(self) -> str | None:
+        """Which threshold the failures so far exceed, and by how much; None while within both."""
+        s, c = self.settings, self.counts
+        if s.error_threshold != -1 and c.items_failed > s.error_threshold:
+            return (
+                f"error_threshold exceeded: {c.items_failed} items failed, more than the {s.error_threshold} allowed "
+                f"(amlops:batch.errorThreshold; -1 ignores all failures)"
+            )
+        if s.mini_batch_error_threshold != -1 and c.mini_batches_failed > s.mini_batch_error_threshold:
+            return (
+                f"mini_batch_error_threshold exceeded: {c.mini_batches_failed} mini-batches failed, more than the "
+                f"{s.mini_batch_error_threshold} allowed (amlops:batch.miniBatchErrorThreshold; -1 ignores all failures)"
+            )
+        return None
+
+    def close(self) -> None:
+        self._errors.close()
+        with (self.out_dir / PROCESSED_FILE).open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(COLUMNS)
+            for mb_id in sorted(self.records):
+                writer.writerow(astuple_record(self.records[mb_id]))
+
+
+def astuple_record(r: MiniBatchRecord) -> tuple:
+    return tuple(getattr(r, c) for c in COLUMNS)
+
+
+@dataclass
+class JobResult:
+    """What `amlops batch run` reports: status, why, counts, where the files are."""
+
+    status: str
+    """SUCCEEDED, FAILED or INTERRUPTED."""
+    reason: str | None
+    counts: Counts
+    elapsed_seconds: float
+    """From the start of the job (imports, planning checks) to the output renamed into place."""
+    scoring_seconds: float
+    """From starting the workers to the last mini-batch booked."""
+    rows_per_second: float
+    """Items succeeded per second of scoring."""
+    output_dir: str
+    output_file: str | None
+    mode: str
+    input: str
+    script: str
+    model: str
+    workers: int
+    instance_count: int
+    settings: dict = field(default_factory=dict)
+    first_errors: list[str] = field(default_factory=list)
+    finished: str = ""
+
+    def raise_for_status(self) -> None:
+        """Raise BatchJobFailed when a threshold stopped the job."""
+        if self.status == "FAILED":
+            raise BatchJobFailed(f"batch job failed: {self.reason}; see {self.output_dir}/{ERRORS_FILE}")
+
+    def lines(self) -> list[str]:
+        """The summary, as printed and as job_summary.txt."""
+        c = self.counts
+        out = [
+            f"batch job {self.status}" + (f": {self.reason}" if self.reason else ""),
+            f"input {self.input} ({self.mode}); script {self.script}; model {self.model}",
+            f"ran {self.workers} worker process(es) on 1 local instance (the stack's instanceCount is {self.instance_count}; "
+            f"each Azure node would run maxConcurrencyPerInstance={self.workers})",
+            f"mini-batches: {c.mini_batches_created} created, {c.mini_batches_processed} processed, {c.mini_batches_failed} failed "
+            f"({c.retries} retries, {c.timeouts} timeouts, {c.process_deaths} worker deaths)",
+            f"items: {c.items_succeeded:,} succeeded, {c.items_failed:,} failed",
+            f"elapsed {self.elapsed_seconds:.2f} s (scoring {self.scoring_seconds:.2f} s: "
+            f"{self.rows_per_second:,.0f} {'rows' if self.mode == 'tabular' else 'files'}/s)",
+            f"output: {self.output_file or 'none (' + ('summary_only' if self.status == 'SUCCEEDED' else 'the job did not succeed') + ')'}",
+            f"reports: {self.output_dir}/{PROCESSED_FILE}, {ERRORS_FILE}, {SUMMARY_JSON}",
+        ]
+        return out
+
+    def write(self, out_dir: Path) -> None:
+        (out_dir / SUMMARY_JSON).write_text(json.dumps(asdict(self), indent=2) + "\n")
+        (out_dir / SUMMARY_TEXT).write_text("\n".join(self.lines()) + "\n")
+

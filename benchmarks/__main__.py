@@ -1,0 +1,23 @@
+"""`python -m benchmarks` (`make bench`): the serving benchmark, then the batch benchmark."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+SUITES = ("benchmarks.serving", "benchmarks.batch")
+
+
+def main() -> int:
+    failed = []
+    for suite in SUITES:
+        print(f"== python -m {suite}", flush=True)
+        if subprocess.call([sys.executable, "-m", suite]) != 0:
+            failed.append(suite)
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

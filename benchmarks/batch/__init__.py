@@ -1,0 +1,1 @@
+"""Batch runner benchmarks: `python -m benchmarks.batch` (see __main__.py)."""
