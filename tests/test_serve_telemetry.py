@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status, StatusCode
 
 from amlops.serving.frontdoor import FrontDoor
 from amlops.serving.telemetry import Exporters, Telemetry, build_exporters, read_records
@@ -32,9 +34,15 @@ def spans():
 
 
 def call(app, path: str = "/score", headers: dict | None = None, body: bytes = b"{}") -> tuple[str, bytes]:
+    """One request as a WSGI server makes it: call, read the body, close it (PEP 3333)."""
     got = []
     environ = {"PATH_INFO": path, "REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), **(headers or {})}
-    out = b"".join(app(environ, lambda status, hdrs, exc=None: got.append(status)))
+    response = app(environ, lambda status, hdrs, exc=None: got.append(status))
+    try:
+        out = b"".join(response)
+    finally:
+        if hasattr(response, "close"):
+            response.close()
     return got[0], out
 
 
@@ -47,6 +55,20 @@ def test_serve_telemetry_span_per_request_with_status_and_request_id(spans):
     assert span.name == "POST /score"
     assert dict(span.attributes) == {"http.request.method": "POST", "http.route": "/score", "request.id": "rid-7", "http.response.status_code": 200}
     assert tel.counts == {("/score", 200): 1}
+
+
+def test_serve_telemetry_span_ends_when_the_server_closes_the_response(spans):
+    tel, exporter = spans
+    door = FrontDoor(fake_app("200 OK", b"{}"), keys=None, max_body_bytes=1024, timeout_ms=300, telemetry=tel)
+    environ = {"PATH_INFO": "/score", "REQUEST_METHOD": "POST", "CONTENT_LENGTH": "2", "wsgi.input": io.BytesIO(b"{}")}
+    response = door(environ, lambda status, hdrs, exc=None: None)
+    assert b"".join(response) == b"{}"
+    tel.tracer_provider.force_flush()
+    assert exporter.get_finished_spans() == () and tel.counts == {}  # sent, not yet closed
+    response.close()
+    tel.tracer_provider.force_flush()
+    [span] = exporter.get_finished_spans()
+    assert span.attributes["http.response.status_code"] == 200 and tel.counts == {("/score", 200): 1}
 
 
 def test_serve_telemetry_5xx_marks_the_span_failed_and_counts_a_failure(spans):
@@ -83,18 +105,115 @@ def test_serve_telemetry_goes_to_azure_monitor_too_when_a_connection_string_is_s
     monkeypatch.setenv("APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL", "true")
     conn = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://example.invalid/"
     exporters = build_exporters(tmp_path / "t.jsonl", {"APPLICATIONINSIGHTS_CONNECTION_STRING": conn})
-    assert [type(e).__name__ for e in exporters.spans] == ["ConsoleSpanExporter", "AzureMonitorTraceExporter"]
+    assert exporters.file == tmp_path / "t.jsonl"  # spans and logs: JsonlWriter; metrics: the console exporter
+    assert [type(e).__name__ for e in exporters.spans] == ["AzureMonitorTraceExporter"]
     assert [type(e).__name__ for e in exporters.metrics] == ["ConsoleMetricExporter", "AzureMonitorMetricExporter"]
-    assert [type(e).__name__ for e in exporters.logs] == ["ConsoleLogRecordExporter", "AzureMonitorLogExporter"]
-    assert exporters.spans[1]._instrumentation_key == "00000000-0000-0000-0000-000000000000"
+    assert [type(e).__name__ for e in exporters.logs] == ["AzureMonitorLogExporter"]
+    assert exporters.spans[0]._instrumentation_key == "00000000-0000-0000-0000-000000000000"
 
 
 def test_serve_telemetry_without_a_connection_string_writes_the_local_file_only(tmp_path):
     exporters = build_exporters(tmp_path / "t.jsonl", {})
-    assert [len(exporters.spans), len(exporters.metrics), len(exporters.logs)] == [1, 1, 1]
+    assert [len(exporters.spans), len(exporters.metrics), len(exporters.logs)] == [0, 1, 0]
+    assert exporters.file == tmp_path / "t.jsonl"
     tel = Telemetry({"service.name": "test"}, exporters)
+    tel.capture_logging()
     door = FrontDoor(fake_app("200 OK", b"{}"), keys=None, max_body_bytes=1024, timeout_ms=300, telemetry=tel)
     call(door, headers={"HTTP_X_REQUEST_ID": "rid-file"})
     tel.shutdown()
     kinds = [r["kind"] for r in read_records(tmp_path / "t.jsonl")]
     assert kinds.count("span") == 1 and "metrics" in kinds
+
+
+@pytest.fixture
+def server_logging():
+    """The server's logging configuration as far as it matters here: azmlinfsrv logs INFO."""
+    logger = logging.getLogger("azmlinfsrv")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    yield
+    logger.setLevel(level)
+
+
+def logging_app(environ, start_response):
+    logging.getLogger("azmlinfsrv.print.score").info("scored %d rows, %d rejected", 2, 1)
+    logging.getLogger("azmlinfsrv").info("POST /score 200 1.000ms 15")  # the server's own line: not kept
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [b"{}"]
+
+
+def test_serve_telemetry_writes_the_scripts_log_line_with_request_and_trace_id(tmp_path, server_logging):
+    tel = Telemetry({"service.name": "test"}, build_exporters(tmp_path / "t.jsonl", {}))
+    tel.capture_logging()
+    try:
+        door = FrontDoor(logging_app, keys=None, max_body_bytes=1024, timeout_ms=300, telemetry=tel)
+        assert call(door, headers={"HTTP_X_REQUEST_ID": 'rid-"log"'}) == ("200 OK", b"{}")
+        tel.force_flush()
+        recs = list(read_records(tmp_path / "t.jsonl"))
+    finally:
+        tel.shutdown()
+    [span] = [r for r in recs if r["kind"] == "span"]
+    logs = [r for r in recs if r["kind"] == "log"]
+    assert len(logs) == 1, logs
+    [log] = logs
+    assert span["name"] == "POST /score" and span["status"] == "UNSET" and span["duration_ms"] > 0
+    assert span["attributes"] == {"http.request.method": "POST", "http.route": "/score", "request.id": 'rid-"log"', "http.response.status_code": 200}
+    assert (log["logger"], log["severity"], log["body"]) == ("azmlinfsrv.print.score", "INFO", "scored 2 rows, 1 rejected")
+    assert (log["request_id"], log["trace_id"], log["attributes"]) == ('rid-"log"', span["trace_id"], {})
+    assert log["time"] >= span["time"] and len(log["time"]) == len(span["time"]) == len("2026-01-01T10:00:00.000000+00:00")
+
+
+def test_serve_telemetry_sends_the_scripts_log_line_to_the_otel_log_exporters_with_the_request_id(tmp_path, server_logging):
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+
+    exporter = InMemoryLogRecordExporter()
+    tel = Telemetry({"service.name": "test"}, Exporters(logs=[exporter]))
+    tel.capture_logging()
+    try:
+        door = FrontDoor(logging_app, keys=None, max_body_bytes=1024, timeout_ms=300, telemetry=tel)
+        call(door, headers={"HTTP_X_REQUEST_ID": "rid-azure"})
+        tel.force_flush()
+        [data] = exporter.get_finished_logs()
+    finally:
+        tel.shutdown()
+    record = data.log_record
+    assert (record.body, record.severity_text, record.attributes["request_id"]) == ("scored 2 rows, 1 rejected", "INFO", "rid-azure")
+    assert record.trace_id != 0
+
+
+def test_serve_telemetry_local_server_span_line_is_the_sdk_spans_line():
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from amlops.serving.telemetry import server_span_line, span_line
+
+    tracer = TracerProvider().get_tracer("test")
+    for code, request_id in [(200, "rid-1"), (503, 'a "quoted" é id')]:
+        span = tracer.start_span("POST /score", attributes={"http.request.method": "POST", "http.route": "/score", "request.id": request_id}, start_time=1_767_261_600_123_456_789)
+        span.set_attribute("http.response.status_code", code)
+        if code >= 500:
+            span.set_status(Status(StatusCode.ERROR))
+        span.end(end_time=1_767_261_600_125_000_000)
+        ctx = span.get_span_context()
+        local = server_span_line("POST /score", ctx.trace_id, ctx.span_id, span.start_time, span.end_time, ("POST", "/score", request_id, code))
+        assert local == span_line(span)
+
+
+def test_serve_telemetry_script_spans_join_the_local_server_spans_trace(tmp_path):
+    tel = Telemetry({"service.name": "test"}, build_exporters(tmp_path / "t.jsonl", {}))
+    assert tel.local_server_spans
+
+    def app(environ, start_response):
+        with tel.tracer_provider.get_tracer("script").start_as_current_span("predict"):
+            pass
+        start_response("200 OK", [])
+        return [b"{}"]
+
+    try:
+        call(FrontDoor(app, keys=None, max_body_bytes=1024, timeout_ms=300, telemetry=tel), headers={"HTTP_X_REQUEST_ID": "rid-child"})
+        tel.force_flush()
+        spans = {r["name"]: r for r in read_records(tmp_path / "t.jsonl") if r["kind"] == "span"}
+    finally:
+        tel.shutdown()
+    assert set(spans) == {"POST /score", "predict"}
+    assert spans["predict"]["trace_id"] == spans["POST /score"]["trace_id"]
+    assert spans["POST /score"]["attributes"]["request.id"] == "rid-child"

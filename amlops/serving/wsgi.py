@@ -4,7 +4,8 @@ server's own Flask app, unchanged, behind the local front door.
 Imported once per worker. The server's config module goes first (it installs the server's
 logging configuration, which would drop handlers added before it); then telemetry starts,
 so that score.py's init() messages are captured; importing the server's entry module
-then loads score.py and runs init().
+then loads score.py and runs init(). Once the app is built, the start-up heap is frozen
+(gc.freeze) so that full collections scan only what requests allocate.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import azureml_inference_server_http.server.config  # noqa: F401  (logging confi
 
 from amlops.serving.frontdoor import FrontDoor, KeySource
 from amlops.serving.settings import FrontDoorSettings
-from amlops.serving.telemetry import Telemetry, build_exporters
+from amlops.serving.telemetry import Telemetry, build_exporters, freeze_startup_heap
 
 settings = FrontDoorSettings.from_env(os.environ)
 telemetry: Telemetry | None = None
@@ -42,3 +43,7 @@ app = FrontDoor(
     timeout_ms=settings.timeout_ms,
     telemetry=telemetry,
 )
+# The server, scikit-learn and the model stay alive for the worker's life: keep them out of
+# full garbage collections, which the telemetry's queued spans and records would otherwise
+# trigger every few thousand requests (≈ 100 ms each; see amlops.serving.telemetry).
+freeze_startup_heap()
