@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from infra import model_source
 
 ROOT = Path(__file__).resolve().parent.parent
 """The repository root (amlops is installed editable, so this is the checkout)."""
@@ -13,13 +14,16 @@ SCORING_DIR = ROOT / "scoring"
 BATCH_DIR = ROOT / "batch"
 INFRA_DIR = ROOT / "infra"
 
-STATE_ENV = "AMLOPS_STATE_DIR"
+STATE_ENV = model_source.STATE_ENV
 """Overrides the state folder (tests point it at a temporary folder)."""
 
 
 def state_dir() -> Path:
-    """The state folder (default `.amlops/` in the repository), created on first use."""
-    path = Path(os.environ.get(STATE_ENV) or ROOT / ".amlops")
+    """The state folder (default `.amlops/` in the repository), created on first use.
+
+    The rule lives in infra/model_source.py, which `pulumi up` uses to find registered models.
+    """
+    path = model_source.state_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

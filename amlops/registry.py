@@ -21,9 +21,10 @@ from filelock import FileLock
 from amlops.errors import ModelNotFound, RegistryError, UsageError
 from amlops.paths import state_dir
 from amlops.training import read_facts
+from infra import model_source
+from infra.content import content_hash
 
 EXPERIMENT = "amlops-loans"
-TRACKING_ENV = "MLFLOW_TRACKING_URI"
 _QUIET_LOGGERS = ("alembic", "mlflow.store.db.utils", "mlflow.tracking", "mlflow.store")
 
 
@@ -56,19 +57,12 @@ class RegisterResult:
 
 
 def default_tracking_uri(configured: str | None = None) -> str:
-    """MLFLOW_TRACKING_URI, else the stack's registry.trackingUri, else sqlite under .amlops/."""
-    return os.environ.get(TRACKING_ENV) or configured or f"sqlite:///{state_dir() / 'mlflow.db'}"
+    """MLFLOW_TRACKING_URI, else the stack's registry.trackingUri, else sqlite under .amlops/.
 
-
-def content_digest(folder: Path) -> str:
-    """sha256 over a folder's sorted (relative path, bytes): the same rule as code assets."""
-    h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        rel = path.relative_to(folder).as_posix().encode()
-        h.update(len(rel).to_bytes(4, "big") + rel)
-        data = path.read_bytes()
-        h.update(len(data).to_bytes(8, "big") + data)
-    return h.hexdigest()
+    The same rule `pulumi up` uses (infra/model_source.py); the state folder is created here.
+    """
+    state_dir()
+    return model_source.tracking_uri(configured)
 
 
 class Registry:
@@ -224,7 +218,7 @@ class Registry:
         tags = {k: str(v) for k, v in facts.items()}
         if accuracy is not None:
             tags["accuracy"] = f"{accuracy:.6f}"
-        tags["model_digest"] = content_digest(model_dir)
+        tags["model_digest"] = content_hash(model_dir)  # the hash the model's upload path uses in infra
         tags.update(extra_tags or {})
         with self._lock():
             previous = self.latest(name)

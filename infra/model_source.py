@@ -1,8 +1,9 @@
 """Find the MLflow model folder of `<name>:<version>` in the registry, the way amlops registers it.
 
-Infra never imports amlops, so the default tracking URI is restated here with the same
-rule: MLFLOW_TRACKING_URI, else the stack's registry.trackingUri, else
-`sqlite:///<state>/mlflow.db` where state is AMLOPS_STATE_DIR or `<repo>/.amlops`.
+The default tracking URI rule lives here (infra never imports amlops; amlops.paths and
+amlops.registry call these functions): MLFLOW_TRACKING_URI, else the stack's
+registry.trackingUri, else `sqlite:///<state>/mlflow.db` where state is AMLOPS_STATE_DIR or
+`<repo>/.amlops`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from amlops.cli import app
 from amlops.errors import ModelNotFound, UsageError
-from amlops.registry import Registry, content_digest
+from amlops.registry import Registry
+from infra.content import content_hash as content_digest
 
 NAME = "chapter12-loans"
 

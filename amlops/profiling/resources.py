@@ -22,6 +22,11 @@ class TreeUsage:
     processes: int  # most processes seen at once in the tree
     seconds: float
 
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time the tree used over the window, summed over its processes."""
+        return self.cpu_percent * self.seconds / 100.0
+
 
 def _cpu_seconds(proc: psutil.Process) -> float:
     t = proc.cpu_times()

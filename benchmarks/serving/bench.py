@@ -15,16 +15,17 @@ p50/p99 latency and requests per second at 8 clients, each as a ratio to (1).
 
 from __future__ import annotations
 
-import http.client
 import json
 import multiprocessing
 import os
-import socket
 import statistics
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from amlops.profiling.loadgen import Client, Target
+from amlops.profiling.resources import TreeSampler
 
 HERE = Path(__file__).resolve().parent
 ROWS = [[2000, 2, 45]]
@@ -33,11 +34,10 @@ RECORDS = [{"income": 2000, "credit_cards": 2, "age": 45}]
 
 @dataclass(frozen=True)
 class Load:
-    """What one measurement sends: the path, body and headers of every request."""
+    """What one measurement sends: the scoring URL with its key, and the body of every request."""
 
-    port: int
+    target: Target
     body: bytes
-    headers: dict
 
 
 @dataclass(frozen=True)
@@ -51,33 +51,21 @@ class Result:
     """Server CPU (master + workers) per request, in microseconds."""
 
 
-class _NoDelayConnection(http.client.HTTPConnection):
-    """Keep-alive where the server allows it, and no Nagle delay on a reused connection."""
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 def _client(load: Load, count: int, deadline: float, out) -> None:
-    """One client: up to `count` requests, stopping at `deadline`; sends back its latencies (s) and errors."""
-    conn = _NoDelayConnection("127.0.0.1", load.port, timeout=30)
+    """One client: up to `count` requests, stopping at `deadline`; sends back its latencies (s) and errors.
+
+    The profiler's keep-alive client (amlops.profiling.loadgen.Client): http.client sets
+    TCP_NODELAY on every connection, and it reconnects when the server closes one.
+    """
+    client = Client(load.target)
     latencies, errors = [], 0
     for _ in range(count):
         if time.monotonic() > deadline:
             break
-        t0 = time.perf_counter()
-        try:
-            conn.request("POST", "/score", body=load.body, headers=load.headers)
-            resp = conn.getresponse()
-            resp.read()
-            ok = resp.status == 200
-        except OSError:
-            conn.close()
-            ok = False
-        latencies.append(time.perf_counter() - t0)
-        errors += not ok
-    conn.close()
+        reply = client.send(load.body)
+        latencies.append(reply.latency_s)
+        errors += reply.status != 200
+    client.close()
     out.put((latencies, errors))
 
 
@@ -103,22 +91,6 @@ def drive(load: Load, clients: int, requests: int, seconds: float) -> tuple[list
     return latencies, errors, wall
 
 
-def _tree_cpu_s(pid: int) -> float:
-    """CPU seconds used so far by a server's process tree (master and workers)."""
-    import psutil
-
-    procs = [psutil.Process(pid)]
-    procs += procs[0].children(recursive=True)
-    total = 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 @dataclass
 class _Tally:
     single: list
@@ -138,10 +110,10 @@ def measure_all(loads: dict[str, tuple[Load, int]], clients: int, requests: int,
     for _ in range(rounds):
         for name, (load, pid) in loads.items():
             t = tallies[name]
-            cpu0 = _tree_cpu_s(pid)
-            single, err1, _ = drive(load, 1, max(1, requests // rounds), seconds / rounds)
-            many, err2, wall = drive(load, clients, max(clients, 2 * requests // rounds), seconds / rounds)
-            t.cpu_s += _tree_cpu_s(pid) - cpu0
+            with TreeSampler(pid) as sampler:
+                single, err1, _ = drive(load, 1, max(1, requests // rounds), seconds / rounds)
+                many, err2, wall = drive(load, clients, max(clients, 2 * requests // rounds), seconds / rounds)
+            t.cpu_s += sampler.usage.cpu_seconds
             t.served += len(single) + len(many)
             t.single += single
             t.many += len(many)
@@ -184,7 +156,6 @@ def run(
         model_dir = _model_dir(work)
         rows = json.dumps({"data": ROWS}).encode()
         records = json.dumps({"data": RECORDS}).encode()
-        json_headers = {"Content-Type": "application/json"}
         aml_env = {"AZUREML_MODEL_DIR": str(model_dir), "AZUREML_ENTRY_SCRIPT": "score.py"}
         servers = {
             1: ("(1) bare WSGI + gunicorn", lambda: _gunicorn("bare_app:app", {**aml_env, "PYTHONPATH": str(HERE)}, workers, work / "logs"), rows),
@@ -202,7 +173,8 @@ def run(
                 server = make()
                 server.start()
                 started.append(server)
-                loads[name] = (Load(server.port, body, {**json_headers, **getattr(server, "headers", {})}), server.pid)
+                target = Target(f"http://127.0.0.1:{server.port}/score", getattr(server, "key", None))
+                loads[name] = (Load(target, body), server.pid)
             results = measure_all(loads, clients, requests, seconds, rounds)
         finally:
             for server in started:
