@@ -11,7 +11,9 @@ import pytest
 
 from amlops.plan import HARNESS, run_plan
 from infra.content import content_hash, folder_files
-from infra.model_source import ModelSourceError, resolve, tracking_uri
+import shutil
+
+from infra.model_source import ModelSourceError, cache_dir, resolve, tracking_uri
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,9 +49,13 @@ def registered(tmp_path_factory, trained_model_dir):
         yield folder
 
 
-def test_registered_version_resolves_to_its_mlflow_folder(registered, trained_model_dir, tmp_path):
+def test_registered_version_resolves_to_its_mlflow_folder(registered, trained_model_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("AMLOPS_STATE_DIR", str(registered))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     source = resolve("chapter12-loans", 1, cache=tmp_path / "cache")
-    assert source.folder == tmp_path / "cache" / "chapter12-loans" / "1"
+    uri = f"sqlite:///{registered / 'mlflow.db'}"
+    assert source.folder == cache_dir(uri, "chapter12-loans", 1, tmp_path / "cache")
+    assert source.folder.parent.parent.parent == tmp_path / "cache"
     assert folder_files(source.folder) == folder_files(trained_model_dir)
     assert content_hash(source.folder) == content_hash(trained_model_dir)
     with pytest.raises(ModelSourceError, match=r"^model chapter12-loans:7 is not in the registry at sqlite:///"):
@@ -77,3 +83,38 @@ def test_pulumi_up_without_the_model_fails_naming_the_fix(tmp_path):
         f"model chapter12-loans:1 is not in the registry at sqlite:///{tmp_path / 'mlflow.db'} (no registry database yet); "
         "register it with `amlops model train` and `amlops model register`, or pin a registered version in amlops:model.version"
     )
+
+
+def test_two_registries_with_the_same_name_and_version_never_share_a_cache_entry(state, trained_model_dir, tmp_path, monkeypatch):
+    """Versions are numbered per registry: chapter12-loans:1 of A and of B are different models."""
+    from amlops.registry import Registry
+
+    other = tmp_path / "other-model"
+    shutil.copytree(trained_model_dir, other)
+    (other / "registry-b.txt").write_text("registered only in registry B\n")
+    uri_a, uri_b = f"sqlite:///{tmp_path / 'a.db'}", f"sqlite:///{tmp_path / 'b.db'}"
+    assert Registry(uri_a).register("chapter12-loans", trained_model_dir).registered.version == 1
+    assert Registry(uri_b).register("chapter12-loans", other).registered.version == 1
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri_a)
+    from_a = resolve("chapter12-loans", 1).folder  # infra's path (pulumi up), cached first
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri_b)
+    from_b = resolve("chapter12-loans", 1).folder
+    assert from_a != from_b
+    assert content_hash(from_a) == content_hash(trained_model_dir)
+    assert content_hash(from_b) == content_hash(other)
+    # amlops reads the very same cache entries (one implementation, one cache).
+    assert Registry(uri_a).download("chapter12-loans", 1) == from_a
+    assert Registry(uri_b).download("chapter12-loans", 1) == from_b
+    assert from_a.parent.parent.parent == from_b.parent.parent.parent == state / "models"
+
+
+def test_registry_download_of_a_missing_version_lists_what_exists(state, trained_model_dir):
+    from amlops.errors import ModelNotFound
+    from amlops.registry import Registry
+
+    registry = Registry()
+    registry.register("chapter12-loans", trained_model_dir)
+    with pytest.raises(ModelNotFound) as err:
+        registry.download("chapter12-loans", 4)
+    assert str(err.value) == "chapter12-loans has no version 4 (versions: 1)"
