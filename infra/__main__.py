@@ -22,7 +22,7 @@ from infra.errors import InfraError
 from infra.model_asset import ModelAsset, ModelAssetArgs, ModelFiles
 from infra.model_source import ModelSourceError, resolve
 from infra.monitoring import Monitoring, MonitoringArgs
-from infra.naming import derive_names
+from infra.naming import derive_names, endpoint_name
 from infra.online_endpoint import KubernetesTarget, OnlineEndpoint, OnlineEndpointArgs
 from infra.workspace import Workspace, WorkspaceArgs
 
@@ -137,6 +137,7 @@ def main() -> None:
             "online",
             OnlineEndpointArgs(
                 settings=cfg.online,
+                endpoint_name=endpoint_name(cfg.online.endpoint_name, names.suffix),
                 model_ids={d: model.asset_ids[cfg.deployment_model_version(d)] for d in cfg.online.deployments},
                 code_id=code["scoring"].code_id,
                 environment_id=env["scoring"].environment_id,

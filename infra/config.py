@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from infra.skus import COMPUTE_VM_SIZES, ONLINE_INSTANCE_TYPES
+from infra.naming import endpoint_name
 
 PROJECT = "amlops"
 """The Pulumi project name; stack-file keys are `amlops:<key>`."""
@@ -55,6 +56,12 @@ _check_endpoint_name = _name_check(
     _ENDPOINT_NAME,
     "must be 3-32 letters, digits or hyphens, starting with a letter and not ending with a hyphen",
 )
+
+
+def check_endpoint_base(value: str) -> str:
+    """A readable endpoint base name that infra.naming.endpoint_name can suffix within Azure's 32 characters."""
+    endpoint_name(value, "0" * 6)  # raises ValueError with the rule
+    return value
 
 
 class _Model(BaseModel):
@@ -251,7 +258,8 @@ class OnlineConfig(_Model):
     """The online endpoint: its deployments, traffic and autoscale."""
 
     endpoint_name: str
-    """3-32 letters, digits, hyphens; unique within the Azure region."""
+    """The readable base name (2-25 letters, digits, hyphens); Azure's name appends the stack
+    suffix (infra.naming.endpoint_name), since endpoint names are unique per region."""
     target: Literal["managed", "kubernetes"] = "managed"
     """managed (Azure runs the VMs) or kubernetes (an attached AKS cluster)."""
     auth_mode: Literal["key", "aml_token", "aad_token"] = "key"
@@ -267,7 +275,7 @@ class OnlineConfig(_Model):
     @field_validator("endpoint_name")
     @classmethod
     def _name(cls, v: str) -> str:
-        return _check_endpoint_name(v)
+        return check_endpoint_base(v)
 
 
 class RetrySettings(_Model):

@@ -15,6 +15,19 @@ import re
 from dataclasses import dataclass
 
 SUFFIX_LENGTH = 6
+ENDPOINT_NAME_MAX = 32
+"""Online and batch endpoint names: 3-32 letters, digits and hyphens, starting with a letter and
+ending with a letter or digit, unique within the Azure region (azure-ai-ml's
+`validate_endpoint_or_deployment_name`; the endpoint-name row of
+https://learn.microsoft.com/azure/machine-learning/how-to-manage-quotas#azure-machine-learning-online-endpoints-and-batch-endpoints)."""
+ENDPOINT_BASE_MAX = ENDPOINT_NAME_MAX - SUFFIX_LENGTH - 1
+"""The longest readable base name a stack file may set: the `-<suffix>` takes the rest."""
+_ENDPOINT_CHARS = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")  # azure-ai-ml's NAME_REGEX_PATTERN
+
+
+def is_endpoint_name(name: str) -> bool:
+    """Whether Azure accepts `name` for an online or batch endpoint (or a deployment): 3-32, the characters above."""
+    return 3 <= len(name) <= ENDPOINT_NAME_MAX and bool(_ENDPOINT_CHARS.match(name))
 
 
 def stack_suffix(project: str, stack: str, prefix: str, scope: str = "") -> str:
@@ -37,6 +50,22 @@ def _fit(head: str, suffix: str, limit: int, sep: str = "") -> str:
     return head[:room].rstrip("-") + sep + suffix
 
 
+def endpoint_name(base: str, suffix: str) -> str:
+    """`loans-prod-online` + `1a2b3c` → `loans-prod-online-1a2b3c`: the Azure name of an online or batch endpoint.
+
+    Endpoint names are unique per region (they are the scoring host name), so two subscriptions
+    deploying the same stack file must not race for them: the stack suffix goes on. Raises
+    ValueError when `base` is not 2-25 letters, digits or hyphens starting with a letter (the
+    suffix takes the other 7 of Azure's 32 characters); nothing is ever cut silently.
+    """
+    if not 2 <= len(base) <= ENDPOINT_BASE_MAX or not _ENDPOINT_CHARS.match(base):
+        raise ValueError(
+            f"must be 2-{ENDPOINT_BASE_MAX} letters, digits or hyphens, starting with a letter and not ending with a hyphen "
+            f"(the stack suffix '-{'x' * SUFFIX_LENGTH}' takes the rest of Azure's {ENDPOINT_NAME_MAX}), got {base!r}"
+        )
+    return f"{base}-{suffix}"
+
+
 @dataclass(frozen=True)
 class ResourceNames:
     """The Azure names of one stack's workspace resources."""
@@ -51,6 +80,8 @@ class ResourceNames:
     workspace: str
     action_group: str
     action_group_short: str
+    suffix: str
+    """The stack suffix itself (endpoint_name() appends it to the endpoints' readable base names)."""
 
 
 def derive_names(project: str, stack: str, prefix: str, scope: str = "") -> ResourceNames:
@@ -69,4 +100,5 @@ def derive_names(project: str, stack: str, prefix: str, scope: str = "") -> Reso
         workspace=_fit(f"mlw-{base}", suffix, 33, "-"),  # 3-33, letters, digits, - and _
         action_group=_fit(f"ag-{base}", suffix, 260, "-"),
         action_group_short=_alnum(f"{prefix}{stack}")[:12],  # at most 12 characters
+        suffix=suffix,
     )

@@ -11,6 +11,7 @@ from infra.autoscale import Autoscale, AutoscaleArgs
 from infra.config import DeploymentConfig, OnlineConfig, ProbeSettings
 from infra.durations import iso_ms, iso_seconds
 from infra.errors import InvalidArgs
+from infra.naming import is_endpoint_name
 from infra.traffic import EndpointTraffic, endpoint_revision
 
 AUTH_MODES = {"key": ml.EndpointAuthMode.KEY, "aml_token": ml.EndpointAuthMode.AML_TOKEN, "aad_token": ml.EndpointAuthMode.AAD_TOKEN}
@@ -32,6 +33,8 @@ class OnlineEndpointArgs:
 
     settings: OnlineConfig
     """The stack's amlops:online (endpoint, deployments, traffic, mirror traffic, autoscale)."""
+    endpoint_name: str
+    """The endpoint's Azure name: the readable base with the stack suffix (infra.naming.endpoint_name)."""
     model_ids: dict[str, pulumi.Input[str]]
     """The model asset id each deployment serves, by deployment name."""
     code_id: pulumi.Input[str]
@@ -55,6 +58,10 @@ class OnlineEndpointArgs:
 
     def validate(self) -> None:
         s = self.settings
+        if not is_endpoint_name(self.endpoint_name):
+            raise InvalidArgs(
+                "OnlineEndpoint", "endpoint_name", f"must be 3-32 letters, digits or hyphens, starting with a letter, got {self.endpoint_name!r}"
+            )
         if not s.deployments:
             raise InvalidArgs("OnlineEndpoint", "settings.deployments", "must declare at least one deployment")
         missing = sorted(set(s.deployments) - set(self.model_ids))
@@ -104,7 +111,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
         description = f"the loans model, {s.target} online endpoint"
         endpoint = ml.OnlineEndpoint(
             f"{name}-endpoint",
-            endpoint_name=s.endpoint_name,
+            endpoint_name=args.endpoint_name,
             location=args.location,
             tags=args.tags,
             identity=ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
@@ -142,7 +149,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
             traffic=traffic,
             mirror_traffic={dep: pct for dep, pct in sorted(s.mirror_traffic.items()) if pct > 0},
             # The endpoint's own PUT carries no traffic maps; re-apply them whenever it is updated.
-            endpoint_revision=endpoint_revision(s.endpoint_name, s.auth_mode, s.target, description, args.tags),
+            endpoint_revision=endpoint_revision(args.endpoint_name, s.auth_mode, s.target, description, args.tags),
             **scope,
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(deployments.values())),
         )

@@ -110,7 +110,8 @@ def test_names_must_fit_azure_rules(stacks_copy):
     assert lines == [
         "amlops:prefix: must be 2-8 lowercase letters or digits, starting with a letter, got 'Loans_Prod'",
         "amlops:compute.name: must be 2-16 letters, digits or hyphens, starting with a letter, got 'a-cluster-name-far-too-long'",
-        "amlops:online.endpointName: must be 3-32 letters, digits or hyphens, starting with a letter and not ending with a hyphen, got '-bad'",
+        "amlops:online.endpointName: must be 2-25 letters, digits or hyphens, starting with a letter and not ending with a hyphen "
+        "(the stack suffix '-xxxxxx' takes the rest of Azure's 32), got '-bad'",
     ]
 
 

@@ -17,6 +17,9 @@ import yaml
 from amlops.plan import PlanError, run_plan
 from infra.content import content_hash, folder_files
 from infra.monitoring import REJECTED_LOANS_QUERY
+from infra.naming import stack_suffix
+
+SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "staging", "prod")
@@ -117,7 +120,8 @@ def test_plan_outputs_hide_the_app_insights_connection_string(plans, stack):
     out = plans[stack]["outputs"]
     assert out["appInsightsConnectionString"] == "[secret]", f"{stack}: connection string shown"
     cfg = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
-    endpoint = cfg["amlops:online"]["endpointName"]
+    suffix = stack_suffix("amlops", stack, cfg["amlops:prefix"], SUBSCRIPTION_ID)
+    endpoint = f"{cfg['amlops:online']['endpointName']}-{suffix}"
     assert out["onlineEndpointName"] == endpoint
     assert out["scoringUri"] == f"https://{endpoint}.westeurope.inference.ml.azure.com/score"
     assert out["swaggerUri"] == f"https://{endpoint}.westeurope.inference.ml.azure.com/swagger.json"
@@ -171,6 +175,31 @@ def test_plan_every_azure_name_is_valid_for_its_type(plans, stack):
     group = by_name(plans[stack], "monitoring-action-group")["inputs"] if stack != "dev" else None
     if group:
         assert 1 <= len(group["groupShortName"]) <= 12, f"{stack}: monitoring-action-group groupShortName"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_endpoint_and_deployment_names_pass_azure_ai_mls_own_validation(plans, stack):
+    """azure-ai-ml refuses these names client-side with the same rule Azure applies (3-32, letter first)."""
+    from azure.ai.ml.entities._endpoint._endpoint_helpers import validate_endpoint_or_deployment_name
+
+    kinds = {f"{ML}:OnlineEndpoint": ("endpointName", False), f"{ML}:BatchEndpoint": ("endpointName", False),
+             f"{ML}:OnlineDeployment": ("deploymentName", True), f"{ML}:BatchDeployment": ("deploymentName", True)}
+    checked = 0
+    for r in plans[stack]["resources"]:
+        if r["type"] in kinds:
+            key, is_deployment = kinds[r["type"]]
+            validate_endpoint_or_deployment_name(r["inputs"][key], is_deployment=is_deployment)
+            checked += 1
+    assert checked == 4, f"{stack}: expected two endpoints and two deployments, checked {checked}"
+
+
+def test_plan_online_endpoint_name_carries_the_stack_suffix_so_regions_never_collide(plans):
+    names = {s: by_name(plans[s], "online-endpoint")["inputs"]["endpointName"] for s in STACKS}
+    assert names == {
+        "dev": "loans-dev-online-" + stack_suffix("amlops", "dev", "loans", SUBSCRIPTION_ID),
+        "staging": "loans-stg-online-" + stack_suffix("amlops", "staging", "loansstg", SUBSCRIPTION_ID),
+        "prod": "loans-prod-online-" + stack_suffix("amlops", "prod", "loansprd", SUBSCRIPTION_ID),
+    }
 
 
 def test_plan_global_names_differ_between_stacks(plans):

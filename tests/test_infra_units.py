@@ -11,7 +11,7 @@ from infra.config import AutoscaleConfig, ComputeConfig
 from infra.content import content_hash, folder_files, text_hash
 from infra.durations import iso_minutes, iso_ms, iso_seconds
 from infra.errors import ArtifactMissing, InvalidArgs
-from infra.naming import derive_names, stack_suffix
+from infra.naming import derive_names, endpoint_name, is_endpoint_name, stack_suffix
 
 
 def make(folder: Path, files: dict[str, bytes]) -> Path:
@@ -179,3 +179,47 @@ def test_liveness_probe_success_threshold_must_be_one():
         "stacks/Pulumi.dev.yaml: amlops:online.deployments.blue.livenessProbe.successThreshold: must be 1 "
         "(a liveness probe that failed restarts the container; Kubernetes accepts no other value), got 2"
     )
+
+
+def _dev_raw() -> dict:
+    import yaml
+
+    doc = yaml.safe_load((Path(__file__).parent.parent / "stacks" / "Pulumi.dev.yaml").read_text())
+    return {k.removeprefix("amlops:"): v for k, v in doc["config"].items()}
+
+
+@pytest.mark.parametrize("base", ["ab", "loans-prod-online", "a" * 25, "Loans-Online-2"])
+def test_endpoint_name_appends_the_suffix_and_passes_azure_ai_mls_check(base):
+    from azure.ai.ml.entities._endpoint._endpoint_helpers import validate_endpoint_or_deployment_name
+
+    name = endpoint_name(base, "1a2b3c")
+    assert name == f"{base}-1a2b3c" and is_endpoint_name(name), name
+    validate_endpoint_or_deployment_name(name)
+
+
+@pytest.mark.parametrize("base", ["a", "a" * 26, "1-online", "loans-", "loans_online", "loans.online"])
+def test_endpoint_name_refuses_a_base_azure_would_refuse_once_suffixed(base):
+    with pytest.raises(ValueError) as err:
+        endpoint_name(base, "1a2b3c")
+    assert str(err.value) == (
+        "must be 2-25 letters, digits or hyphens, starting with a letter and not ending with a hyphen "
+        f"(the stack suffix '-xxxxxx' takes the rest of Azure's 32), got {base!r}"
+    )
+
+
+def test_online_endpoint_base_name_too_long_for_the_suffix_names_the_key():
+    from infra.config import ConfigError, parse_config
+
+    raw = _dev_raw()
+    raw["online"]["endpointName"] = "loans-development-online-x"  # 26 characters
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw, source="stacks/Pulumi.dev.yaml")
+    assert str(err.value) == (
+        "stacks/Pulumi.dev.yaml: amlops:online.endpointName: must be 2-25 letters, digits or hyphens, starting with a "
+        "letter and not ending with a hyphen (the stack suffix '-xxxxxx' takes the rest of Azure's 32), "
+        "got 'loans-development-online-x'"
+    )
+
+
+def test_derived_suffix_is_the_stack_suffix():
+    assert derive_names("amlops", "prod", "loansprd", scope="s").suffix == stack_suffix("amlops", "prod", "loansprd", "s")
