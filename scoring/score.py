@@ -1,13 +1,22 @@
-"""Scoring entry script of the loans model: what an Azure ML online deployment runs.
+"""Scoring entry script for any scikit-learn model saved as an MLflow skops model: what an Azure ML
+online deployment runs.
 
-The Azure ML inference server (azureml-inference-server-http) imports this file, calls
-`init()` once per worker and `run(request)` per request. It imports nothing from the
-amlops repository: only numpy, skops (scikit-learn) and the server's own API.
+The Azure ML inference server (azureml-inference-server-http) imports this file, calls `init()`
+once per worker and `run(request)` per request. It imports nothing from the amlops repository:
+only numpy, pandas (for models that need a DataFrame), PyYAML, skops (scikit-learn) and the
+server's own API. The columns, their order and types come from the registered model's MLflow
+signature (else its `feature_names_in_`); the loans model is only the worked example.
 
-Request:  {"data": [[income, credit_cards, age], ...]}
-      or  {"data": [{"income": 2000, "credit_cards": 2, "age": 45}, ...]}
-          with an optional "method": "predict" (default) | "predict_proba".
-Response: {"predict": [0, 1]} or {"predict_proba": [[0.998, 0.002], ...]}.
+Requests (two shapes):
+  the book's:   {"data": [[income, credit_cards, age], ...]}
+            or  {"data": [{"income": 2000, "credit_cards": 2, "age": 45}, ...]}
+                with an optional "method": "predict" (default) | "predict_proba";
+                answered {"predict": [0, 1]} or {"predict_proba": [[0.998, 0.002], ...]}.
+  Power BI's:   {"Inputs": {"data": [{"income": 2000, ...}, ...]}, "GlobalParameters": {"method": "predict"}}
+                (GlobalParameters optional), answered {"Results": [...]}: the shape inference-schema
+                gives a run(Inputs, GlobalParameters) that returns {"Results": ...}, which Microsoft
+                documents as the one Power BI consumes,
+                https://learn.microsoft.com/azure/machine-learning/v1/how-to-deploy-advanced-entry-script#power-bi-compatible-endpoint
 Bad input is answered with a 400 and {"message": "..."} naming what is wrong.
 """
 
@@ -17,6 +26,7 @@ import json
 import logging
 import math
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -31,13 +41,24 @@ MAX_ROWS_ENV = "AMLOPS_MAX_ROWS"
 DEFAULT_MAX_ROWS = 1000
 MODEL_FILE = "model.skops"
 """The MLflow sklearn flavor's model file when saved with serialization_format="skops"."""
-TRUSTED_TYPES: tuple[str, ...] = ()
-"""Types trusted beyond skops' defaults (which cover scikit-learn's estimators). A model that
-needs another type fails init() naming it; add it here only after reviewing it. Never pickle."""
+TRUST_SETTING = "skops_trusted_types"
+"""The key of MLmodel's sklearn flavor listing the types trusted beyond skops' defaults; written by
+mlflow.sklearn.save_model(skops_trusted_types=...) and by `amlops model register --trust TYPE`."""
 METHODS = ("predict", "predict_proba")
 SCORED_LOG = "scored %d rows, %d rejected"
-"""One trace line per scored request; the rejected-loans alert in infra/monitoring.py parses it."""
-FIELDS = frozenset({"data", "method"})
+"""One trace line per scored request of a binary classifier (rejected = rows given the first class);
+the rejected-loans alert in infra/monitoring.py parses it."""
+SCORED_ROWS_LOG = "scored %d rows"
+"""The trace line for other models (no notion of rejected rows)."""
+BOOK_FIELDS = frozenset({"data", "method"})
+POWER_BI_FIELDS = frozenset({"Inputs", "GlobalParameters"})
+
+NUMBER, INTEGER, BOOLEAN, STRING = "number", "integer", "boolean", "string"
+KINDS = {"double": NUMBER, "float": NUMBER, "long": INTEGER, "integer": INTEGER, "boolean": BOOLEAN, "string": STRING}
+"""MLflow ColSpec types → the JSON value each column takes (what the generated swagger says)."""
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+DOUBLE_MAX_INT = int(sys.float_info.max)
+"""The largest integer a JSON number may have in a float column (the spec's maximum)."""
 
 logger = logging.getLogger("azmlinfsrv.print.score")
 """Under `azmlinfsrv.print`, the logger the server sends to Application Insights (1.4.1 attaches
@@ -47,7 +68,13 @@ the deployment's log and App Insights traces (and locally, with the request id, 
 
 model = None
 columns: tuple[str, ...] = ()
+kinds: tuple[str, ...] = ()
 column_set: frozenset[str] = frozenset()
+methods: tuple[str, ...] = ()
+as_frame = False
+"""True when the model needs a DataFrame (string or boolean columns, a ColumnTransformer over names);
+otherwise rows go to the model as one float64 array, which is several times cheaper per request."""
+binary_classes: tuple | None = None
 max_rows = DEFAULT_MAX_ROWS
 
 
@@ -83,33 +110,104 @@ def read_max_rows(text: str | None) -> int:
     return int(text)
 
 
+def read_mlmodel(folder: Path) -> tuple[list[str], list[tuple[str, str]] | None]:
+    """The MLmodel file's trusted types (sklearn flavor) and its signature's input columns (name, MLflow type).
+
+    Columns are None when the signature is missing or is not column-based (a tensor spec).
+    """
+    import yaml
+
+    path = folder / "MLmodel"
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ModelLoadError(f"{path}: cannot read: {exc}") from None
+    flavor = (doc.get("flavors") or {}).get("sklearn") or {}
+    trusted = flavor.get(TRUST_SETTING) or []
+    if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
+        raise ModelLoadError(f"{path}: flavors.sklearn.{TRUST_SETTING} must be a list of type names, got {trusted!r}")
+    inputs = (doc.get("signature") or {}).get("inputs")
+    if not inputs:
+        return trusted, None
+    try:
+        specs = json.loads(inputs)
+    except ValueError:
+        raise ModelLoadError(f"{path}: signature.inputs is not JSON") from None
+    if not all(isinstance(s, dict) and s.get("name") is not None and s.get("type") in KINDS for s in specs):
+        unusable = [s for s in specs if not (isinstance(s, dict) and s.get("name") is not None and s.get("type") in KINDS)]
+        if all(isinstance(s, dict) and s.get("type") == "tensor" for s in specs):
+            return trusted, None
+        raise ModelLoadError(
+            f"{path}: signature input {unusable[0]!r} is not a named column of a supported type "
+            f"({', '.join(sorted(KINDS))})"
+        )
+    return trusted, [(str(s["name"]), str(s["type"])) for s in specs]
+
+
+def _probe(loaded: object, width: int) -> bool:
+    """Whether the model scores a float64 array (no DataFrame needed): one row of zeros, once at init."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loaded.predict(np.zeros((1, width)))  # type: ignore[attr-defined]
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "needs a DataFrame"; the frame path is checked below
+        return False
+
+
 def init() -> None:
     """Azure contract: called once per worker before any request; load the model from AZUREML_MODEL_DIR.
 
-    Raises ModelLoadError (the deployment then fails to start) when there is no skops
-    MLflow model below the folder, when the file needs types outside TRUSTED_TYPES, or
-    when AMLOPS_MAX_ROWS is not a positive whole number.
+    Raises ModelLoadError (the deployment then fails to start) when there is no skops MLflow
+    model below the folder, when the file needs types its MLmodel does not trust (the message
+    names them and the setting), when no column names are known, or when AMLOPS_MAX_ROWS is not
+    a positive whole number.
     """
-    global model, columns, column_set, max_rows
+    global model, columns, kinds, column_set, methods, as_frame, binary_classes, max_rows
     import skops.io
 
     max_rows = read_max_rows(os.environ.get(MAX_ROWS_ENV))
     if MODEL_DIR_ENV not in os.environ:
         raise ModelLoadError(f"{MODEL_DIR_ENV} is not set; it must point at the registered model's folder")
     path = find_model_file(Path(os.environ[MODEL_DIR_ENV]))
-    untrusted = [t for t in skops.io.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]
+    trusted, signature = read_mlmodel(path.parent)
+    untrusted = [t for t in skops.io.get_untrusted_types(file=path) if t not in trusted]
     if untrusted:
-        raise ModelLoadError(f"{path} needs types that are not trusted: {', '.join(untrusted)}; review them, then add them to TRUSTED_TYPES")
-    loaded = skops.io.load(path, trusted=list(TRUSTED_TYPES))
-    names = getattr(loaded, "feature_names_in_", None)
-    if names is None:
-        raise ModelLoadError(f"{path}: the model was fitted without column names; records cannot be matched by name")
-    model, columns = loaded, tuple(str(n) for n in names)
+        flags = " ".join(f"--trust {t}" for t in untrusted)
+        raise ModelLoadError(
+            f"{path} needs types its MLmodel does not trust ({TRUST_SETTING}): {', '.join(untrusted)}; "
+            f"review them, then register the model again with `amlops model register {flags}`"
+        )
+    loaded = skops.io.load(path, trusted=trusted)
+    if signature is None:
+        names = getattr(loaded, "feature_names_in_", None)
+        if names is None:
+            raise ModelLoadError(
+                f"{path}: no column names: the MLmodel has no column signature and the model was fitted without "
+                "feature names; save it with a signature (mlflow.models.infer_signature)"
+            )
+        signature = [(str(n), "double") for n in names]
+    columns = tuple(name for name, _ in signature)
+    kinds = tuple(KINDS[t] for _, t in signature)
     column_set = frozenset(columns)
+    if len(column_set) != len(columns):
+        raise ModelLoadError(f"{path}: the signature names a column twice: {', '.join(columns)}")
+    methods = tuple(m for m in METHODS if hasattr(loaded, m))
+    if "predict" not in methods:
+        raise ModelLoadError(f"{path}: {type(loaded).__name__} has no predict method")
+    numeric = all(k in (NUMBER, INTEGER) for k in kinds)
+    as_frame = not (numeric and _probe(loaded, len(columns)))
+    classes = getattr(loaded, "classes_", None)
+    binary_classes = tuple(classes.tolist()) if classes is not None and len(classes) == 2 else None
+    model = loaded
     # Rows are scored as a numpy array in the fitted column order; scikit-learn would warn
     # about the missing feature names on every request.
     warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
-    logger.info("loaded %s from %s: columns %s, at most %d rows per request", type(loaded).__name__, path, ", ".join(columns), max_rows)
+    logger.info(
+        "loaded %s from %s: columns %s, %s input, methods %s, at most %d rows per request",
+        type(loaded).__name__, path, ", ".join(f"{c} ({k})" for c, k in zip(columns, kinds)),
+        "DataFrame" if as_frame else "array", ", ".join(methods), max_rows,
+    )
 
 
 def _json_type(value: object) -> str:
@@ -123,24 +221,35 @@ def _json_type(value: object) -> str:
         return "an array"
     if isinstance(value, dict):
         return "an object"
+    if isinstance(value, int) and abs(value) > 10**30:
+        return f"an integer with {len(str(abs(value)))} digits"
     return repr(value)
 
 
-def _check_number(value: object, where: str) -> None:
+def _valid(kind: str, value: object) -> bool:
+    """Whether a JSON value is what a column of this kind takes (exactly what the swagger states)."""
     t = type(value)
-    if t is float:
-        if not math.isfinite(value):  # type: ignore[arg-type]
-            raise InputError(f"{where}: expected a finite number, got {value}")
-        return
-    if t is int:
-        if abs(value) > 1e300:  # type: ignore[operator]
-            raise InputError(f"{where}: expected a finite number, got an integer with {len(str(value))} digits")
-        return
-    raise InputError(f"{where}: expected a number, got {_json_type(value)}")
+    if kind == NUMBER:
+        return t is float and math.isfinite(value) or t is int and -DOUBLE_MAX_INT <= value <= DOUBLE_MAX_INT  # type: ignore[operator,arg-type]
+    if kind == INTEGER:
+        return t is int and INT64_MIN <= value <= INT64_MAX  # type: ignore[operator]
+    if kind == BOOLEAN:
+        return t is bool
+    return t is str
 
 
-def parse_body(body: bytes) -> tuple[np.ndarray, str]:
-    """Validate a request body; returns the rows as float64 in the fitted column order and the method."""
+def _expected(kind: str) -> str:
+    return {
+        NUMBER: "a finite number",
+        INTEGER: "an integer from -2^63 to 2^63-1",
+        BOOLEAN: "true or false",
+        STRING: "a string",
+    }[kind]
+
+
+def parse_body(body: bytes) -> tuple[object, str, bool]:
+    """Validate a request body; returns the model input (float64 array or DataFrame in the
+    signature's column order), the method, and whether the caller used Power BI's shape."""
     try:
         doc = json.loads(body)
     except UnicodeDecodeError:
@@ -149,57 +258,111 @@ def parse_body(body: bytes) -> tuple[np.ndarray, str]:
         raise InputError(f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:
         raise InputError("invalid JSON: nested too deeply") from None
+    except ValueError:  # Python refuses integers over 4,300 digits (sys.get_int_max_str_digits)
+        raise InputError("invalid JSON: a number has too many digits") from None
     if not isinstance(doc, dict):
-        raise InputError(f'the body must be a JSON object with a "data" field, got {_json_type(doc)}')
-    unknown = sorted(set(doc) - FIELDS)
-    if unknown:
-        raise InputError(f"unknown field {unknown[0]!r}; expected data and optionally method")
-    method = doc.get("method", "predict")
-    if method not in METHODS:
-        shown = repr(method) if isinstance(method, str) else _json_type(method)
-        raise InputError(f"unknown method {shown[:60]}; expected predict or predict_proba")
-    if "data" not in doc:
-        raise InputError('missing field "data": a list of rows, [[income, credit_cards, age], ...] or [{"income": ..., ...}, ...]')
-    rows = doc["data"]
+        raise InputError(f'the body must be a JSON object with "data" or "Inputs", got {_json_type(doc)}')
+    if "Inputs" in doc:
+        rows, method, where = _power_bi_fields(doc)
+        power_bi = True
+    else:
+        rows, method, where = _book_fields(doc)
+        power_bi = False
     if not isinstance(rows, list) or not rows:
-        raise InputError(f"data must be a non-empty list of rows, got {_json_type(rows) if rows != [] else 'an empty list'}")
+        raise InputError(f"{where} must be a non-empty list of rows, got {_json_type(rows) if rows != [] else 'an empty list'}")
     if len(rows) > max_rows:
-        raise InputError(f"data has {len(rows)} rows; at most {max_rows} per request")
-    return _rows_to_array(rows), method
+        raise InputError(f"{where} has {len(rows)} rows; at most {max_rows} per request")
+    return _rows_to_input(rows, where, records_only=power_bi), method, power_bi
 
 
-def _rows_to_array(rows: list) -> np.ndarray:
+def _check_method(method: object, where: str) -> str:
+    if method not in methods:
+        shown = repr(method) if isinstance(method, str) else _json_type(method)
+        raise InputError(f"{where}: unknown method {shown[:60]}; expected {' or '.join(methods)}")
+    return method  # type: ignore[return-value]
+
+
+def _book_fields(doc: dict) -> tuple[object, str, str]:
+    unknown = sorted(set(doc) - BOOK_FIELDS)
+    if unknown:
+        raise InputError(f"unknown field {unknown[0][:60]!r}; expected data and optionally method, or Inputs and optionally GlobalParameters")
+    method = _check_method(doc.get("method", "predict"), "method")
+    if "data" not in doc:
+        raise InputError(f'missing field "data": a list of rows, [[{", ".join(columns)}], ...] or [{{"{columns[0]}": ..., ...}}, ...]')
+    return doc["data"], method, "data"
+
+
+def _power_bi_fields(doc: dict) -> tuple[object, str, str]:
+    unknown = sorted(set(doc) - POWER_BI_FIELDS)
+    if unknown:
+        raise InputError(f"unknown field {unknown[0][:60]!r} beside Inputs; expected Inputs and optionally GlobalParameters")
+    inputs = doc["Inputs"]
+    if type(inputs) is not dict or set(inputs) != {"data"}:
+        if type(inputs) is dict and "data" in inputs:
+            extra = sorted(k for k in inputs if k != "data")
+            raise InputError(f"Inputs: unknown field {extra[0][:60]!r}; expected only data")
+        raise InputError(f'Inputs must be an object with one field, "data" (a list of records), got {_json_type(inputs)}')
+    method = "predict"
+    if "GlobalParameters" in doc:
+        params = doc["GlobalParameters"]
+        if type(params) is not dict:
+            raise InputError(f"GlobalParameters must be an object, got {_json_type(params)}")
+        extra = sorted(k for k in params if k != "method")
+        if extra:
+            raise InputError(f"GlobalParameters: unknown field {extra[0][:60]!r}; expected only method")
+        method = _check_method(params.get("method", "predict"), "GlobalParameters.method")
+    return inputs["data"], method, "Inputs.data"
+
+
+def _rows_to_input(rows: list, where: str, *, records_only: bool) -> object:
     width = len(columns)
-    records = isinstance(rows[0], dict)
+    records = type(rows[0]) is dict
+    if records_only and not records:
+        raise InputError(f"{where}[0]: expected a record (an object with {', '.join(columns)}), got {_json_type(rows[0])}")
     values: list = rows
     if records:
         values = []
         for i, row in enumerate(rows):
             if type(row) is not dict:
-                raise InputError(f"data[{i}]: expected an object like data[0], got {_json_type(row)}")
+                raise InputError(f"{where}[{i}]: expected an object like {where}[0], got {_json_type(row)}")
             if row.keys() != column_set:
                 missing = [c for c in columns if c not in row]
                 if missing:
-                    raise InputError(f"data[{i}]: missing column {missing[0]!r} (columns: {', '.join(columns)})")
+                    raise InputError(f"{where}[{i}]: missing column {missing[0]!r} (columns: {', '.join(columns)})")
                 extra = sorted(k for k in row if k not in column_set)
-                raise InputError(f"data[{i}]: unknown column {extra[0][:60]!r} (columns: {', '.join(columns)})")
+                raise InputError(f"{where}[{i}]: unknown column {extra[0][:60]!r} (columns: {', '.join(columns)})")
             values.append([row[c] for c in columns])
     for i, row in enumerate(values):
         if type(row) is not list:
             shape = "an object" if records else f"a list of {width} values ({', '.join(columns)})"
-            raise InputError(f"data[{i}]: expected {shape}, got {_json_type(row)}")
+            raise InputError(f"{where}[{i}]: expected {shape}, got {_json_type(row)}")
         if len(row) != width:
-            raise InputError(f"data[{i}]: expected {width} values ({', '.join(columns)}), got {len(row)}")
+            raise InputError(f"{where}[{i}]: expected {width} values ({', '.join(columns)}), got {len(row)}")
         for j, value in enumerate(row):
-            t = type(value)
-            if t is not float and t is not int or t is float and not math.isfinite(value) or t is int and abs(value) > 1e300:
-                where = f"data[{i}].{columns[j]}" if records else f"data[{i}][{j}] ({columns[j]})"
-                _check_number(value, where)
-    return np.array(values, dtype=np.float64)
+            if not _valid(kinds[j], value):
+                at = f"{where}[{i}].{columns[j]}" if records else f"{where}[{i}][{j}] ({columns[j]})"
+                raise InputError(f"{at}: expected {_expected(kinds[j])}, got {_json_type(value)}")
+    if not as_frame:
+        return np.array(values, dtype=np.float64)
+    import pandas as pd
+
+    dtypes = {NUMBER: np.float64, INTEGER: np.int64, BOOLEAN: np.bool_, STRING: object}
+    return pd.DataFrame({c: np.array([row[j] for row in values], dtype=dtypes[kinds[j]]) for j, c in enumerate(columns)})
 
 
 def _error(status: int, message: str) -> AMLResponse:
     return AMLResponse({"message": message}, status, json_str=True)
+
+
+def _score(x: object, method: str) -> tuple[list, int | None]:
+    """The model's answer as JSON-ready lists, and the rows given the first class (binary classifiers)."""
+    if method == "predict":
+        predicted = model.predict(x)  # type: ignore[union-attr]
+        rejected = int((predicted == binary_classes[0]).sum()) if binary_classes else None
+        return predicted.tolist(), rejected
+    proba = model.predict_proba(x)  # type: ignore[union-attr]
+    rejected = int((proba[:, 1] < 0.5).sum()) if binary_classes else None
+    return proba.tolist(), rejected
 
 
 @rawhttp
@@ -214,20 +377,21 @@ def run(request):
     if model is None:
         return _error(503, "the model is not loaded yet")
     try:
-        x, method = parse_body(request.get_data())
+        x, method, power_bi = parse_body(request.get_data())
     except InputError as exc:
         logger.info("rejected: %s", exc)
         return _error(400, str(exc))
-    # A plain dict: the server answers it as a 200 JSON body (an AMLResponse costs a log line per request).
-    if method == "predict":
-        predicted = model.predict(x)
-        rejected = len(predicted) - int(predicted.sum())
-        result = {"predict": predicted.tolist()}
-    else:
-        proba = model.predict_proba(x)
-        rejected = int((proba[:, 1] < 0.5).sum())
-        result = {"predict_proba": proba.tolist()}
+    try:
+        answer, rejected = _score(x, method)
+    except ValueError as exc:  # e.g. a category the model's encoder refuses: the rows' fault, not the server's
+        message = f"the model cannot score these rows: {str(exc).splitlines()[0][:300]}"
+        logger.info("rejected: %s", message)
+        return _error(400, message)
     # The book's alert ("more than 100 rejected loans in 30 minutes") counts these lines in
     # Application Insights traces; infra/monitoring.py's query parses this exact format.
-    logger.info(SCORED_LOG, len(x), rejected)
-    return result
+    if rejected is None:
+        logger.info(SCORED_ROWS_LOG, len(answer))
+    else:
+        logger.info(SCORED_LOG, len(answer), rejected)
+    # A plain dict: the server answers it as a 200 JSON body (an AMLResponse costs a log line per request).
+    return {"Results": answer} if power_bi else {method: answer}

@@ -76,6 +76,26 @@ def test_score_predict_proba_matches_the_model(score, trained_model_dir):
     assert status == 200 and body == {"predict_proba": expected}
 
 
+def test_score_power_bi_shape_answers_results_like_the_books_shape(score):
+    records = [{"income": 2000, "credit_cards": 2, "age": 45}, {"income": 9000.5, "credit_cards": 1, "age": 60}]
+    book = call(score, json.dumps({"data": records, "method": "predict_proba"}))
+    power_bi = call(score, json.dumps({"Inputs": {"data": records}, "GlobalParameters": {"method": "predict_proba"}}))
+    assert power_bi == (200, {"Results": book[1]["predict_proba"]})
+    assert call(score, json.dumps({"Inputs": {"data": records}})) == (200, {"Results": [0, 1]})
+
+
+def test_score_integer_columns_accept_the_int64_range(score):
+    body = json.dumps({"data": [[2000, 9223372036854775807, -9223372036854775808]]})
+    status, answer = call(score, body)
+    assert status == 200 and list(answer) == ["predict"] and len(answer["predict"]) == 1
+
+
+def test_score_columns_and_types_come_from_the_signature(score):
+    assert (score.columns, score.kinds, score.methods, score.as_frame) == (
+        ("income", "credit_cards", "age"), ("number", "integer", "integer"), ("predict", "predict_proba"), False,
+    )
+
+
 def test_score_array_input_logs_no_feature_name_warning(score):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
@@ -88,11 +108,12 @@ BAD = [
     ("not json", "invalid JSON: Expecting value at line 1, column 1"),
     (b"\xff\xfe\x00", "invalid JSON: the body is not UTF-8 text"),
     ("[" * 100000, "invalid JSON: nested too deeply"),
-    ("[1, 2]", 'the body must be a JSON object with a "data" field, got an array'),
+    ('{"data": [[1' + "0" * 4400 + ', 2, 3]]}', "invalid JSON: a number has too many digits"),
+    ("[1, 2]", 'the body must be a JSON object with "data" or "Inputs", got an array'),
     ("{}", 'missing field "data": a list of rows, [[income, credit_cards, age], ...] or [{"income": ..., ...}, ...]'),
-    ('{"data": [[1, 2, 3]], "methd": "predict"}', "unknown field 'methd'; expected data and optionally method"),
-    ('{"data": [[1, 2, 3]], "method": "predict_log_proba"}', "unknown method 'predict_log_proba'; expected predict or predict_proba"),
-    ('{"data": [[1, 2, 3]], "method": 3}', "unknown method 3; expected predict or predict_proba"),
+    ('{"data": [[1, 2, 3]], "methd": "predict"}', "unknown field 'methd'; expected data and optionally method, or Inputs and optionally GlobalParameters"),
+    ('{"data": [[1, 2, 3]], "method": "predict_log_proba"}', "method: unknown method 'predict_log_proba'; expected predict or predict_proba"),
+    ('{"data": [[1, 2, 3]], "method": 3}', "method: unknown method 3; expected predict or predict_proba"),
     ('{"data": []}', "data must be a non-empty list of rows, got an empty list"),
     ('{"data": {"income": 1}}', "data must be a non-empty list of rows, got an object"),
     ('{"data": [[1, 2]]}', "data[0]: expected 3 values (income, credit_cards, age), got 2"),
@@ -101,14 +122,28 @@ BAD = [
     ('{"data": [{"income": 1, "credit_cards": 2, "age": 3}, [1, 2, 3]]}', "data[1]: expected an object like data[0], got an array"),
     ('{"data": [{"income": 1, "credit_cards": 2}]}', "data[0]: missing column 'age' (columns: income, credit_cards, age)"),
     ('{"data": [{"income": 1, "credit_cards": 2, "age": 3, "zip": 1}]}', "data[0]: unknown column 'zip' (columns: income, credit_cards, age)"),
-    ('{"data": [[1, "2", 3]]}', "data[0][1] (credit_cards): expected a number, got a string"),
-    ('{"data": [[1, 2, true]]}', "data[0][2] (age): expected a number, got true"),
-    ('{"data": [[null, 2, 3]]}', "data[0][0] (income): expected a number, got null"),
+    ('{"data": [[1, "2", 3]]}', "data[0][1] (credit_cards): expected an integer from -2^63 to 2^63-1, got a string"),
+    ('{"data": [[1, 2, true]]}', "data[0][2] (age): expected an integer from -2^63 to 2^63-1, got true"),
+    ('{"data": [[true, 2, 3]]}', "data[0][0] (income): expected a finite number, got true"),
+    ('{"data": [[null, 2, 3]]}', "data[0][0] (income): expected a finite number, got null"),
+    ('{"data": [[1, 2.5, 3]]}', "data[0][1] (credit_cards): expected an integer from -2^63 to 2^63-1, got 2.5"),
+    ('{"data": [[1, 2, 45.0]]}', "data[0][2] (age): expected an integer from -2^63 to 2^63-1, got 45.0"),
+    ('{"data": [[1, 9223372036854775808, 3]]}', "data[0][1] (credit_cards): expected an integer from -2^63 to 2^63-1, got 9223372036854775808"),
+    ('{"data": [[1, -9223372036854775809, 3]]}', "data[0][1] (credit_cards): expected an integer from -2^63 to 2^63-1, got -9223372036854775809"),
     ('{"data": [{"income": NaN, "credit_cards": 2, "age": 3}]}', "data[0].income: expected a finite number, got nan"),
-    ('{"data": [[1, 2, Infinity]]}', "data[0][2] (age): expected a finite number, got inf"),
+    ('{"data": [[1, 2, Infinity]]}', "data[0][2] (age): expected an integer from -2^63 to 2^63-1, got inf"),
     ('{"data": [[1e999, 2, 3]]}', "data[0][0] (income): expected a finite number, got inf"),
     ('{"data": [[1' + "0" * 400 + ', 2, 3]]}', "data[0][0] (income): expected a finite number, got an integer with 401 digits"),
     ('{"data": [[1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3]]}', "data has 6 rows; at most 5 per request"),
+    ('{"Inputs": {"data": [[1, 2, 3]]}}', "Inputs.data[0]: expected a record (an object with income, credit_cards, age), got an array"),
+    ('{"Inputs": {"data": [{"income": 1, "credit_cards": 2}]}}', "Inputs.data[0]: missing column 'age' (columns: income, credit_cards, age)"),
+    ('{"Inputs": {"data": []}}', "Inputs.data must be a non-empty list of rows, got an empty list"),
+    ('{"Inputs": [1]}', 'Inputs must be an object with one field, "data" (a list of records), got an array'),
+    ('{"Inputs": {"data": [{"income": 1, "credit_cards": 2, "age": 3}], "x": 1}}', "Inputs: unknown field 'x'; expected only data"),
+    ('{"Inputs": {"data": [{"income": 1, "credit_cards": 2, "age": 3}]}, "data": [[1, 2, 3]]}', "unknown field 'data' beside Inputs; expected Inputs and optionally GlobalParameters"),
+    ('{"Inputs": {"data": [{"income": 1, "credit_cards": 2, "age": 3}]}, "GlobalParameters": 1.0}', "GlobalParameters must be an object, got 1.0"),
+    ('{"Inputs": {"data": [{"income": 1, "credit_cards": 2, "age": 3}]}, "GlobalParameters": {"method": "x"}}', "GlobalParameters.method: unknown method 'x'; expected predict or predict_proba"),
+    ('{"Inputs": {"data": [{"income": 1, "credit_cards": 2, "age": 3}]}, "GlobalParameters": {"k": 1}}', "GlobalParameters: unknown field 'k'; expected only method"),
 ]
 
 
@@ -146,7 +181,7 @@ def test_score_imports_nothing_from_the_repository():
     imports = [line.split()[1] for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert sorted(imports) == [
         "__future__", "azureml_inference_server_http.api.aml_request", "azureml_inference_server_http.api.aml_response",
-        "json", "logging", "math", "numpy", "os", "pathlib", "warnings",
+        "json", "logging", "math", "numpy", "os", "pathlib", "sys", "warnings",
     ]
 
 
