@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -443,7 +444,7 @@ def _pydantic_problems(err: ValidationError) -> list[Problem]:
     return problems
 
 
-def _cross_problems(cfg: StackConfig) -> Iterator[Problem]:
+def _online_problems(cfg: Any) -> Iterator[Problem]:
     online = cfg.online
     deployments = set(online.deployments)
     for field, mapping in (("traffic", online.traffic), ("mirrorTraffic", online.mirror_traffic)):
@@ -491,11 +492,20 @@ def _cross_problems(cfg: StackConfig) -> Iterator[Problem]:
                 ("online", "autoscale", "cpuScaleInPercent"),
                 f"must be below cpuScaleOutPercent ({a.cpu_scale_out_percent}), got {a.cpu_scale_in_percent}",
             )
-    if online.target == "kubernetes" and cfg.compute.kubernetes is None:
+
+
+def _target_problems(cfg: Any) -> Iterator[Problem]:
+    if cfg.online.target == "kubernetes" and cfg.compute.kubernetes is None:
         yield Problem(("compute", "kubernetes"), "is required when online.target is kubernetes (the AKS cluster to attach)")
+
+
+def _compute_problems(cfg: Any) -> Iterator[Problem]:
     c = cfg.compute
     if c.min_nodes > c.max_nodes:
         yield Problem(("compute", "minNodes"), f"must be ≤ maxNodes ({c.max_nodes}), got {c.min_nodes}")
+
+
+def _batch_problems(cfg: Any) -> Iterator[Problem]:
     b = cfg.batch
     if b.mode == "files":
         if not b.mini_batch_size.isdigit() or int(b.mini_batch_size) < 1:
@@ -507,6 +517,9 @@ def _cross_problems(cfg: StackConfig) -> Iterator[Problem]:
                 yield Problem(("batch", "miniBatchSize"), f"must be at least 1KB, got {b.mini_batch_size!r}")
         except ValueError as exc:
             yield Problem(("batch", "miniBatchSize"), str(exc))
+
+
+def _monitoring_problems(cfg: Any) -> Iterator[Problem]:
     m = cfg.monitoring
     if m.alerts_enabled and not m.action_group_email:
         yield Problem(("monitoring", "actionGroupEmail"), "is required when alertsEnabled is true (who the alerts e-mail)")
@@ -514,16 +527,99 @@ def _cross_problems(cfg: StackConfig) -> Iterator[Problem]:
         yield Problem(("monitoring", "alertsEnabled"), "needs appInsights: true (the alerts query Application Insights)")
 
 
+_CROSS_CHECKS = (
+    (("online",), _online_problems),
+    (("online", "compute"), _target_problems),
+    (("compute",), _compute_problems),
+    (("batch",), _batch_problems),
+    (("monitoring",), _monitoring_problems),
+)
+"""Rules across fields, each with the top-level sections it reads."""
+
+
+def _cross_problems(sections: dict[str, Any]) -> Iterator[Problem]:
+    """Every cross-field rule whose sections are valid (a section with a field problem skips its rules)."""
+    view = SimpleNamespace(**sections)
+    for needs, check in _CROSS_CHECKS:
+        if all(name in sections for name in needs):
+            yield from check(view)
+
+
+def _without(node: Any, path: tuple[Any, ...]) -> Any:
+    """A copy of `node` without the key at `path` (so its default applies)."""
+    if not path or not isinstance(node, dict) or path[0] not in node:
+        return node
+    if len(path) == 1:
+        return {k: v for k, v in node.items() if k != path[0]}
+    return {**node, path[0]: _without(node[path[0]], path[1:])}
+
+
+def _valid_sections(raw: dict[str, Any], err: ValidationError) -> dict[str, Any]:
+    """The sections the cross-field rules read, each validated alone with its faulty keys left out.
+
+    So a bad `online.authMode` does not hide a traffic sum of 90; a section that still fails
+    (a required key is missing or wrong) skips its rules.
+    """
+    faulty = [tuple(e["loc"]) for e in err.errors() if e["loc"]]
+    sections: dict[str, Any] = {}
+    for name in {n for needs, _ in _CROSS_CHECKS for n in needs}:
+        field = StackConfig.model_fields[name]
+        alias = to_camel(name)
+        if alias not in raw:
+            if not field.is_required():
+                sections[name] = field.get_default(call_default_factory=True)
+            continue
+        value = raw[alias]
+        for loc in faulty:
+            if loc[0] == alias:
+                value = _without(value, loc[1:])
+        try:
+            sections[name] = field.annotation.model_validate(value, by_alias=True)  # type: ignore[union-attr]
+        except ValidationError:
+            continue
+    return sections
+
+
+SECURE_MESSAGE = (
+    "is an encrypted Pulumi secret (secure: …); the amlops CLI reads stack files without Pulumi and cannot "
+    "decrypt it, and no amlops setting is secret: store the value in plain text with "
+    "`pulumi config set --path {key} VALUE --plaintext`"
+)
+"""For `key: {secure: v1:…}`; `--path` and `--plaintext`: https://www.pulumi.com/docs/iac/cli/commands/pulumi_config_set/"""
+
+
+def _secure_paths(node: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """Where a stack file holds Pulumi secrets (`key: {secure: v1:…}`)."""
+    if isinstance(node, dict):
+        if set(node) == {"secure"} and isinstance(node["secure"], str):
+            yield path
+            return
+        for key, value in node.items():
+            yield from _secure_paths(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _secure_paths(value, (*path, i))
+
+
 def parse_config(raw: dict[str, Any], source: str) -> StackConfig:
     """Validate the `amlops:` keys of a stack (without the prefix) into a StackConfig.
 
     Raises ConfigError with every problem, each naming `source` and the key path.
     """
+    secure = list(_secure_paths(raw))
+    problems: list[Problem] = []
     try:
         cfg = StackConfig.model_validate(raw, by_alias=True)
+        sections = {name: getattr(cfg, name) for needs, _ in _CROSS_CHECKS for name in needs}
     except ValidationError as err:
-        raise ConfigError(source, _pydantic_problems(err)) from None
-    problems = list(_cross_problems(cfg))
-    if problems:
+        cfg = None
+        problems += _pydantic_problems(err)
+        sections = _valid_sections(raw, err)
+    problems += _cross_problems(sections)
+    # a secret's own type or cross-field error would only repeat its secure: message; one line per problem
+    problems = [Problem(p, SECURE_MESSAGE.format(key=Problem(p, "").key())) for p in secure] + list(
+        dict.fromkeys(p for p in problems if not any(p.path[: len(s)] == s for s in secure))
+    )
+    if problems or cfg is None:
         raise ConfigError(source, problems)
     return cfg

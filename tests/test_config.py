@@ -8,6 +8,8 @@ from typer.testing import CliRunner
 
 from amlops.cli import app
 from amlops.stackfile import load_stack, raw_config
+from amlops.paths import ROOT
+from cli_support import run_cli
 from infra.config import ConfigError, parse_config
 
 STACKS = ("dev", "staging", "prod")
@@ -45,7 +47,51 @@ def _broken(stacks_copy, stack, mutate):
 def test_traffic_must_sum_to_100(stacks_copy):
     lines, err = _broken(stacks_copy, "prod", lambda c: c["amlops:online"].update(traffic={"blue": 90}))
     assert lines == ["amlops:online.traffic: must sum to 0 or 100, got 90"]
-    assert str(err).startswith("stacks/Pulumi.prod.yaml: amlops:online.traffic:") or "Pulumi.prod.yaml: amlops:online.traffic" in str(err)
+    assert str(err) == f"{stacks_copy / 'Pulumi.prod.yaml'}: amlops:online.traffic: must sum to 0 or 100, got 90"
+
+
+def test_cross_field_problems_are_reported_with_field_problems(stacks_copy):
+    def mutate(c):
+        c["amlops:online"]["traffic"] = {"blue": 90}
+        c["amlops:online"]["authMode"] = "token"
+        c["amlops:compute"]["minNodes"] = 10
+        c["amlops:batch"]["outputAction"] = "append"
+
+    lines, _ = _broken(stacks_copy, "prod", mutate)
+    assert lines == [
+        "amlops:online.authMode: Input should be 'key', 'aml_token' or 'aad_token', got 'token'",
+        "amlops:batch.outputAction: Input should be 'append_row' or 'summary_only', got 'append'",
+        "amlops:online.traffic: must sum to 0 or 100, got 90",
+        "amlops:compute.minNodes: must be ≤ maxNodes (8), got 10",
+    ]
+
+
+def test_cross_field_rules_of_a_section_missing_a_required_key_are_skipped(stacks_copy):
+    def mutate(c):
+        c["amlops:online"]["traffic"] = {"blue": 90}
+        del c["amlops:online"]["endpointName"]
+
+    lines, _ = _broken(stacks_copy, "prod", mutate)
+    assert lines == ["amlops:online.endpointName: is required"]
+
+
+SECURE = (
+    "is an encrypted Pulumi secret (secure: …); the amlops CLI reads stack files without Pulumi and cannot "
+    "decrypt it, and no amlops setting is secret: store the value in plain text with "
+    "`pulumi config set --path {key} VALUE --plaintext`"
+)
+
+
+def test_secure_values_say_what_to_do_once_each(stacks_copy):
+    def mutate(c):
+        c["amlops:monitoring"]["actionGroupEmail"] = {"secure": "v1:abc:def"}
+        c["amlops:prefix"] = {"secure": "v1:abc:def"}
+
+    lines, _ = _broken(stacks_copy, "prod", mutate)
+    assert lines == [
+        "amlops:monitoring.actionGroupEmail: " + SECURE.format(key="amlops:monitoring.actionGroupEmail"),
+        "amlops:prefix: " + SECURE.format(key="amlops:prefix"),
+    ]
 
 
 def test_traffic_and_mirror_name_existing_deployments(stacks_copy):
@@ -171,14 +217,17 @@ def test_config_show_prints_validated_prod():
     assert '"maxRows": 1000' in result.output  # defaults included
 
 
-def test_config_show_unknown_stack_lists_known(capsys):
-    from amlops.cli import main
+def test_config_show_unknown_stack_lists_known(capsys, monkeypatch):
+    code, _, err = run_cli(capsys, monkeypatch, "config", "show", "--stack", "qa")
+    assert (code, err) == (2, "error: no stack file stacks/Pulumi.qa.yaml for stack 'qa'; known stacks: dev, prod, staging\n")
 
-    with pytest.raises(SystemExit) as exit_:
-        import sys
 
-        sys.argv = ["amlops", "config", "show", "--stack", "qa"]
-        main()
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert "no stack file stacks/Pulumi.qa.yaml for stack 'qa'; known stacks: dev, prod, staging" in err
+def test_config_show_prints_a_secure_value_literally_not_as_emoji(capsys, tmp_path, monkeypatch):
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    text = (ROOT / "stacks" / "Pulumi.dev.yaml").read_text().replace("prefix: loans", "prefix:\n    secure: v1:abc:def")
+    (stacks / "Pulumi.dev.yaml").write_text(text)
+    monkeypatch.setattr("amlops.cli.config.load_stack", lambda stack: load_stack(stack, stacks))
+    code, _, err = run_cli(capsys, monkeypatch, "config", "show", "--stack", "dev")
+    assert code == 1
+    assert err == f"error: {stacks / 'Pulumi.dev.yaml'}: amlops:prefix: " + SECURE.format(key="amlops:prefix") + "\n"

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import Sequence
 
 import typer
-from rich.console import Console
+from typer._click import Context
+from typer._click import exceptions as click_errors  # Typer 0.29 raises its vendored click's, not click's
+from typer.core import TyperOption
 
+from amlops.cli.output import err, labelled
 from amlops.errors import AmlopsError
 from infra.config import ConfigError
 
@@ -18,7 +22,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-err_console = Console(stderr=True)
+USAGE_EXIT = 2
+"""Exit code of a command called wrongly (unknown command or option, bad or missing value)."""
 
 
 def _register() -> None:
@@ -34,33 +39,59 @@ def _register() -> None:
 
 _register()
 
+_option_type = TyperOption.display_type_rich
 
-def main() -> None:
-    """Entry point: run the app; typed errors print one clear message and exit 1 (failure) or 2 (misuse)."""
+
+def _type_unless_flag(self: TyperOption, ctx: Context) -> str | None:
+    """Help lists a value type only for options that take a value: `--dry-run`, not `--dry-run <bool>`."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+TyperOption.display_type_rich = _type_unless_flag  # type: ignore[method-assign]
+
+
+def _error(message: str) -> None:
+    err.print(labelled("error:", "red", message), soft_wrap=True)
+
+
+def usage_message(exc: click_errors.UsageError) -> str:
+    """One line for a usage error: what was wrong and where help is (click prints usage + three lines)."""
+    ctx = exc.ctx
+    where = ctx.command_path if ctx is not None else "amlops"
+    if isinstance(exc, click_errors.NoArgsIsHelpError):
+        assert ctx is not None
+        names = ", ".join(ctx.command.list_commands(ctx))  # type: ignore[attr-defined]  # a group: it has commands
+        return f"{where} needs a command: {names} (see `{where} --help`)"
+    # pydantic's wording leaks through typer's coercion: "Invalid value for '--mode': Value error, ..."
+    message = " ".join(exc.format_message().split()).replace(": Value error, ", ": ").rstrip(".")
+    return f"{where}: {message} (see `{where} --help`)"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: run the app; errors print one clear line and exit 1 (failure) or 2 (misuse)."""
     try:
-        # standalone_mode=False returns a command's typer.Exit code instead of exiting.
-        rc = app(standalone_mode=False)
+        # standalone_mode=False: usage errors reach us as exceptions, a command's typer.Exit as a return code.
+        rc = app(args=argv, prog_name="amlops", standalone_mode=False)
         if isinstance(rc, int) and rc != 0:
             sys.exit(rc)
     except ConfigError as exc:
         for problem in exc.problems:
-            err_console.print(f"[red]error:[/red] {exc.source}: {problem.key()}: {problem.message}", highlight=False, soft_wrap=True)
+            _error(f"{exc.source}: {problem.key()}: {problem.message}")
         sys.exit(1)
     except AmlopsError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        _error(str(exc))
+        sys.exit(exc.exit_code)
+    except click_errors.UsageError as exc:
+        _error(usage_message(exc))
+        sys.exit(USAGE_EXIT)
+    except click_errors.ClickException as exc:
+        _error(exc.format_message())
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        err_console.print("aborted")
+        err.print("aborted")
         sys.exit(130)
     except KeyboardInterrupt:
-        err_console.print("interrupted")
+        err.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

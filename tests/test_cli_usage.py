@@ -1,0 +1,59 @@
+"""Misuse of the `amlops` command: one line on stderr and exit 2, never a traceback; help without `<bool>`."""
+
+from __future__ import annotations
+
+import pytest
+
+from cli_support import run_cli
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (("serve", "--stak", "dev"),
+         "error: amlops serve: No such option: --stak (Possible options: --host, --stack) (see `amlops serve --help`)"),
+        (("modle", "list"),
+         "error: amlops: No such command 'modle'. Did you mean 'model'? (see `amlops --help`)"),
+        (("model", "register", "--if-better", "true"),
+         "error: amlops model register: Got unexpected extra argument(s) (true) (see `amlops model register --help`)"),
+        (("config", "show", "--stack"),
+         "error: amlops: Option '--stack' requires an argument (see `amlops --help`)"),
+        (("batch", "run", "--input", "x.csv", "--mode", "bogus"),
+         "error: amlops batch run: Invalid value for '--mode': 'bogus' is not one of 'tabular', 'files' "
+         "(see `amlops batch run --help`)"),
+        (("batch", "run", "--input", "x.csv", "--max-concurrency", "0"),
+         "error: amlops batch run: Invalid value for '--max-concurrency': Input should be greater than or equal to 1 "
+         "(see `amlops batch run --help`)"),
+        (("batch", "run"),
+         "error: amlops batch run: Missing option '--input' / '-i' (see `amlops batch run --help`)"),
+        (("promote",),
+         "error: amlops promote: Missing argument 'NAME:VERSION' (see `amlops promote --help`)"),
+    ],
+)
+def test_usage_error_prints_one_line_and_exits_2(capsys, monkeypatch, args, line):
+    code, out, err = run_cli(capsys, monkeypatch, *args)
+    assert (code, out, err) == (2, "", line + "\n")
+
+
+def test_amlops_without_a_command_shows_help_and_one_error_line(capsys, monkeypatch):
+    code, out, err = run_cli(capsys, monkeypatch)
+    assert code == 2
+    assert "Usage: amlops [OPTIONS] COMMAND [ARGS]..." in out
+    assert err == (
+        "error: amlops needs a command: check, diff, plan, profile, promote, quickstart, serve, invoke, batch, config, "
+        "model, endpoint (see `amlops --help`)\n"
+    )
+
+
+def test_group_without_a_command_names_its_commands(capsys, monkeypatch):
+    code, _, err = run_cli(capsys, monkeypatch, "model")
+    assert (code, err) == (2, "error: amlops model needs a command: train, register, list, show (see `amlops model --help`)\n")
+
+
+def test_help_shows_no_type_on_flags(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run_cli(capsys, monkeypatch, "model", "register", "--help")
+    assert code == 0
+    flag = next(line for line in out.splitlines() if "--if-better" in line)
+    assert "<bool>" not in out and "Register only if more accurate" in flag
+    assert "<float>" in next(line for line in out.splitlines() if "--accuracy" in line)
