@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from filelock import FileLock
 
+from amlops import modelfile
 from amlops.errors import ModelNotFound, RegistryError, UsageError
 from amlops.paths import state_dir
 from amlops.training import read_facts
@@ -174,15 +177,28 @@ class Registry:
         if_better: bool = False,
         accuracy: float | None = None,
         extra_tags: dict[str, str] | None = None,
+        trust: Iterable[str] = (),
     ) -> RegisterResult:
         """Register the MLflow model folder `model_dir` as a new version of `name`.
 
         Accuracy and lineage come from the folder's MLmodel metadata (written by
         `amlops model train`); `accuracy` overrides it. With `if_better`, a version is
         created only when its accuracy beats the latest registered version's.
+        `trust` must name every type the skops file needs beyond skops' defaults (a reviewed
+        setting); the version's MLmodel records exactly those as skops_trusted_types, which the
+        scoring and batch scripts load with.
         """
         if not (model_dir / "MLmodel").is_file():
             raise UsageError(f"{model_dir}: not an MLflow model folder (no MLmodel file)")
+        trusted = modelfile.check_trust(model_dir, trust)
+        staging = None
+        if modelfile.recorded_trust(model_dir) != trusted:
+            # Record the reviewed list in a copy; the caller's folder stays as it is. The copy
+            # lives until this call returns (the TemporaryDirectory is then collected).
+            staging = tempfile.TemporaryDirectory(prefix="amlops-register-")
+            shutil.copytree(model_dir, Path(staging.name) / "model")
+            model_dir = Path(staging.name) / "model"
+            modelfile.record_trust(model_dir, trusted)
         facts = read_facts(model_dir)
         if accuracy is None and "accuracy" in facts:
             accuracy = float(facts["accuracy"])
@@ -194,6 +210,7 @@ class Registry:
         if accuracy is not None:
             tags["accuracy"] = f"{accuracy:.6f}"
         tags["model_digest"] = content_hash(model_dir)  # the hash the model's upload path uses in infra
+        tags[modelfile.TRUST_KEY] = ",".join(trusted)
         tags.update(extra_tags or {})
         with self._lock():
             previous = self.latest(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,66 @@ def test_cli_train_then_register(state):
     out = runner.invoke(app, ["model", "register", "--if-better"])
     assert out.exit_code == 0, out.output
     assert "registered chapter12-loans:1" in out.output
+
+
+# --- trusted types: a reviewed setting, recorded in the version's MLmodel ----------------------
+
+TREE = "sklearn.tree._tree.Tree"
+
+
+@pytest.fixture(scope="module")
+def forest(tmp_path_factory):
+    from models_support import forest_case
+
+    return forest_case(tmp_path_factory.mktemp("forest"))
+
+
+def test_register_untrusted_types_without_trust_lists_them_and_the_flag(state, forest):
+    from amlops.modelfile import UntrustedTypes
+
+    with pytest.raises(UntrustedTypes) as err:
+        Registry().register("cancer", forest.folder)
+    assert str(err.value) == (
+        f"{forest.folder / 'model.skops'} needs types outside skops' defaults: {TREE}; review them (they are loaded, "
+        f"not executed, but their code is what runs at predict), then pass --trust {TREE}"
+    )
+    assert Registry().versions("cancer") == []
+
+
+def test_register_trust_that_the_file_does_not_need_is_refused(state, forest):
+    with pytest.raises(UsageError) as err:
+        Registry().register("cancer", forest.folder, trust=[TREE, "numpy.float64"])
+    assert str(err.value) == f"--trust numpy.float64: model.skops does not use it (types outside skops' defaults: {TREE})"
+
+
+def test_register_with_trust_records_exactly_those_types(state, forest, tmp_path):
+    from amlops import modelfile
+
+    # The user's MLmodel lists more than the file needs: the version records the reviewed list only.
+    folder = tmp_path / "model"
+    shutil.copytree(forest.folder, folder)
+    modelfile.record_trust(folder, [TREE, "builtins.eval"])
+    before = content_digest(folder)
+    v = Registry().register("cancer", folder, trust=[TREE]).registered
+    assert v.tags["skops_trusted_types"] == TREE
+    downloaded = Registry().download("cancer", v.version)
+    assert modelfile.recorded_trust(downloaded) == [TREE]
+    assert v.tags["model_digest"] == content_digest(downloaded) != before
+    assert content_digest(folder) == before  # the caller's folder is left as it was
+
+
+def test_register_loans_needs_no_trust_and_records_none(state, trained_model_dir):
+    v = Registry().register(NAME, trained_model_dir).registered
+    assert v.tags["skops_trusted_types"] == ""
+    assert v.tags["model_digest"] == content_digest(trained_model_dir)
+
+
+def test_cli_register_lists_untrusted_types_then_registers_with_trust(state, forest, capsys, monkeypatch):
+    from cli_support import run_cli
+
+    code, out, err = run_cli(capsys, monkeypatch, "model", "register", "--name", "cancer", "--path", str(forest.folder))
+    assert code == 2, out + err
+    assert f"needs types outside skops' defaults: {TREE}" in err and f"then pass --trust {TREE}" in err
+    code, out, err = run_cli(capsys, monkeypatch, "model", "register", "--name", "cancer", "--path", str(forest.folder), "--trust", TREE)
+    assert code == 0, out + err
+    assert "registered cancer:1" in out

@@ -198,3 +198,23 @@ def test_score_logs_rejected_count_in_the_line_the_alert_parses(score, caplog):
     # The KQL regex in the scheduled-query alert extracts the rejected count from this line.
     pattern = re.search(r'extract\(@"(.+?)", 1, message\)', REJECTED_LOANS_QUERY).group(1)
     assert [int(re.match(pattern, line).group(1)) for line in lines] == [2, 1]
+
+
+def test_score_init_with_types_the_mlmodel_does_not_trust_fails_naming_them_and_the_setting(tmp_path, monkeypatch):
+    from amlops import modelfile
+    from models_support import forest_case
+
+    case = forest_case(tmp_path / "forest")
+    modelfile.record_trust(case.folder, [])  # as if saved without skops_trusted_types
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path / "forest"))
+    module = load_score_module("score_untrusted")
+    with pytest.raises(module.ModelLoadError) as err:
+        module.init()
+    assert str(err.value) == (
+        f"{case.folder / 'model.skops'} needs types its MLmodel does not trust (skops_trusted_types): "
+        "sklearn.tree._tree.Tree; review them, then register the model again with "
+        "`amlops model register --trust sklearn.tree._tree.Tree`"
+    )
+    modelfile.record_trust(case.folder, ["sklearn.tree._tree.Tree"])
+    module.init()
+    assert call(module, json.dumps({"data": case.rows[:2]}))[0] == 200

@@ -87,9 +87,10 @@ def register_cmd(
     if_better: bool = typer.Option(False, "--if-better", help="Register only if more accurate than the latest version."),
     accuracy: Optional[float] = typer.Option(None, help="Accuracy to record when the folder has none."),
     tag: list[str] = typer.Option([], "--tag", help="Extra tag KEY=VALUE (repeatable)."),
+    trust: list[str] = typer.Option([], "--trust", metavar="TYPE", help="A type the skops file needs beyond skops' defaults, reviewed by you (repeatable; the command lists them)."),
     tracking_uri: Optional[str] = typer.Option(None, envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI (default: sqlite under .amlops/)."),
 ) -> None:
-    """Register a model version with accuracy, framework, dataset lineage and run id."""
+    """Register a model version with accuracy, framework, dataset lineage, run id and its reviewed trusted types."""
     folder = path or trained_dir(name)
     if path is None and not (folder / "MLmodel").is_file():
         raise UsageError(f"no trained model at {folder}; run `amlops model train` first or pass --path DIR")
@@ -99,7 +100,7 @@ def register_cmd(
         if not sep or not key:
             raise UsageError(f"--tag takes KEY=VALUE, got {item!r}")
         extra[key] = value
-    result = Registry(tracking_uri).register(name, folder, if_better=if_better, accuracy=accuracy, extra_tags=extra)
+    result = Registry(tracking_uri).register(name, folder, if_better=if_better, accuracy=accuracy, extra_tags=extra, trust=trust)
     console.print(describe_registration(result, name), highlight=False)
 
 

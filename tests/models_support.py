@@ -1,0 +1,126 @@
+"""Three kinds of scikit-learn model saved the way users bring them: MLflow folders in skops format with a
+signature. Plain helpers (not fixtures), so the scoring, registry and batch tests build the same models.
+
+- `loans_case`: the book's LogisticRegression (float + int columns; no extra trusted types).
+- `forest_case`: a RandomForestClassifier on scikit-learn's bundled breast-cancer data (30 float columns
+  whose names have spaces; needs `sklearn.tree._tree.Tree` trusted).
+- `pipeline_case`: a Pipeline of a ColumnTransformer (scaled numbers, one-hot strings) and a
+  LogisticRegression (needs a DataFrame; string labels).
+
+Each returns a ModelCase: the folder, the --trust list its registration needs, and sample records.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class ModelCase:
+    """A saved model and what a test needs to use it."""
+
+    name: str
+    folder: Path
+    trust: tuple[str, ...]
+    """The types `amlops model register --trust` must name (beyond skops' defaults)."""
+    records: list[dict]
+    """Sample rows as JSON records, in the signature's column order."""
+    columns: tuple[str, ...]
+
+    @property
+    def rows(self) -> list[list]:
+        """The sample rows as arrays in column order."""
+        return [[r[c] for c in self.columns] for r in self.records]
+
+
+def save_mlflow(estimator: object, frame: pd.DataFrame, out_dir: Path, trusted: tuple[str, ...] = ()) -> Path:
+    """Save as an MLflow skops model with a signature inferred from `frame` (what a user's training script does)."""
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    from amlops.training import pip_requirements
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        signature = infer_signature(frame, estimator.predict(frame))  # type: ignore[attr-defined]
+        mlflow.sklearn.save_model(
+            estimator, out_dir, serialization_format="skops", signature=signature,
+            pip_requirements=pip_requirements(), skops_trusted_types=list(trusted) or None,
+        )
+    return out_dir
+
+
+def _records(frame: pd.DataFrame, n: int = 3) -> list[dict]:
+    return [{c: (v.item() if hasattr(v, "item") else v) for c, v in row.items()} for row in frame.head(n).to_dict("records")]
+
+
+def loans_case(folder: Path) -> ModelCase:
+    """The loans LogisticRegression, trained by amlops.training on 500 generated loans."""
+    from amlops import data as data_mod
+    from amlops import training
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ds = data_mod.write_csv(data_mod.generate_loans(), folder / "loans.csv")
+    model, facts = training.train(ds)
+    out = training.save_model(model, facts, folder / "model")
+    records = [{"income": 2000.0, "credit_cards": 2, "age": 45}, {"income": 9000.5, "credit_cards": 1, "age": 60}]
+    return ModelCase("loans", out, (), records, ("income", "credit_cards", "age"))
+
+
+def forest_frame() -> tuple[pd.DataFrame, pd.Series]:
+    """scikit-learn's bundled breast-cancer data (no download): 569 rows, 30 named float columns."""
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    return bunch.data, bunch.target
+
+
+def forest_case(folder: Path) -> ModelCase:
+    """A small RandomForestClassifier: a tree ensemble, whose Tree objects skops does not trust by default."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    x, y = forest_frame()
+    model = RandomForestClassifier(n_estimators=8, max_depth=4, random_state=0).fit(x, y)
+    trust = ("sklearn.tree._tree.Tree",)
+    out = save_mlflow(model, x, folder / "model", trust)
+    return ModelCase("cancer", out, trust, _records(x), tuple(x.columns))
+
+
+def pipeline_frame(rows: int = 400, seed: int = 7) -> tuple[pd.DataFrame, pd.Series]:
+    """Applicants with numeric and string columns; the label is a string ("approve" / "decline")."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "income": rng.normal(4000, 1500, rows).round(2),
+        "age": rng.integers(18, 80, rows).astype(np.int64),
+        "region": rng.choice(["north", "south", "east", "west"], rows),
+        "employment": rng.choice(["salaried", "self-employed", "retired"], rows),
+    })
+    score = frame["income"] / 1000 - (frame["region"] == "south") * 1.5 + (frame["employment"] == "salaried") * 1.0
+    label = pd.Series(np.where(score > 4, "approve", "decline"), name="decision")
+    return frame, label
+
+
+def pipeline_case(folder: Path) -> ModelCase:
+    """Pipeline(ColumnTransformer(numbers scaled, strings one-hot), LogisticRegression): needs a DataFrame."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    x, y = pipeline_frame()
+    prep = ColumnTransformer([
+        ("numbers", StandardScaler(), ["income", "age"]),
+        ("strings", OneHotEncoder(handle_unknown="ignore"), ["region", "employment"]),
+    ])
+    model = Pipeline([("prep", prep), ("clf", LogisticRegression(max_iter=1000))]).fit(x, y)
+    out = save_mlflow(model, x, folder / "model")
+    return ModelCase("applicants", out, (), _records(x), tuple(x.columns))
+
+
+CASES = {"loans": loans_case, "forest": forest_case, "pipeline": pipeline_case}
+"""Every kind, by name: `CASES[kind](folder)` builds and saves one."""
