@@ -12,6 +12,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from amlops.atomicfile import atomic_path
+
 FEATURES: tuple[str, ...] = ("income", "credit_cards", "age")
 LABEL = "approved_loan"
 DEFAULT_ROWS = 500
@@ -71,10 +73,8 @@ def file_digest(path: Path) -> str:
 
 def _write_atomically(frame: pd.DataFrame, path: Path, write) -> Dataset:
     """Write through a temporary sibling, then rename: readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    write(pa.Table.from_pandas(frame, preserve_index=False), tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        write(pa.Table.from_pandas(frame, preserve_index=False), tmp)
     return Dataset(path, len(frame), file_digest(path))
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from amlops.deployments import live_deployment
 from amlops.errors import AmlopsError, UsageError
 from amlops.paths import STACKS_DIR
 from amlops.registry import ModelVersion, Registry
@@ -81,14 +82,6 @@ def _plain(node: Any) -> Any:
     if isinstance(node, list):
         return [_plain(v) for v in node]
     return node
-
-
-def live_deployment(cfg: StackConfig, exclude: set[str] = frozenset()) -> str | None:
-    """The deployment with the most live traffic (ties: the first by name), or None if none takes traffic."""
-    shares = [(pct, name) for name, pct in cfg.online.traffic.items() if pct > 0 and name not in exclude]
-    if not shares:
-        return None
-    return sorted(shares, key=lambda s: (-s[0], s[1]))[0][1]
 
 
 def candidate_deployment(cfg: StackConfig, version: int) -> str | None:

@@ -9,7 +9,10 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
+from amlops.atomicfile import write_text
 from amlops.errors import UsageError
+from amlops.plan.document import lookup
+from amlops.stackfile import project_keys
 from infra.config import PROJECT, parse_config
 
 
@@ -36,12 +39,7 @@ class StackEditor:
 
     def get(self, *path: str) -> Any:
         """The value at (top-level key, nested keys…), or None."""
-        node: Any = self.doc["config"].get(self._top(path[0]))
-        for part in path[1:]:
-            if not isinstance(node, dict) or part not in node:
-                return None
-            node = node[part]
-        return node
+        return lookup(self.doc["config"], (self._top(path[0]), *path[1:]))
 
     def set(self, *path: str, value: Any) -> None:
         """Set a value, creating intermediate mappings; existing keys keep their position."""
@@ -79,10 +77,6 @@ class StackEditor:
         text = self.text()
         import yaml
 
-        raw = yaml.safe_load(text)["config"]
-        prefix = f"{PROJECT}:"
-        parse_config({k.removeprefix(prefix): v for k, v in raw.items() if k.startswith(prefix)}, source=str(self.path))
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(self.path)
+        parse_config(project_keys(yaml.safe_load(text)["config"]), source=str(self.path))
+        write_text(self.path, text)
         return text

@@ -42,6 +42,11 @@ def raw_config(path: Path) -> dict[str, Any]:
     config = doc.get("config") if isinstance(doc, dict) else None
     if not isinstance(config, dict):
         raise ConfigError(source, [Problem((), "has no `config:` mapping (see stacks/Pulumi.dev.yaml)")])
+    return project_keys(config)
+
+
+def project_keys(config: dict[str, Any]) -> dict[str, Any]:
+    """A stack file's `config:` mapping → its `amlops:` keys without the prefix."""
     prefix = f"{PROJECT}:"
     return {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
 

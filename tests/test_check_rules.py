@@ -9,7 +9,7 @@ import pytest
 
 from amlops.policy.rules import RULES, by_id
 from amlops.policy.runner import check_plan
-from amlops.preview.document import parse_plan
+from amlops.plan.document import parse_plan
 from plan_fixtures import AML, find, sample_plan, urn
 
 Mutation = Callable[[dict[str, Any]], None]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from amlops.preview import diff_plans, diff_revision, parse_plan, render
-from amlops.preview.document import PlanError
+from amlops.plan.document import PlanError
 from plan_fixtures import AML, changed, find, sample_plan
 
 

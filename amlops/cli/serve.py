@@ -43,7 +43,8 @@ def serve_cmd(
     """Serve scoring/score.py with a registered model under the Azure ML inference server until Ctrl-C."""
     from amlops.registry import Registry
     from amlops.serving import running
-    from amlops.serving.endpoint import LocalEndpoint, choose_deployment, model_for
+    from amlops.deployments import choose_deployment
+    from amlops.serving.endpoint import LocalEndpoint, model_for
 
     cfg = load_stack(stack)
     chosen = choose_deployment(cfg, deployment)

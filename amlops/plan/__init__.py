@@ -13,15 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from amlops.errors import AmlopsError
 from amlops.paths import ROOT
+from amlops.plan.document import PlanError
 
 HARNESS = Path(__file__).resolve().parent / "harness.py"
 OFFLINE_ENV = "AMLOPS_PLAN_OFFLINE"
-
-
-class PlanError(AmlopsError):
-    """The Pulumi program failed under mocks (bad config, missing artifact, a bug)."""
 
 
 def run_plan(stack: str, root: Path = ROOT, env: dict[str, str] | None = None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from amlops.policy.rules import MANDATORY, RULES, Rule
 from amlops.policy.subject import REQUIRED_TAGS, Subject, environment_of
-from amlops.preview.document import Plan, Resource
+from amlops.plan.document import Plan, Resource
 
 PACK_NAME = "amlops-baseline"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from amlops.preview.document import Resource
+from amlops.plan.document import Resource
 from amlops.policy.subject import Subject, Violation
 
 MANDATORY = "mandatory"

@@ -10,7 +10,7 @@ from amlops.errors import AmlopsError
 from amlops.paths import ROOT
 from amlops.policy.rules import MANDATORY, RULES, Rule
 from amlops.policy.subject import Subject, Violation, environment_of
-from amlops.preview.document import Plan, parse_plan
+from amlops.plan.document import Plan, parse_plan
 
 
 class PolicyViolations(AmlopsError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from amlops.preview.document import Plan, Resource
+from amlops.plan.document import Plan, Resource, lookup
 
 PROD = "prod"
 REQUIRED_TAGS: tuple[str, ...] = ("environment", "owner", "costCenter")
@@ -41,12 +41,8 @@ class Subject:
         return self.plan.of_type(suffix)
 
     def config_get(self, path: str, default: Any = None) -> Any:
-        node: Any = self.config
-        for part in path.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                return default
-            node = node[part]
-        return node
+        """The stack config value at a dotted path (`online.authMode`), or `default`."""
+        return lookup(self.config, path, default)
 
 
 def environment_of(plan: Plan) -> str:

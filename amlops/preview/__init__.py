@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from amlops.preview.compare import PlanDiff, diff_plans
-from amlops.preview.document import DESIRED_STATE_NOTE, Plan, PlanError, parse_plan
+from amlops.plan.document import DESIRED_STATE_NOTE, Plan, PlanError, parse_plan
 from amlops.preview.render import FORMATS, render
 from amlops.preview.worktree import GitError, RevisionNotFound, checkout, repo_root, resolve
 

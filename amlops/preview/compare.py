@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
-from amlops.preview.document import Plan, Resource
+from amlops.plan.document import Plan, Resource
 
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 """Pulumi's marker key for a secret value in serialized property maps."""

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from amlops.preview.compare import ACTIONS, PlanDiff, PropertyChange, ResourceChange
-from amlops.preview.document import DESIRED_STATE_NOTE
+from amlops.plan.document import DESIRED_STATE_NOTE
 
 FORMATS = ("text", "markdown", "json")
 _TEXT_MARK = {"add": "+", "replace": "+-", "update": "~", "remove": "-"}

@@ -69,7 +69,7 @@ def profile_stack(
     deployment pins, from the stack's registry), and the server's process tree is measured.
     Raises the typed errors of `run_profile`.
     """
-    from amlops.serving.endpoint import choose_deployment
+    from amlops.deployments import choose_deployment
 
     name = choose_deployment(cfg, deployment)
     dep = cfg.online.deployments[name]

@@ -1,13 +1,14 @@
-"""Read an offline plan document (`{"kind": "amlops-plan", ...}`) into checked, URN-indexed resources.
+"""The plan document model: an offline plan (`{"kind": "amlops-plan", ...}`) as checked, URN-indexed resources.
 
 Standard library only: the CrossGuard pack under policy/ imports the policy rules, which read
-plans through this module, in a virtualenv that has none of amlops's dependencies.
+plans through this module, in a virtualenv that has none of amlops's dependencies. `amlops plan`
+makes these documents, `amlops diff` compares two, and `amlops check` runs the rules over one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from amlops.errors import AmlopsError
 
@@ -20,7 +21,19 @@ DESIRED_STATE_NOTE = (
 
 
 class PlanError(AmlopsError):
-    """A plan document is not in the amlops-plan format; the message names the field."""
+    """A plan could not be made (the Pulumi program failed under mocks) or read (a document not in the amlops-plan format)."""
+
+
+def lookup(node: Any, path: str | Iterable[str], default: Any = None) -> Any:
+    """The value at a dotted path (`properties.authMode`) or a sequence of keys in nested mappings, or `default`.
+
+    The one dotted-key getter: plan inputs, stack config in policy rules, and stack-file edits use it.
+    """
+    for part in path.split(".") if isinstance(path, str) else path:
+        if not isinstance(node, Mapping) or part not in node:
+            return default
+        node = node[part]
+    return node
 
 
 @dataclass(frozen=True)
@@ -39,12 +52,7 @@ class Resource:
 
     def get(self, path: str, default: Any = None) -> Any:
         """The input at a dotted path (`properties.enablePurgeProtection`), or `default`."""
-        node: Any = self.inputs
-        for part in path.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                return default
-            node = node[part]
-        return node
+        return lookup(self.inputs, path, default)
 
     @property
     def label(self) -> str:
