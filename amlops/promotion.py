@@ -5,11 +5,17 @@ Steps, each one `amlops promote NAME:VERSION --to STACK` call:
             its settings copied from the deployment that serves the most traffic now;
   --traffic DEPLOY=PCT … sets those shares, the rest goes to the current live deployment;
   --finish  all traffic to the candidate, `model.version` = VERSION, the other deployments removed.
+
+In a stack with `amlops:promotion.requireCanary` (prod), --finish also needs proof of a canary: a
+committed revision of the stack file (main deploys every commit) in which a deployment serving
+VERSION took a live share of 1-99%, or an explicit `--override-canary REASON`, which is logged.
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,7 +26,9 @@ from amlops.paths import STACKS_DIR
 from amlops.registry import ModelVersion, Registry
 from amlops.stackedit import StackEditor
 from amlops.stackfile import load_stack, stack_path
-from infra.config import StackConfig
+from infra.config import PROJECT, StackConfig
+
+log = logging.getLogger(__name__)
 
 COLOURS = ("blue", "green", "red", "yellow", "purple", "orange", "teal", "indigo")
 """Deployment names a promotion picks from, in order: the first one not in use."""
@@ -29,6 +37,74 @@ MAX_MIRROR = 50
 
 class PromotionRefused(AmlopsError):
     """The gate refused the candidate: it is less accurate than what the stack serves, or has no accuracy."""
+
+
+class CanaryRequired(PromotionRefused):
+    """--finish in a stack that requires a canary, with no earlier deployed canary share and no override."""
+
+
+@dataclass(frozen=True)
+class Canary:
+    """Where the candidate served a live share: the commit, the deployment and its percent."""
+
+    commit: str
+    deployment: str
+    percent: int
+
+
+def stack_history(repo: Path, stack: str, ref: str = "HEAD") -> list[tuple[str, str]]:
+    """(commit, text) of every committed revision of stacks/Pulumi.<stack>.yaml on `ref`'s first-parent line, newest first.
+
+    Commits on main are what deploy.yml deployed; a checkout that is not a git repository has no history.
+    """
+    rel = f"stacks/Pulumi.{stack}.yaml"
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
+
+    done = git("log", "--first-parent", "--format=%H", ref, "--", rel)
+    if done.returncode != 0:
+        return []
+    return [(commit, git("show", f"{commit}:{rel}").stdout) for commit in done.stdout.split()]
+
+
+def find_canary(history: list[tuple[str, str]], version: int) -> Canary | None:
+    """The newest revision in which a deployment serving `version` took 1-99% of live traffic."""
+    import yaml
+
+    for commit, text in history:
+        try:
+            config = (yaml.safe_load(text) or {}).get("config") or {}
+            online = config.get(f"{PROJECT}:online") or {}
+            default = int((config.get(f"{PROJECT}:model") or {}).get("version") or 0)
+            deployments = online.get("deployments") or {}
+            traffic = online.get("traffic") or {}
+        except (yaml.YAMLError, AttributeError, TypeError, ValueError):
+            continue  # an unreadable old revision proves nothing
+        for name, settings in deployments.items():
+            served = int((settings or {}).get("modelVersion") or default)
+            share = traffic.get(name) or 0
+            if served == version and isinstance(share, int) and 0 < share < 100:
+                return Canary(commit, name, share)
+    return None
+
+
+def check_canary(
+    stack: str, name: str, version: int, history: list[tuple[str, str]], override: str | None
+) -> str:
+    """The action line that justifies --finish in a stack that requires a canary; raises CanaryRequired."""
+    found = find_canary(history, version)
+    if found is not None:
+        return f"canary: {found.deployment} served {name}:{version} at {found.percent}% of live traffic in {found.commit[:12]}"
+    if override is not None and override.strip():
+        log.warning("promote --finish %s:%s in %s without a deployed canary: %s", name, version, stack, override.strip())
+        return f"canary rule overridden: {override.strip()}"
+    where = f"{len(history)} committed revision(s) of stacks/Pulumi.{stack}.yaml" if history else f"no committed revision of stacks/Pulumi.{stack}.yaml"
+    raise CanaryRequired(
+        f"stack {stack} requires a canary before --finish (amlops:promotion.requireCanary), and {name}:{version} never "
+        f"served a live traffic share in {where}; deploy a step first (`amlops promote {name}:{version} --to {stack} "
+        f"--traffic DEPLOYMENT=10`), or pass --override-canary REASON"
+    )
 
 
 @dataclass(frozen=True)
@@ -207,10 +283,18 @@ def promote(
     mirror: int | None = None,
     traffic: dict[str, int] | None = None,
     finish: bool = False,
+    history: list[tuple[str, str]] | None = None,
+    override_canary: str | None = None,
 ) -> Promotion:
-    """Gate the candidate, then edit `stacks_dir/Pulumi.<stack>.yaml` (validated, comments kept) and save it."""
+    """Gate the candidate, then edit `stacks_dir/Pulumi.<stack>.yaml` (validated, comments kept) and save it.
+
+    `history`: the stack file's committed revisions, newest first (`stack_history`), read by the canary
+    rule when the stack requires one; default: the git history of the repository holding stacks_dir.
+    """
     if finish and (traffic or mirror is not None):
         raise UsageError("--finish moves all traffic to the candidate; use it without --traffic or --mirror")
+    if override_canary is not None and not finish:
+        raise UsageError("--override-canary only applies to --finish")
     if mirror is not None and not 0 <= mirror <= MAX_MIRROR:
         raise UsageError(f"--mirror must be a percent 0-{MAX_MIRROR}, got {mirror}")
     path = stack_path(stack, stacks_dir)
@@ -218,8 +302,12 @@ def promote(
     if name != cfg.model.name:
         raise UsageError(f"stack {stack} serves model {cfg.model.name!r}, not {name!r}; promote {cfg.model.name}:VERSION")
     gate = check_gate(registry, cfg, name, version)
-    editor = StackEditor(path)
     actions: list[str] = []
+    if finish and cfg.promotion.require_canary:
+        if history is None:
+            history = stack_history(stacks_dir.parent, stack)
+        actions.append(check_canary(stack, name, version, history, override_canary))
+    editor = StackEditor(path)
     edit = _Edit(editor, actions)
     deployment = candidate_deployment(cfg, version)
     live = live_deployment(cfg, exclude={deployment} if deployment else set())

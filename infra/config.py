@@ -361,6 +361,14 @@ class MonitoringConfig(_Model):
         return v
 
 
+class PromotionConfig(_Model):
+    """How `amlops promote` may change this stack (read by amlops only; no Azure resource has it)."""
+
+    require_canary: bool = False
+    """Default false; prod sets true: `promote --finish` needs the candidate to have served a live
+    traffic share in an earlier committed (deployed) revision of this stack file, or --override-canary."""
+
+
 class RegistryConfig(_Model):
     """Where models are registered (MLflow)."""
 
@@ -385,6 +393,7 @@ class StackConfig(_Model):
     batch: BatchConfig
     monitoring: MonitoringConfig = MonitoringConfig()
     registry: RegistryConfig = RegistryConfig()
+    promotion: PromotionConfig = PromotionConfig()
 
     @field_validator("prefix")
     @classmethod

@@ -19,17 +19,21 @@ def promote(
     mirror: Optional[int] = typer.Option(None, "--mirror", help="Mirror this percent (0-50) of live traffic to the candidate."),
     traffic: list[str] = typer.Option([], "--traffic", help="DEPLOYMENT=PERCENT (repeatable); the rest goes to the current live deployment."),
     finish: bool = typer.Option(False, "--finish", help="All traffic to the candidate, pin amlops:model.version, remove the old deployment."),
+    override_canary: Optional[str] = typer.Option(
+        None, "--override-canary", metavar="REASON",
+        help="--finish in a stack with promotion.requireCanary (prod) although the candidate never served a live share in a committed revision; the reason is printed and logged.",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Edit a copy of the checkout and print the result; change no file."),
     show_diff: bool = typer.Option(True, "--diff/--no-diff", help="Print the resulting desired-state diff (plans the stack twice)."),
     repo: Path = typer.Option(ROOT, "--repo", help="The checkout whose stack file to edit (default: this one)."),
 ) -> None:
     """Gate NAME:VERSION on accuracy, then add, step or finish its blue/green deployment in the stack file.
 
-    The gate: the version exists in the registry and its accuracy is at least that of the version the stack's live deployment (the one with the most traffic) serves. The edit keeps the stack file's comments and layout and is validated before it is written.
+    The gate: the version exists in the registry and its accuracy is at least that of the version the stack's live deployment (the one with the most traffic) serves. In a stack with promotion.requireCanary (prod), --finish also needs a committed revision of the stack file in which the candidate took 1-99% of live traffic (or --override-canary REASON). The edit keeps the stack file's comments and layout and is validated before it is written.
     """
     from amlops.preview import diff_plans, diff_revision, plan_at, render
     from amlops.preview.worktree import copy_working_tree
-    from amlops.promotion import parse_traffic, promote as run_promotion
+    from amlops.promotion import parse_traffic, promote as run_promotion, stack_history
     from amlops.registry import Registry
     from amlops.stackfile import load_stack
 
@@ -42,7 +46,8 @@ def promote(
     with tempfile.TemporaryDirectory(prefix="amlops-promote-") as tmp:
         root = copy_working_tree(repo, Path(tmp)) if dry_run else repo
         result = run_promotion(
-            to, name, version, registry=registry, stacks_dir=root / "stacks", mirror=mirror, traffic=shares, finish=finish
+            to, name, version, registry=registry, stacks_dir=root / "stacks", mirror=mirror, traffic=shares, finish=finish,
+            history=stack_history(repo, to) if finish and cfg.promotion.require_canary else None, override_canary=override_canary,
         )
         typer.echo(result.gate.describe())
         for action in result.actions:
