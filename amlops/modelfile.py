@@ -74,27 +74,31 @@ def needed_types(model_dir: Path) -> list[str]:
 
 
 def check_trust(model_dir: Path, trust: Iterable[str]) -> list[str]:
-    """The types to record: exactly those the file needs, each of which must be in `trust`.
+    """The types to record: exactly those the folder's skops file needs, each of which must be in `trust`."""
+    return trusted_types(needed_types(model_dir), trust, skops_file(model_dir))
+
+
+def trusted_types(needed: list[str], trust: Iterable[str], source: Path | str) -> list[str]:
+    """`needed` (sorted), once every one of them is in `trust`.
 
     Raises UntrustedTypes listing the types not passed, and UsageError for a --trust the file
     does not need (a trusted list is an allow-list; nothing unneeded goes in it).
     """
-    needed = needed_types(model_dir)
     given = sorted(set(trust))
     missing = [t for t in needed if t not in given]
     if missing:
         flags = " ".join(f"--trust {t}" for t in missing)
         raise UntrustedTypes(
-            f"{skops_file(model_dir)} needs types outside skops' defaults: {', '.join(missing)}; "
+            f"{source} needs types outside skops' defaults: {', '.join(missing)}; "
             f"review them (they are loaded, not executed, but their code is what runs at predict), then pass {flags}"
         )
     unneeded = [t for t in given if t not in needed]
     if unneeded:
         raise UsageError(
-            f"--trust {unneeded[0]}: {skops_file(model_dir).name} does not use it "
+            f"--trust {unneeded[0]}: {Path(source).name} does not use it "
             f"(types outside skops' defaults: {', '.join(needed) or 'none'})"
         )
-    return needed
+    return sorted(needed)
 
 
 def record_trust(model_dir: Path, types: list[str]) -> None:

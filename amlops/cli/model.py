@@ -1,4 +1,4 @@
-"""`amlops model`: train the loans model, register versions, list and show them."""
+"""`amlops model`: train the loans model, register or import versions, list and show them."""
 
 from __future__ import annotations
 
@@ -7,53 +7,18 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from amlops import data as data_mod
 from amlops import training
+from amlops.cli.output import out as console
 from amlops.errors import UsageError
-from amlops.paths import data_dir, state_dir
-from amlops.registry import Registry, RegisterResult
+from amlops.modelref import parse_model_ref
+from amlops.paths import data_dir, state_dir, trained_dir
+from amlops.registry import Registry
 
 DEFAULT_NAME = "chapter12-loans"
 model_app = typer.Typer(help="Train, register and inspect model versions (MLflow registry).", no_args_is_help=True)
-console = Console()
-
-
-def trained_dir(name: str) -> Path:
-    """Where `model train` leaves the candidate MLflow model folder."""
-    return state_dir() / "trained" / name
-
-
-def parse_ref(ref: str) -> tuple[str, int | None]:
-    """`NAME` or `NAME:VERSION` → (name, version or None)."""
-    name, sep, version = ref.partition(":")
-    if not name:
-        raise UsageError(f"expected NAME or NAME:VERSION, got {ref!r}")
-    if not sep:
-        return name, None
-    if not version.isdigit() or int(version) < 1:
-        raise UsageError(f"version must be a whole number ≥ 1 in {ref!r}")
-    return name, int(version)
-
-
-def describe_registration(result: RegisterResult, name: str) -> str:
-    """One line saying which version won and by how much."""
-    prev = result.previous
-    acc = f"{result.accuracy:.4f}" if result.accuracy is not None else "unknown"
-    if result.registered is None:
-        assert prev is not None
-        return (
-            f"not registered: the candidate's accuracy {acc} does not beat "
-            f"{name}:{prev.version}'s {prev.accuracy:.4f} (Δ {result.delta:+.4f}); {name}:{prev.version} stays the latest"
-        )
-    new = result.registered
-    if prev is None:
-        return f"registered {name}:{new.version} (accuracy {acc}), the first version"
-    if result.delta is None:
-        return f"registered {name}:{new.version} (accuracy {acc}); {name}:{prev.version} had no accuracy to compare"
-    return f"registered {name}:{new.version}: accuracy {acc} vs {name}:{prev.version}'s {prev.accuracy:.4f} (Δ {result.delta:+.4f})"
 
 
 def train_model(rows: int, seed: int, name: str) -> tuple[Path, training.TrainingFacts]:
@@ -73,18 +38,18 @@ def train_cmd(
     """Generate the loans data, fit LogisticRegression (80/20 split, seed 42), save an MLflow model."""
     out, facts = train_model(rows, seed, name)
     console.print(
-        f"trained {name}: validation accuracy [bold]{facts.accuracy:.4f}[/bold] on {facts.validation_rows} rows "
+        f"trained {name}: validation accuracy {facts.accuracy:.4f} on {facts.validation_rows} rows "
         f"(scikit-learn {facts.framework_version}, {facts.serialization_format}); saved to {out}",
-        highlight=False,
+        soft_wrap=True,
     )
-    console.print(f"next: amlops model register --if-better", highlight=False)
+    console.print("next: amlops model register --if-better")
 
 
 @model_app.command("register")
 def register_cmd(
     name: str = typer.Option(DEFAULT_NAME, help="Registered model name."),
     path: Optional[Path] = typer.Option(None, "--path", help="A pre-trained MLflow model folder (default: the last `model train`)."),
-    if_better: bool = typer.Option(False, "--if-better", help="Register only if more accurate than the latest version."),
+    if_better: bool = typer.Option(False, "--if-better", help="Register only if more accurate than the best registered version (the message names it)."),
     accuracy: Optional[float] = typer.Option(None, help="Accuracy to record when the folder has none."),
     tag: list[str] = typer.Option([], "--tag", help="Extra tag KEY=VALUE (repeatable)."),
     trust: list[str] = typer.Option([], "--trust", metavar="TYPE", help="A type the skops file needs beyond skops' defaults, reviewed by you (repeatable; the command lists them)."),
@@ -101,7 +66,35 @@ def register_cmd(
             raise UsageError(f"--tag takes KEY=VALUE, got {item!r}")
         extra[key] = value
     result = Registry(tracking_uri).register(name, folder, if_better=if_better, accuracy=accuracy, extra_tags=extra, trust=trust)
-    console.print(describe_registration(result, name), highlight=False)
+    console.print(result.describe())
+
+
+def imported_dir(name: str) -> Path:
+    """Where `model import` leaves the converted MLflow model folder."""
+    return state_dir() / "imported" / name
+
+
+@model_app.command("import")
+def import_cmd(
+    path: Path = typer.Argument(..., help="A joblib or pickle file holding a fitted scikit-learn estimator (the book's model.pkl)."),
+    name: str = typer.Option(..., "--name", help="Registered model name."),
+    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="You trust the file: loading a pickle runs the code it contains."),
+    columns: Optional[str] = typer.Option(None, "--columns", help="NAME[:TYPE],... in training order, when the model has no feature names or a column is not double (TYPE: double, float, long, integer, boolean, string)."),
+    trust: list[str] = typer.Option([], "--trust", metavar="TYPE", help="A type the model needs beyond skops' defaults, reviewed by you (repeatable; the command lists them)."),
+    accuracy: Optional[float] = typer.Option(None, help="Accuracy to record (the file carries none)."),
+    tracking_uri: Optional[str] = typer.Option(None, envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI (default: sqlite under .amlops/)."),
+) -> None:
+    """Import a joblib/pickle model: check it, save it as an MLflow skops model with a signature, register it with its lineage."""
+    from amlops.importing import import_pickle
+
+    imported = import_pickle(path, imported_dir(name), trust_pickle=trust_pickle, trust=trust, columns=columns)
+    cols = ", ".join(f"{c.name} ({c.type})" for c in imported.columns)
+    console.print(
+        f"imported {path} (sha256 {imported.sha256[:12]}…, {imported.estimator}) as an MLflow skops model; columns: {cols}",
+        highlight=False, markup=False, emoji=False, soft_wrap=True,
+    )
+    result = Registry(tracking_uri).register(name, imported.folder, accuracy=accuracy, trust=imported.trusted)
+    console.print(result.describe())
 
 
 def _when(ms: int) -> str:
@@ -137,7 +130,7 @@ def show_cmd(
     tracking_uri: Optional[str] = typer.Option(None, envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI."),
 ) -> None:
     """Show one version: accuracy, framework, lineage, run id, source and every tag."""
-    name, version = parse_ref(ref)
+    name, version = parse_model_ref(ref, "NAME[:VERSION]", version_required=False)
     v = Registry(tracking_uri).get(name, version)
     table = Table(title=f"{v.name}:{v.version}", show_header=False)
     table.add_column("key", style="bold")
