@@ -16,6 +16,8 @@ from amlops.atomicfile import atomic_path
 
 FEATURES: tuple[str, ...] = ("income", "credit_cards", "age")
 LABEL = "approved_loan"
+APPLICATION_ID = "application_id"
+"""Each pending loan's id, so batch predictions can be joined back (amlops:batch.idColumns)."""
 DEFAULT_ROWS = 500
 DEFAULT_SEED = 42
 PENDING_DOUBLINGS = 10
@@ -42,11 +44,13 @@ def generate_loans(rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> pd.Dat
 
 
 def pending_loans(labelled: pd.DataFrame, doublings: int = PENDING_DOUBLINGS) -> pd.DataFrame:
-    """The book's pending loans: the rows without the label, appended to themselves `doublings` times."""
+    """The book's pending loans: the rows without the label, appended to themselves `doublings` times,
+    each with an application id (`A0000001`, …) that the batch output carries back."""
     frame = labelled[list(FEATURES)].reset_index(drop=True)
     for _ in range(doublings):
         frame = pd.concat([frame, frame], ignore_index=True)
-    return frame
+    ids = pd.Series(np.arange(1, len(frame) + 1)).map("A{:07d}".format)
+    return frame.assign(**{APPLICATION_ID: ids})[[APPLICATION_ID, *FEATURES]]
 
 
 @dataclass(frozen=True)

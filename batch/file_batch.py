@@ -1,61 +1,59 @@
-"""Azure ML batch entry script (files): score whole files of loan applications, one file per item.
+"""Azure ML batch entry script (files): one output file per input file, written by the script itself.
 
-Each item is a CSV or Parquet file of loans (columns income, credit_cards, age); its result
-is a one-line summary. Runs unchanged in Azure and under `amlops batch run --mode files`,
-and imports only its runtime dependencies, never this repository.
+Runs unchanged in an Azure ML batch model deployment and under `amlops batch run --mode files`.
+Azure calls run() with a list of file paths; the script writes `<stem>.csv` (input names must
+differ by stem; id columns
+or the whole row, then `prediction`, with a header) into the job's output folder, which
+Azure names in AZUREML_BI_OUTPUT_PATH, and returns the paths it scored: one element per
+file, so a file it cannot score counts as failed ("Customize outputs in batch deployments",
+https://learn.microsoft.com/azure/machine-learning/how-to-deploy-model-custom-output;
+declared with output_action summary_only). Imports only its runtime dependencies.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import warnings
 from pathlib import Path
 
-import pandas as pd
+from model_loader import LoadedModel, load_model
+from tables import InputFileError, csv_bytes, score
 
-from model_loader import load_model
-
-FEATURES = ("income", "credit_cards", "age")
-READERS = {".csv": pd.read_csv, ".parquet": pd.read_parquet}
+OUTPUT_PATH_ENV = "AZUREML_BI_OUTPUT_PATH"
+"""Set by Azure to the batch job's output folder (see the page above)."""
 
 logger = logging.getLogger(__name__)
-model = None
+model: LoadedModel | None = None
+output_path: Path | None = None
 
 
 def init() -> None:
-    """Azure calls this once per worker process: load the model from AZUREML_MODEL_DIR (skops, no pickle)."""
-    global model
-    model, path = load_model()
-    logger.info("loaded %s", path)
+    """Azure calls this once per worker process: load the model and find the job's output folder."""
+    global model, output_path
+    model = load_model()
+    folder = os.environ.get(OUTPUT_PATH_ENV)
+    if not folder:
+        raise RuntimeError(f"{OUTPUT_PATH_ENV} is not set; Azure sets it to the batch job's output folder")
+    output_path = Path(folder)
+    warnings.filterwarnings("ignore", message="X does not have valid feature names")
+    logger.info("loaded %s; writing to %s", model.path, output_path)
 
 
-def summarize(path: str) -> str:
-    """Score one file; its summary `APPROVED/ROWS approved`. Raises on an unreadable or unusable file."""
-    reader = READERS.get(Path(path).suffix.lower())
-    if reader is None:
-        raise ValueError(f"{path}: not a CSV or Parquet file")
-    frame = reader(path)
-    missing = [c for c in FEATURES if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: lacks column(s) {', '.join(missing)}")
-    x = frame[list(FEATURES)].apply(pd.to_numeric, errors="raise")
-    if x.isna().any().any():
-        raise ValueError(f"{path}: empty feature values")
-    approved = int(model.predict(x).sum())  # type: ignore[union-attr]
-    return f"{approved}/{len(frame)} approved"
-
-
-def run(mini_batch: list[str]) -> list[list[str]]:
-    """Azure calls this per mini-batch of file paths: returns `[path, summary]` per file it scored.
-
-    A file that cannot be read or scored is logged and left out; Azure (and
-    `amlops batch run`) count every path not returned as a failed item.
-    """
-    if model is None:
+def run(mini_batch: list[str]) -> list[str]:
+    """Azure calls this per mini-batch of file paths: writes each file's predictions, returns the paths it scored."""
+    if model is None or output_path is None:
         raise RuntimeError("run() called before init(): the model is not loaded")
-    results = []
+    done = []
     for path in mini_batch:
+        target = output_path / f"{Path(path).stem}.csv"
         try:
-            results.append([path, summarize(path)])
-        except Exception:
-            logger.exception("failed to score %s", path)
-    return results
+            data = csv_bytes(score(model, path), header=True)
+        except InputFileError as exc:
+            logger.error("%s", exc)
+            continue
+        partial = target.with_name(f".{target.name}.{os.getpid()}")
+        partial.write_bytes(data)
+        os.replace(partial, target)  # a retried mini-batch rewrites the same file whole
+        done.append(path)
+    return done

@@ -13,7 +13,7 @@ from pathlib import Path
 import pulumi
 from pulumi_azure_native import authorization
 
-from infra.batch_endpoint import SCRIPTS, BatchEndpoint, BatchEndpointArgs
+from infra.batch_endpoint import BatchEndpoint, BatchEndpointArgs, SCRIPTS, SHARED_MODULES
 from infra.code_asset import CodeAsset, CodeAssetArgs
 from infra.compute import Compute, ComputeArgs
 from infra.config import KEYS, PROJECT, ConfigError, StackConfig, parse_config
@@ -24,6 +24,7 @@ from infra.model_source import ModelSourceError, resolve
 from infra.monitoring import Monitoring, MonitoringArgs
 from infra.naming import derive_names, endpoint_name
 from infra.online_endpoint import KubernetesTarget, OnlineEndpoint, OnlineEndpointArgs
+from infra.schedule import BatchSchedule, BatchScheduleArgs
 from infra.workspace import Workspace, WorkspaceArgs
 
 OFFLINE_ENV = "AMLOPS_PLAN_OFFLINE"
@@ -82,6 +83,8 @@ def main() -> None:
                 names=names,
                 location=location,
                 tenant_id=client.tenant_id,
+                subscription_id=client.subscription_id,
+                deployer_object_id=client.object_id,
                 settings=cfg.workspace,
                 app_insights=cfg.monitoring.app_insights,
                 protect=cfg.workspace.protect_state(),
@@ -97,9 +100,20 @@ def main() -> None:
         kubernetes = cfg.online.target == "kubernetes"
         compute = Compute(
             "compute",
-            ComputeArgs(location=location, settings=cfg.compute, attach_kubernetes=kubernetes, tags=tags, **scope),
+            ComputeArgs(
+                location=location,
+                settings=cfg.compute,
+                subscription_id=client.subscription_id,
+                stack_suffix=names.suffix,
+                registry_id=ws.registry_id,
+                key_vault_id=ws.key_vault_id,
+                assets_container_id=ws.assets_container_id,
+                attach_kubernetes=kubernetes,
+                tags=tags,
+                **scope,
+            ),
         )
-        scripts = {"scoring": ("score.py",), "batch": (SCRIPTS[cfg.batch.mode],)}
+        scripts = {"scoring": ("score.py",), "batch": (SCRIPTS[cfg.batch.mode], *SHARED_MODULES)}
         code, env = {}, {}
         for artifact, entry_scripts in scripts.items():
             code[artifact] = CodeAsset(
@@ -143,6 +157,8 @@ def main() -> None:
                 environment_id=env["scoring"].environment_id,
                 subscription_id=client.subscription_id,
                 location=location,
+                stack_suffix=names.suffix,
+                assets_container_id=ws.assets_container_id,
                 kubernetes=(
                     KubernetesTarget(compute.kubernetes_id, cfg.compute.kubernetes.instance_type)
                     if kubernetes and compute.kubernetes_id is not None and cfg.compute.kubernetes
@@ -175,11 +191,26 @@ def main() -> None:
                 code_id=code["batch"].code_id,
                 environment_id=env["batch"].environment_id,
                 compute_id=compute.cluster_id,
+                subscription_id=client.subscription_id,
+                stack_suffix=names.suffix,
                 location=location,
                 tags=tags,
                 **scope,
             ),
         )
+        if cfg.batch.schedule is not None:
+            BatchSchedule(
+                "batch-schedule",
+                BatchScheduleArgs(
+                    settings=cfg.batch,
+                    schedule_name=f"{cfg.batch.endpoint_name}-schedule",
+                    endpoint_name=batch.endpoint_name,
+                    default_deployment=batch.default_deployment,
+                    workspace_id=ws.workspace_id,
+                    tags=tags,
+                    **scope,
+                ),
+            )
     except InfraError as exc:
         raise pulumi.RunError(f"stacks/Pulumi.{stack}.yaml: {exc}") from None
 

@@ -1,16 +1,20 @@
-"""Run one batch job locally with Azure's parallel-job semantics: plan, dispatch, retry, write, report.
+"""Run one batch job locally as an Azure batch model deployment runs it: plan, dispatch, retry, write, report.
 
-The parent streams mini-batch plans to forked workers, retries a mini-batch whose run()
-raised, timed out or whose worker died (up to max_retries), appends each worker's
-ready-made CSV bytes to a hidden partial file, and renames it into place only when the
-job succeeds. Thresholds are checked after every outcome; Ctrl-C or SIGTERM stops the
-workers and removes the partial file.
+The parent streams mini-batches (lists of files) to forked workers, retries a mini-batch
+whose run() raised, timed out or whose worker died (up to max_retries), and checks
+errorThreshold (failed files) after every outcome. A job in which no file succeeded has
+failed, as in Azure. Its outputs replace an earlier job's only when it succeeds: the
+append_row file is assembled without a name, and the script's own outputs
+(AZUREML_BI_OUTPUT_PATH) go to the job's reports folder first. Ctrl-C or SIGTERM stops
+the workers; a SIGKILL of this process kills them too (see worker.die_with_parent).
 """
 
 from __future__ import annotations
 
 import collections
 import importlib
+import os
+import shutil
 import signal
 import threading
 import time
@@ -29,10 +33,11 @@ from amlops.batching.progress import JobProgress
 from amlops.batching.settings import DEFAULT_SCRIPTS, BatchSettings
 from amlops.errors import UsageError
 
-PREIMPORT = ("numpy", "pandas", "pyarrow.csv", "sklearn.linear_model", "skops.io")
+PREIMPORT = ("numpy", "pandas", "pyarrow.csv", "pyarrow.parquet", "sklearn.linear_model", "skops.io", "yaml")
 """Imported by the parent before forking, so every worker starts with them loaded (the cheapest start)."""
 POLL_SECONDS = 0.1
-RESULT_FILES = (reports.SUMMARY_JSON, reports.PROCESSED_FILE, reports.ERRORS_FILE)
+SCRIPT_OUTPUTS = "outputs"
+"""The reports folder's subfolder the script writes to (AZUREML_BI_OUTPUT_PATH) until the job succeeds."""
 
 
 @dataclass
@@ -41,6 +46,9 @@ class JobSpec:
 
     input: Path
     output_dir: Path
+    """The output location: what Azure's job output folder would hold."""
+    reports_dir: Path
+    """This job's own folder: reports, worker logs, and the script's outputs until the job succeeds."""
     settings: BatchSettings
     model_dir: Path
     model_label: str = ""
@@ -71,22 +79,40 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _prepare_output(spec: JobSpec) -> Path:
+def _check_output(spec: JobSpec) -> Path:
+    """The output location, refused when it holds an earlier job's output and --overwrite was not given."""
     out = spec.output_dir
     if out.exists() and not out.is_dir():
         raise UsageError(f"--output {out} is a file; pass a folder")
-    taken = [n for n in (spec.settings.output_file_name, *RESULT_FILES) if (out / n).exists()]
-    if taken and not spec.overwrite:
-        raise UsageError(
-            f"{out} already holds a batch job's results ({', '.join(taken)}); pass another --output or add --overwrite"
-        )
+    if out.is_dir() and not spec.overwrite:
+        taken = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+        if taken:
+            shown = ", ".join(taken[:3]) + (" …" if len(taken) > 3 else "")
+            raise UsageError(
+                f"{out} already holds a batch job's output ({shown}); pass another --output or add --overwrite "
+                "(it replaces the earlier output only if the new job succeeds)"
+            )
     out.mkdir(parents=True, exist_ok=True)
-    (out / "logs").mkdir(exist_ok=True)
-    for name in (spec.settings.output_file_name, *RESULT_FILES, reports.SUMMARY_TEXT):
-        (out / name).unlink(missing_ok=True)
-    for old in (out / "logs").glob("worker*.log"):  # workers append: start each job's logs afresh
-        old.unlink()
     return out
+
+
+def _prepare_reports(spec: JobSpec) -> Path:
+    folder = spec.reports_dir
+    if folder.exists() and any(folder.iterdir()):
+        raise UsageError(f"reports folder {folder} is not empty; every job needs a folder of its own")
+    (folder / "logs").mkdir(parents=True, exist_ok=True)
+    (folder / SCRIPT_OUTPUTS).mkdir(exist_ok=True)
+    return folder
+
+
+def _publish_script_outputs(staged: Path, out: Path) -> None:
+    """Move what the script wrote into the output location, replacing same-named files of an earlier job."""
+    for path in sorted(staged.rglob("*")):
+        if path.is_file():
+            target = out / path.relative_to(staged)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+    shutil.rmtree(staged, ignore_errors=True)
 
 
 def _preimport() -> None:
@@ -98,11 +124,12 @@ def _preimport() -> None:
 
 
 def run_job(spec: JobSpec, console: Console | None = None) -> reports.JobResult:
-    """Run the job; returns its result (also written under the output folder).
+    """Run the job; returns its result (also written to the reports folder).
 
     Raises EntryScriptFailed when init() fails, DataError for an unreadable input, and
-    re-raises KeyboardInterrupt after cleaning up. Threshold failures are in the result
-    (status FAILED); `raise_for_status` turns them into BatchJobFailed.
+    re-raises KeyboardInterrupt after cleaning up. Threshold failures, and a job in which
+    no file succeeded, are in the result (status FAILED); `raise_for_status` turns them
+    into BatchJobFailed.
     """
     console = console or Console(stderr=True)
     s = spec.settings
@@ -113,21 +140,28 @@ def run_job(spec: JobSpec, console: Console | None = None) -> reports.JobResult:
     if not model_dir.is_dir():
         raise UsageError(f"model folder {model_dir} does not exist")
     started = time.perf_counter()
-    plan = planner.plan(spec.input, s.mode, s.mini_batch_size)
-    out = _prepare_output(spec)
+    plan = planner.plan(spec.input, s.mini_batch_size, s.id_columns, distinct_stems=s.mode == "files")
+    out = _check_output(spec)
+    folder = _prepare_reports(spec)
     _preimport()
-    pool = WorkerPool(s.workers, worker.serve, (script, model_dir, s, out))
-    ledger = reports.Ledger(out, s)
     sink = OutputFile(out / s.output_file_name) if s.output_action == "append_row" else None
-    runner = _Dispatcher(plan, pool, ledger, sink, s)
+    ctx = worker.WorkerContext(
+        script=script, model_dir=model_dir, settings=s, output_dir=folder / SCRIPT_OUTPUTS,
+        log_dir=folder / "logs", part_dir=folder if sink else None,
+    )
+    pool = WorkerPool(s.workers, worker.serve, (os.getpid(), ctx))
+    ledger = reports.Ledger(folder, s)
+    runner = _Dispatcher(plan, pool, ledger, sink, s, script.name)
     status, reason = "FAILED", None
     scoring_started = time.perf_counter()
     try:
         with _sigterm_as_interrupt():
             pool.start()
-            label = f"{spec.input.name} → {s.output_file_name if sink else 'summary only'}"
+            label = f"{spec.input.name} → {s.output_file_name if sink else 'per-file outputs'}"
             with JobProgress(console, plan.total_weight, label, enabled=spec.progress) as progress:
                 reason = runner.run(progress)
+            if reason is None and ledger.counts.items_succeeded == 0:
+                reason = f"no file succeeded: all {ledger.counts.items_failed} failed (Azure fails such a job whatever errorThreshold says)"
             status = "FAILED" if reason else "SUCCEEDED"
     except EntryScriptFailed as exc:
         reason = str(exc).splitlines()[0]
@@ -142,31 +176,33 @@ def run_job(spec: JobSpec, console: Console | None = None) -> reports.JobResult:
             pool.kill()
         runner.abort_pending()
         output_file = None
-        if sink is not None:
-            if status == "SUCCEEDED":
+        if status == "SUCCEEDED":
+            _publish_script_outputs(folder / SCRIPT_OUTPUTS, out)
+            if sink is not None:
                 output_file = str(sink.commit())
-            else:
-                sink.discard()
+        elif sink is not None:
+            sink.discard()
         ledger.close()
         finished = time.perf_counter()
         elapsed, scoring = finished - started, finished - scoring_started
         c = ledger.counts
         result = reports.JobResult(
             status=status, reason=reason, counts=c, elapsed_seconds=round(elapsed, 3),
-            scoring_seconds=round(scoring, 3), rows_per_second=round(c.items_succeeded / scoring if scoring else 0.0, 1),
-            output_dir=str(out), output_file=output_file, mode=s.mode, input=str(spec.input),
+            scoring_seconds=round(scoring, 3), files_per_second=round(c.items_succeeded / scoring if scoring else 0.0, 2),
+            lines_per_second=round(c.output_lines / scoring if scoring else 0.0, 1),
+            output_dir=str(out), output_file=output_file, reports_dir=str(folder), mode=s.mode, input=str(spec.input),
             script=str(script), model=spec.model_label or str(model_dir), workers=s.workers,
             instance_count=s.instance_count, settings=asdict(s), first_errors=ledger.first_errors,
             finished=reports.now(),
         )
-        result.write(out)
+        result.write(folder)
     return result
 
 
 class _Dispatcher:
     """The parent's loop: keep every ready worker busy, book every outcome, stop on a threshold."""
 
-    def __init__(self, plan: planner.Plan, pool: WorkerPool, ledger: reports.Ledger, sink: OutputFile | None, s: BatchSettings):
+    def __init__(self, plan: planner.Plan, pool: WorkerPool, ledger: reports.Ledger, sink: OutputFile | None, s: BatchSettings, script_name: str):
         self.plan = plan
         self.pool = pool
         self.ledger = ledger
@@ -176,7 +212,7 @@ class _Dispatcher:
         self.attempts: dict[int, int] = {}
         self.in_flight: dict[int, planner.MiniBatch] = {}
         self.exhausted = False
-        self.script_name = Path(pool.args[0]).name
+        self.script_name = script_name
         self.parts: dict[int, Path | None] = {}
 
     def _next(self) -> planner.MiniBatch | None:
@@ -227,35 +263,32 @@ class _Dispatcher:
                 progress.advance(event.task.weight, 0)
             return
         body = event.body
-        kind = body[0]
-        if kind == "ready":
-            self.parts[event.worker.pid] = body[3]
+        if isinstance(body, worker.Ready):
+            self.parts[event.worker.pid] = body.part
+            if self.sink is not None and body.part is not None:
+                self.sink.claim(body.part)
             return
-        if kind == "init_failed":
-            trace = body[2].rstrip()
-            self.ledger.note(f"init() failed in worker process {body[1]}:\n{trace}")
+        if isinstance(body, worker.InitFailed):
+            self.ledger.note(f"init() failed in worker process {body.pid}:\n{body.trace.rstrip()}")
             raise EntryScriptFailed(
-                f"{self.script_name}: {body[3]}; nothing was scored "
+                f"{self.script_name}: {body.summary}; nothing was scored "
                 f"(stack trace in {self.ledger.out_dir / reports.ERRORS_FILE})"
             )
         mb: planner.MiniBatch = event.task
-        if kind == "done":
-            _, _, items, rows, seconds = body
+        if isinstance(body, worker.Done):
             del self.in_flight[mb.id]
             if self.sink is not None:
-                self.sink.settle(mb.id, self.parts[event.worker.pid], rows.offset, rows.length)
+                self.sink.settle(mb.id, self.parts[event.worker.pid], body.rows.offset, body.rows.length)
             log = f"logs/worker{event.worker.slot}.log"
-            self.ledger.succeeded(mb, items, rows, seconds, event.worker.pid, self.attempts[mb.id], log)
-            progress.advance(mb.weight, min(rows.returned, items))
-        else:
-            _, _, status, items, message, trace, seconds = body
-            if self._failed(mb, status, message, trace, event.worker.pid, seconds, items):
-                progress.advance(mb.weight, 0)
+            self.ledger.succeeded(mb, body.items, body.rows, body.seconds, event.worker.pid, self.attempts[mb.id], log)
+            progress.advance(mb.weight, body.rows.lines)
+        elif self._failed(mb, body.status, body.message, body.trace, event.worker.pid, body.seconds, body.items):
+            progress.advance(mb.weight, 0)
 
     def _failed(self, mb: planner.MiniBatch, status: str, message: str, trace: str, pid: int, seconds: float, items: int | None) -> bool:
         """Book a failed attempt and queue a retry if any is left; True when the mini-batch has failed for good."""
         attempt = self.attempts[mb.id]
-        retrying = status != worker.INPUT_ERROR and attempt <= self.s.max_retries
+        retrying = attempt <= self.s.max_retries
         self.ledger.attempt_failed(mb, attempt, status, message, trace, pid, seconds, retrying, items)
         if retrying:
             self.retry.append(mb)

@@ -1,25 +1,31 @@
-"""What run() returned, as output: rows counted and formatted as headerless CSV (in the worker, appended
-to its own part file), and the output file that appears whole or not at all (in the parent).
+"""What run() returned, as Azure's append_row writes it, and the output file that appears whole or not at all.
 
-Workers never send rows through a pipe: each appends its CSV bytes to a hidden part file
-and reports the byte range; the parent copies the ranges of succeeded mini-batches into
-the output in mini-batch order with copy_file_range (in the kernel), then renames it.
+append_row aggregates every element run() returns into one file, one after another,
+each followed by a line break ("append all outputs separated by line", ParallelRunStep's
+output_action; https://learn.microsoft.com/python/api/azureml-pipeline-steps/azureml.pipeline.steps.parallelrunconfig).
+A DataFrame is written without its column names ("the output file doesn't include those
+names", https://learn.microsoft.com/azure/machine-learning/how-to-batch-scoring-script)
+and without its index, its values separated by a space (how every azureml-examples
+notebook reads predictions.csv back: `pd.read_csv(..., header=None, sep=" ")`). Other
+elements are written as `str(element)`; a string is written as it is, so one element
+may hold several lines.
+
+Workers never send rows through a pipe: each appends its bytes to its own part file and
+reports the byte range; the parent copies the ranges of succeeded mini-batches into the
+output in mini-batch order with copy_file_range. Part files and the output under
+construction have no name on disk (unlinked, or O_TMPFILE), so no exit — not even
+SIGKILL — leaves a partial file behind.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
-_NO_HEADER = pacsv.WriteOptions(include_header=False)
 MAX_NAMED_FAILURES = 1000
 """At most this many failed items of one mini-batch are named in the error log (the rest are counted)."""
 
@@ -30,88 +36,62 @@ class ResultTypeError(TypeError):
 
 @dataclass(frozen=True, slots=True)
 class Rows:
-    """run()'s result for one mini-batch: how many rows, which inputs are missing, and its CSV bytes."""
+    """run()'s result for one mini-batch: how many elements, which inputs are missing, and its output bytes."""
 
     returned: int
     missing: tuple[int, ...]
     """Positions (within the mini-batch) of items run() did not return, where they can be told."""
     data: bytes = b""
+    lines: int = 0
+    """Lines the output gains (a string element may hold several)."""
     offset: int = 0
     """Where `data` went in the worker's part file (the parent copies offset..offset+length)."""
     length: int = 0
 
 
-def collect(result: object, given: pd.DataFrame | list[str], formatted: bool) -> Rows:
-    """Count and (when `formatted`) format run()'s result for the mini-batch `given`."""
+def collect(result: object, given: list[str], formatted: bool) -> Rows:
+    """Count and (when `formatted`) render run()'s result for the mini-batch `given`, as append_row would."""
     if isinstance(result, pd.DataFrame):
-        rows = len(result)
-        data = _frame_bytes(result) if formatted and rows else b""
+        returned = len(result)
+        data = frame_bytes(result) if formatted and returned else b""
     elif isinstance(result, (list, tuple, np.ndarray)):
         items = result.tolist() if isinstance(result, np.ndarray) else list(result)
-        rows = len(items)
-        data = _list_bytes(items) if formatted and rows else b""
+        returned = len(items)
+        data = "".join(f"{item}\n" for item in items).encode() if formatted and returned else b""
     else:
         raise ResultTypeError(
-            f"run() returned {type(result).__name__}; return a pandas DataFrame or a list with one entry per item it scored"
+            f"run() returned {type(result).__name__}; return a pandas DataFrame or a list with one element per file it processed"
         )
     missing: tuple[int, ...] = ()
-    if rows < len(given):
+    if returned < len(given):
         missing = _missing(result, given)
-    return Rows(rows, missing, data)
+    return Rows(returned, missing, data, data.count(b"\n"))
 
 
-def _frame_bytes(frame: pd.DataFrame) -> bytes:
-    try:
-        if all(isinstance(t, np.dtype) and t.kind in "biuf" for t in frame.dtypes):
-            # plain numeric columns: from_arrays skips from_pandas' schema work (≈ 0.6 ms a mini-batch)
-            table = pa.Table.from_arrays([pa.array(frame[c].to_numpy()) for c in frame.columns], names=[str(c) for c in frame.columns])
-        else:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed-type object columns: pandas can still write them
-        return frame.to_csv(header=False, index=False).encode()
-    sink = pa.BufferOutputStream()
-    pacsv.write_csv(table, sink, write_options=_NO_HEADER)
-    return sink.getvalue().to_pybytes()
+def frame_bytes(frame: pd.DataFrame) -> bytes:
+    """A DataFrame's rows as append_row writes them: no header, no index, values separated by a space."""
+    text = frame.astype(str).agg(" ".join, axis=1) if len(frame.columns) else pd.Series([""] * len(frame))
+    return ("\n".join(text) + "\n").encode()
 
 
-def _list_bytes(items: list) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    for item in items:
-        if isinstance(item, (list, tuple)):
-            writer.writerow(item)
-        elif isinstance(item, np.ndarray):
-            writer.writerow(item.tolist())
-        else:
-            buf.write(f"{item}\n")
-    return buf.getvalue().encode()
-
-
-def _missing(result: object, given: pd.DataFrame | list[str]) -> tuple[int, ...]:
-    """Which inputs have no result row: all when run() returned none, else by the DataFrame index run() kept,
-    or by the path each list row starts with."""
+def _missing(result: object, given: list[str]) -> tuple[int, ...]:
+    """Which inputs have no result: all when run() returned none, else the paths absent from a list of paths."""
     if len(result) == 0:  # type: ignore[arg-type]
         return tuple(range(min(len(given), MAX_NAMED_FAILURES)))
-    if isinstance(given, pd.DataFrame) and isinstance(result, pd.DataFrame):
-        index = result.index
-        if index.is_unique and len(given.index) and index.isin(given.index).all():
-            lost = np.ones(len(given), dtype=bool)
-            lost[given.index.get_indexer(index)] = False
-            return tuple(int(i) for i in np.flatnonzero(lost)[:MAX_NAMED_FAILURES])
-        return ()
-    if isinstance(given, list) and isinstance(result, (list, tuple)):
-        firsts = {str(r[0]) for r in result if isinstance(r, (list, tuple)) and r}
-        if firsts and firsts <= set(given):
-            return tuple(i for i, p in enumerate(given) if p not in firsts)[:MAX_NAMED_FAILURES]
+    if isinstance(result, (list, tuple)) and all(isinstance(r, str) for r in result) and set(result) <= set(given):
+        kept = set(result)
+        return tuple(i for i, p in enumerate(given) if p not in kept)[:MAX_NAMED_FAILURES]
     return ()
 
 
 class PartFile:
-    """A worker's own append-only file of CSV bytes; results travel as (offset, length), not through the pipe."""
+    """A worker's own append-only file of output bytes; results travel as (offset, length), not through the pipe.
+
+    The parent opens it when the worker is ready and removes its name at once (`claim`)."""
 
     def __init__(self, path: Path):
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         self._end = 0
 
     def store(self, rows: Rows) -> Rows:
@@ -120,28 +100,73 @@ class PartFile:
         while view:
             view = view[os.write(self._fd, view):]
         self._end += len(rows.data)
-        return Rows(rows.returned, rows.missing, b"", offset, len(rows.data))
+        return Rows(rows.returned, rows.missing, b"", rows.lines, offset, len(rows.data))
 
 
-def part_path(out_dir: Path, output_file_name: str, slot: int, pid: int) -> Path:
-    return out_dir / f".{output_file_name}.part-{slot}-{pid}"
+def part_path(folder: Path, slot: int, pid: int) -> Path:
+    return folder / f".part-{slot}-{pid}"
+
+
+def _unnamed_file(folder: Path) -> tuple[int, Path | None]:
+    """A writable file in `folder` with no name (O_TMPFILE), or a hidden named one where the filesystem has none."""
+    try:
+        return os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o644), None
+    except (OSError, AttributeError):
+        path = folder / f".partial-{os.getpid()}"
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644), path
+
+
+def _copy_whole(fd: int, target: Path) -> None:
+    size = os.fstat(fd).st_size
+    out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        offset = 0
+        while offset < size:
+            n = os.copy_file_range(fd, out, size - offset, offset)
+            if n == 0:
+                break
+            offset += n
+        os.fsync(out)
+    finally:
+        os.close(out)
+
+
+def publish(fd: int, named: Path | None, target: Path) -> Path:
+    """Give the unnamed file `fd` the name `target`, replacing any earlier file there in one step."""
+    os.fsync(fd)
+    staged = target.with_name(f".{target.name}.{os.getpid()}")
+    if named is None:
+        staged.unlink(missing_ok=True)
+        try:
+            os.link(f"/proc/self/fd/{fd}", staged, follow_symlinks=True)  # linkat(AT_SYMLINK_FOLLOW): open(2), O_TMPFILE
+        except OSError:  # some filesystems (overlayfs) refuse the link: copy in the kernel instead
+            _copy_whole(fd, staged)
+    else:
+        os.replace(named, staged)
+    os.replace(staged, target)
+    return target
 
 
 class OutputFile:
-    """`output_file_name`, assembled in a hidden file from the workers' part files, renamed into place on commit.
+    """`output_file_name`, assembled from the workers' part files without a name until `commit` gives it one.
 
     Ranges are copied in mini-batch order as soon as every earlier mini-batch is settled
-    (succeeded or failed), so the output's row order is the input's.
+    (succeeded or failed), so the output's order is the input's.
     """
 
     def __init__(self, path: Path):
         self.path = path
-        self.partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-        self._fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._fd, self._named = _unnamed_file(path.parent)
         self._sources: dict[Path, int] = {}
         self._waiting: dict[int, tuple[Path, int, int] | None] = {}
         self._next = 0
         self.bytes = 0
+
+    def claim(self, part: Path) -> None:
+        """Open a worker's part file for reading and remove its name: from now on only open handles reach it."""
+        if part not in self._sources:
+            self._sources[part] = os.open(part, os.O_RDONLY)
+            part.unlink(missing_ok=True)
 
     def settle(self, mini_batch_id: int, part: Path | None = None, offset: int = 0, length: int = 0) -> None:
         """Mini-batch `mini_batch_id` is done: its rows are `length` bytes at `offset` of `part` (none if it failed)."""
@@ -153,9 +178,8 @@ class OutputFile:
             self._next += 1
 
     def _copy(self, part: Path, offset: int, length: int) -> None:
-        src = self._sources.get(part)
-        if src is None:
-            src = self._sources[part] = os.open(part, os.O_RDONLY)
+        self.claim(part)
+        src = self._sources[part]
         end = offset + length
         while offset < end:
             try:
@@ -171,19 +195,20 @@ class OutputFile:
         for fd in self._sources.values():
             os.close(fd)
         self._sources.clear()
-        os.close(self._fd)
-        for part in self.path.parent.glob(f".{self.path.name}.part-*"):
-            part.unlink(missing_ok=True)
 
     def commit(self) -> Path:
-        """Make the output appear, whole (every mini-batch must have settled)."""
+        """Make the output appear, whole, replacing an earlier job's (every mini-batch must have settled)."""
         if self._waiting:
             raise RuntimeError(f"output incomplete: mini-batch {self._next} never settled")
         self._close()
-        os.replace(self.partial, self.path)
-        return self.path
+        try:
+            return publish(self._fd, self._named, self.path)
+        finally:
+            os.close(self._fd)
 
     def discard(self) -> None:
-        """Remove the partial and part files (after a failure or Ctrl-C): no output at all."""
+        """Drop what was assembled (after a failure or Ctrl-C): no output at all, an earlier one untouched."""
         self._close()
-        self.partial.unlink(missing_ok=True)
+        os.close(self._fd)
+        if self._named is not None:
+            self._named.unlink(missing_ok=True)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Callable
 
+from amlops.batching.worker import InitFailed, Ready
+
 _CTX = mp.get_context("fork")
 STOP_GRACE_SECONDS = 5.0
 
@@ -40,7 +42,7 @@ class Message:
     """Something a worker sent; `task` is the task a result message finished (None for ready/init_failed)."""
 
     worker: Worker
-    body: tuple
+    body: Any
     task: Any = None
 
 
@@ -121,10 +123,10 @@ class WorkerPool:
                 body = w.conn.recv()
             except (EOFError, OSError):
                 return  # the pipe closed: the process is gone, and poll() reports it
-            if body[0] == "ready":
+            if isinstance(body, Ready):
                 w.ready = True
                 events.append(Message(w, body))
-            elif body[0] == "init_failed":
+            elif isinstance(body, InitFailed):
                 events.append(Message(w, body))
             else:
                 events.append(Message(w, body, w.task))

@@ -1,25 +1,36 @@
-"""The quickstart's batch stage: score the 512,000 pending loans with the stack's batch settings."""
+"""The quickstart's batch stage: split the 512,000 pending loans into part files and score them as Azure would."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from amlops.batching.job import JobSpec, run_job
+from amlops.batching.layout import job_folder, output_location
 from amlops.batching.settings import from_config
+from amlops.batching.split import split
 from amlops.paths import state_dir
 
 if TYPE_CHECKING:
     from amlops.quickstart import Context
 
+PART_SIZE = 1024 * 1024
+"""1MB part files: the unit a batch model deployment hands to run()."""
+
 
 def quickstart_stage(ctx: "Context") -> None:
-    """Run batch/tabular_batch.py over the pending loans CSV with `ctx.stack`'s batch settings and the
-    model version the quickstart just registered (or kept); print rows per second."""
+    """`amlops batch split` the pending loans CSV into 1MB parts, then run batch/tabular_batch.py over them with
+    `ctx.stack`'s batch settings and the model version the quickstart just registered (or kept)."""
     assert ctx.data is not None, "the data stage runs first"
-    settings = from_config(ctx.cfg.batch, "tabular", None if ctx.cfg.batch.mode == "tabular" else "1MB")
+    parts = split(ctx.data.pending_csv.path, state_dir() / "data" / "pending_loans_parts", PART_SIZE, overwrite=True)
+    ctx.console.print(f"batch: split {parts.rows:,} pending loans into {len(parts.parts)} part files of about 1MB", highlight=False)
+    cfg = ctx.cfg.batch
+    settings = from_config(cfg, "tabular")
+    when = datetime.now(timezone.utc)
     spec = JobSpec(
-        input=ctx.data.pending_csv.path,
-        output_dir=state_dir() / "batch" / ctx.stack / "quickstart",
+        input=parts.folder,
+        output_dir=output_location(cfg, when),
+        reports_dir=job_folder(ctx.stack, when),
         settings=settings,
         model_dir=ctx.registry.download(ctx.model_name, ctx.model_version),
         model_label=f"{ctx.model_name}:{ctx.model_version}",
@@ -27,13 +38,16 @@ def quickstart_stage(ctx: "Context") -> None:
     )
     result = run_job(spec, console=ctx.console)
     for line in result.lines():
-        ctx.console.print(line, highlight=False, soft_wrap=True)
+        ctx.console.print(line, highlight=False, soft_wrap=True, markup=False)
     result.raise_for_status()
     c = result.counts
     ctx.console.print(
-        f"batch: scored [bold]{c.items_succeeded:,}[/bold] pending loans at [bold]{result.rows_per_second:,.0f} rows per second[/bold] "
-        f"({settings.workers} workers, {c.mini_batches_created} mini-batches of {ctx.cfg.batch.mini_batch_size}); "
-        f"{c.items_failed:,} failed",
-        highlight=False,
+        f"batch: scored {c.output_lines:,} pending loans from {c.items_succeeded} part files at "
+        f"{result.lines_per_second:,.0f} rows per second ({settings.workers} workers, mini-batches of "
+        f"{settings.mini_batch_size} file(s)); {c.items_failed} files failed; output {result.output_file}",
+        highlight=False, markup=False,
     )
-    ctx.facts["batch"] = {"rows": c.items_succeeded, "failed": c.items_failed, "rows_per_second": result.rows_per_second, "output": result.output_file}
+    ctx.facts["batch"] = {
+        "rows": c.output_lines, "files": c.items_succeeded, "failed": c.items_failed,
+        "rows_per_second": result.lines_per_second, "output": result.output_file,
+    }

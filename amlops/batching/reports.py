@@ -1,6 +1,6 @@
-"""The job's books: per mini-batch outcomes, the error log (written as failures happen), the thresholds and the summary.
+"""The job's books: per mini-batch outcomes, the error log (written as failures happen), the threshold and the summary.
 
-Files under the output folder, after Azure's job reports: `processed_mini-batches.csv`
+Files in the job's reports folder, after Azure's job reports: `processed_mini-batches.csv`
 (one row per mini-batch), `errors.log` (every failed attempt with its stack trace, and
 every failed item with its mini-batch id), `job_summary.json` and `job_summary.txt`.
 """
@@ -49,7 +49,8 @@ class Counts:
     mini_batches_failed: int = 0
     items_succeeded: int = 0
     items_failed: int = 0
-    output_rows: int = 0
+    output_elements: int = 0
+    output_lines: int = 0
     retries: int = 0
     timeouts: int = 0
     process_deaths: int = 0
@@ -81,16 +82,17 @@ class Ledger:
         c.mini_batches_processed += 1
         c.items_succeeded += ok
         c.items_failed += failed
-        c.output_rows += rows.returned
+        c.output_elements += rows.returned
+        c.output_lines += rows.lines
         self.records[mb.id] = MiniBatchRecord(mb.id, mb.where(), items, ok, failed, attempts, round(seconds, 4), pid, SUCCEEDED)
         if failed:
             named = ", ".join(mb.locate(p) for p in rows.missing)
             more = "" if len(rows.missing) == failed else f" ({failed - len(rows.missing)} more not named)" if named else ""
-            which = f": {named}{more}" if named else " (run() kept no index or path to tell which)"
+            which = f": {named}{more}" if named else " (its elements do not name the files, so the entry script's log says which)"
             hint = f"; the entry script's own messages are in {log}" if log else ""
             self._log(
                 f"mini-batch {mb.id} ({mb.where()}): {failed} of {items} items failed: "
-                f"run() returned {rows.returned} rows{which}{hint}"
+                f"run() returned {rows.returned} elements{which}{hint}"
             )
 
     def attempt_failed(
@@ -137,13 +139,8 @@ class Ledger:
         s, c = self.settings, self.counts
         if s.error_threshold != -1 and c.items_failed > s.error_threshold:
             return (
-                f"error_threshold exceeded: {c.items_failed} items failed, more than the {s.error_threshold} allowed "
+                f"error_threshold exceeded: {c.items_failed} files failed, more than the {s.error_threshold} allowed "
                 f"(amlops:batch.errorThreshold; -1 ignores all failures)"
-            )
-        if s.mini_batch_error_threshold != -1 and c.mini_batches_failed > s.mini_batch_error_threshold:
-            return (
-                f"mini_batch_error_threshold exceeded: {c.mini_batches_failed} mini-batches failed, more than the "
-                f"{s.mini_batch_error_threshold} allowed (amlops:batch.miniBatchErrorThreshold; -1 ignores all failures)"
             )
         return None
 
@@ -172,10 +169,14 @@ class JobResult:
     """From the start of the job (imports, planning checks) to the output renamed into place."""
     scoring_seconds: float
     """From starting the workers to the last mini-batch booked."""
-    rows_per_second: float
-    """Items succeeded per second of scoring."""
+    files_per_second: float
+    """Files succeeded per second of scoring."""
+    lines_per_second: float
+    """Output lines (rows, for tabular_batch.py) per second of scoring."""
     output_dir: str
+    """The output location (what Azure's job output folder holds)."""
     output_file: str | None
+    reports_dir: str
     mode: str
     input: str
     script: str
@@ -189,7 +190,7 @@ class JobResult:
     def raise_for_status(self) -> None:
         """Raise BatchJobFailed when a threshold stopped the job."""
         if self.status == "FAILED":
-            raise BatchJobFailed(f"batch job failed: {self.reason}; see {self.output_dir}/{ERRORS_FILE}")
+            raise BatchJobFailed(f"batch job failed: {self.reason}; see {self.reports_dir}/{ERRORS_FILE}")
 
     def lines(self) -> list[str]:
         """The summary, as printed and as job_summary.txt."""
@@ -201,11 +202,10 @@ class JobResult:
             f"each Azure node would run maxConcurrencyPerInstance={self.workers})",
             f"mini-batches: {c.mini_batches_created} created, {c.mini_batches_processed} processed, {c.mini_batches_failed} failed "
             f"({c.retries} retries, {c.timeouts} timeouts, {c.process_deaths} worker deaths)",
-            f"items: {c.items_succeeded:,} succeeded, {c.items_failed:,} failed",
-            f"elapsed {self.elapsed_seconds:.2f} s (scoring {self.scoring_seconds:.2f} s: "
-            f"{self.rows_per_second:,.0f} {'rows' if self.mode == 'tabular' else 'files'}/s)",
-            f"output: {self.output_file or 'none (' + ('summary_only' if self.status == 'SUCCEEDED' else 'the job did not succeed') + ')'}",
-            f"reports: {self.output_dir}/{PROCESSED_FILE}, {ERRORS_FILE}, {SUMMARY_JSON}",
+            f"files: {c.items_succeeded:,} succeeded, {c.items_failed:,} failed; {c.output_elements:,} elements returned, {c.output_lines:,} output lines",
+            f"elapsed {self.elapsed_seconds:.2f} s (scoring {self.scoring_seconds:.2f} s: {self.files_per_second:,.1f} files/s, {self.lines_per_second:,.0f} output lines/s)",
+            f"output: {self.output_file or self.output_dir if self.status == 'SUCCEEDED' else 'none (the job did not succeed; an earlier output is untouched)'}",
+            f"reports: {self.reports_dir}/{PROCESSED_FILE}, {ERRORS_FILE}, {SUMMARY_JSON}",
         ]
         return out
 

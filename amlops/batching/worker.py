@@ -1,13 +1,16 @@
-"""One worker process: import the entry script, call init() once, then run() each mini-batch it is sent.
+"""One worker process: import the entry script, call init() once, then run() on each mini-batch of file paths.
 
-Messages to the parent (tuples over a pipe): ("ready", pid, init_seconds, part file),
-("init_failed", pid, traceback, summary), and per mini-batch ("done", id, items, Rows, seconds)
-or ("failed", id, status, items, message, traceback, seconds). With append_row, the
-rows' CSV bytes go to the worker's part file and Rows carries their byte range.
+It sets what Azure sets for a batch model deployment's scoring script: AZUREML_MODEL_DIR
+(the model folder), AZUREML_BI_OUTPUT_PATH (the job's output folder) and the deployment's
+environment variables (https://learn.microsoft.com/azure/machine-learning/how-to-batch-scoring-script,
+https://learn.microsoft.com/azure/machine-learning/how-to-deploy-model-custom-output).
+Messages to the parent are the dataclasses below; with append_row, the rendered output
+goes to the worker's part file and `Done.rows` carries its byte range.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import logging
 import os
@@ -15,16 +18,73 @@ import signal
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import ModuleType
 
-from amlops.batching import output, reader
+from amlops.batching import output
+from amlops.batching.planner import MiniBatch
 from amlops.batching.settings import BatchSettings
 
 MODEL_DIR_ENV = "AZUREML_MODEL_DIR"
+OUTPUT_PATH_ENV = "AZUREML_BI_OUTPUT_PATH"
 RUN_EXCEPTION = "RUN_EXCEPTION"
-INPUT_ERROR = "INPUT_ERROR"
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class Ready:
+    """init() returned; the worker takes mini-batches (its output goes to `part`, if any)."""
+
+    pid: int
+    init_seconds: float
+    part: Path | None
+
+
+@dataclass(frozen=True)
+class InitFailed:
+    """Importing the script or init() failed: nothing can run."""
+
+    pid: int
+    trace: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """run() returned for mini-batch `mini_batch_id`."""
+
+    mini_batch_id: int
+    items: int
+    rows: output.Rows
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Failed:
+    """run() raised (or returned something append_row cannot write) for mini-batch `mini_batch_id`."""
+
+    mini_batch_id: int
+    status: str
+    items: int
+    message: str
+    trace: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """What every worker needs: the script, the model, the settings, where outputs and logs go."""
+
+    script: Path
+    model_dir: Path
+    settings: BatchSettings
+    output_dir: Path
+    """AZUREML_BI_OUTPUT_PATH: where the script may write its own outputs."""
+    log_dir: Path
+    part_dir: Path | None
+    """Where the worker's part file goes (append_row), else None."""
 
 
 class EntryScriptError(ImportError):
@@ -50,6 +110,17 @@ def load_script(path: Path) -> ModuleType:
     return module
 
 
+def die_with_parent(parent_pid: int) -> None:
+    """Ask the kernel to kill this process when its parent dies (even by SIGKILL), so no worker outlives the job."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the closed pipe still ends the worker once run() returns
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def _configure_logging(level: str, log_file: Path) -> None:
     handler = logging.FileHandler(log_file)
     handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
@@ -58,30 +129,30 @@ def _configure_logging(level: str, log_file: Path) -> None:
     root.setLevel(level)
 
 
-def serve(conn: Connection, slot: int, script: Path, model_dir: Path, settings: BatchSettings, out_dir: Path) -> None:
+def serve(conn: Connection, slot: int, parent_pid: int, ctx: WorkerContext) -> None:
     """The worker's whole life; returns when the parent sends None or closes the pipe."""
+    die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the workers
-    _configure_logging(settings.logging_level, out_dir / "logs" / f"worker{slot}.log")
+    _configure_logging(ctx.settings.logging_level, ctx.log_dir / f"worker{slot}.log")
     log = logging.getLogger("amlops.batch.worker")
-    os.environ.update(settings.environment_variables)
-    os.environ[MODEL_DIR_ENV] = str(model_dir)
+    os.environ.update(ctx.settings.environment_variables)
+    os.environ[MODEL_DIR_ENV] = str(ctx.model_dir)
+    os.environ[OUTPUT_PATH_ENV] = str(ctx.output_dir)
     started = time.perf_counter()
     phase = "importing it"
     try:
-        module = load_script(script)
+        module = load_script(ctx.script)
         phase = "init()"
         module.init()
     except EntryScriptError as exc:
-        conn.send(("init_failed", os.getpid(), traceback.format_exc(), str(exc)))
+        conn.send(InitFailed(os.getpid(), traceback.format_exc(), str(exc)))
         return
     except BaseException as exc:
-        conn.send(("init_failed", os.getpid(), traceback.format_exc(), f"{phase} failed: {type(exc).__name__}: {exc}"))
+        conn.send(InitFailed(os.getpid(), traceback.format_exc(), f"{phase} failed: {type(exc).__name__}: {exc}"))
         return
-    part = None
-    if settings.output_action == "append_row":
-        part = output.PartFile(output.part_path(out_dir, settings.output_file_name, slot, os.getpid()))
-    conn.send(("ready", os.getpid(), time.perf_counter() - started, part.path if part else None))
-    log.info("worker %d (pid %d) ready: %s init() took %.3f s", slot, os.getpid(), script.name, time.perf_counter() - started)
+    part = output.PartFile(output.part_path(ctx.part_dir, slot, os.getpid())) if ctx.part_dir else None
+    conn.send(Ready(os.getpid(), time.perf_counter() - started, part.path if part else None))
+    log.info("worker %d (pid %d) ready: %s init() took %.3f s", slot, os.getpid(), ctx.script.name, time.perf_counter() - started)
     while True:
         try:
             task = conn.recv()
@@ -95,19 +166,15 @@ def serve(conn: Connection, slot: int, script: Path, model_dir: Path, settings: 
         shutdown()
 
 
-def _process(module: ModuleType, mb, part: output.PartFile | None, log: logging.Logger) -> tuple:
+def _process(module: ModuleType, mb: MiniBatch, part: output.PartFile | None, log: logging.Logger) -> Done | Failed:
     t0 = time.perf_counter()
-    try:
-        given = reader.read(mb)
-    except reader.InputError as exc:
-        return ("failed", mb.id, INPUT_ERROR, mb.items, str(exc), "", time.perf_counter() - t0)
-    items = len(given)
+    given = list(mb.paths)
     try:
         rows = output.collect(module.run(given), given, formatted=part is not None)
     except Exception as exc:
         log.exception("mini-batch %d: run() raised", mb.id)
-        return ("failed", mb.id, RUN_EXCEPTION, items, f"{type(exc).__name__}: {exc}", traceback.format_exc(), time.perf_counter() - t0)
+        return Failed(mb.id, RUN_EXCEPTION, len(given), f"{type(exc).__name__}: {exc}", traceback.format_exc(), time.perf_counter() - t0)
     if part is not None:
         rows = part.store(rows)
-    log.debug("mini-batch %d: %d items, %d rows returned", mb.id, items, rows.returned)
-    return ("done", mb.id, items, rows, time.perf_counter() - t0)
+    log.debug("mini-batch %d: %d files, %d elements returned", mb.id, len(given), rows.returned)
+    return Done(mb.id, len(given), rows, time.perf_counter() - t0)

@@ -1,19 +1,23 @@
-"""`amlops batch`: run the batch entry scripts locally with a stack's batch settings (Azure's semantics)."""
+"""`amlops batch`: run the batch entry scripts locally exactly as an Azure batch model deployment calls them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
+from rich.text import Text
 
 from amlops.cli.options import StackOption
+from amlops.cli.output import err as console
+from amlops.cli.output import out
 
-batch_app = typer.Typer(help="Score files in batch with Azure ML's parallel-job semantics, locally.", no_args_is_help=True)
-console = Console(stderr=True)
+batch_app = typer.Typer(
+    help="Score files in batch as an Azure ML batch model deployment does (run() gets lists of files), locally.",
+    no_args_is_help=True,
+)
 
 
 class ModeChoice(str, Enum):
@@ -21,33 +25,28 @@ class ModeChoice(str, Enum):
     files = "files"
 
 
-def default_output(stack: str) -> Path:
-    """`.amlops/batch/<stack>/<UTC time>/`: a fresh folder per job."""
-    from amlops.paths import state_dir
-
-    return state_dir() / "batch" / stack / datetime.utcnow().strftime("%Y%m%d-%H%M%S-%f")
-
-
 @batch_app.command("run")
 def run_cmd(
-    input: Path = typer.Option(..., "--input", "-i", help="A CSV or Parquet file, or a folder of them (files mode: a folder of files)."),
+    input: Path = typer.Option(..., "--input", "-i", help="A file, or a folder of files (CSV or Parquet part files for the shipped scripts)."),
     stack: str = StackOption,
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder for the output file and reports (default: .amlops/batch/<stack>/<time>/)."),
-    mode: Optional[ModeChoice] = typer.Option(None, "--mode", help="tabular (DataFrames) or files (paths); default: the stack's batch.mode."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="The output location (default: the stack's batch.output datastore path under .amlops/datastores/)."),
+    mode: Optional[ModeChoice] = typer.Option(None, "--mode", help="tabular (append_row of every row) or files (one output file per input); default: the stack's batch.mode."),
     model: Optional[str] = typer.Option(None, "--model", metavar="NAME:VERSION", help="Registered model to use instead of the stack's pin."),
     model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="A local MLflow model folder to use instead of the registry."),
     script: Optional[Path] = typer.Option(None, "--script", help="Entry script (default: batch/tabular_batch.py or batch/file_batch.py by mode)."),
-    mini_batch_size: Optional[str] = typer.Option(None, "--mini-batch-size", help="Override the stack's miniBatchSize (100KB, 1MB; files mode: a count)."),
-    max_concurrency: Optional[int] = typer.Option(None, "--max-concurrency", min=1, max=64, help="Override the stack's maxConcurrencyPerInstance (worker processes)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results of an earlier job in --output."),
+    mini_batch_size: Optional[int] = typer.Option(None, "--mini-batch-size", min=1, help="Files per mini-batch, instead of the stack's miniBatchSize."),
+    max_concurrency: Optional[int] = typer.Option(None, "--max-concurrency", min=1, max=64, help="Worker processes, instead of the stack's maxConcurrencyPerInstance."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier job's output in the output location once this job succeeds."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> None:
-    """Score --input with the stack's batch settings; write the output file and Azure-style reports.
+    """Score --input with the stack's batch settings; write the output where Azure would, and the job's reports.
 
-    Exits 1 when errorThreshold or miniBatchErrorThreshold is exceeded (the summary says which).
+    Each mini-batch is a list of miniBatchSize files, as Azure passes to run(); errorThreshold
+    counts failed files. Exits 1 when the threshold is exceeded or no file succeeded.
     """
     from amlops.batching import JobSpec, from_config, resolve_model, run_job
     from amlops.batching.errors import BatchInterrupted
+    from amlops.batching.layout import job_folder, output_location
     from amlops.stackfile import load_stack
 
     cfg = load_stack(stack)
@@ -55,22 +54,106 @@ def run_cmd(
     if max_concurrency is not None:
         settings = settings.replace(max_concurrency_per_instance=max_concurrency)
     folder, label = resolve_model(cfg, model, model_dir)
+    when = datetime.now(timezone.utc)
     spec = JobSpec(
-        input=input, output_dir=output or default_output(stack), settings=settings, model_dir=folder,
-        model_label=label, script=script, overwrite=overwrite, progress=progress,
+        input=input, output_dir=output or output_location(cfg.batch, when), reports_dir=job_folder(stack, when),
+        settings=settings, model_dir=folder, model_label=label, script=script, overwrite=overwrite, progress=progress,
     )
     try:
         result = run_job(spec, console=console)
     except KeyboardInterrupt:
         # typed, so the exit code is 130 whatever the app wrapper does with a bare KeyboardInterrupt
-        raise BatchInterrupted(f"batch job interrupted (Ctrl-C or SIGTERM): no output written; reports in {spec.output_dir}") from None
-    out = Console()
+        raise BatchInterrupted(f"batch job interrupted (Ctrl-C or SIGTERM): no output written; reports in {spec.reports_dir}") from None
     for line in result.lines():
-        out.print(line, highlight=False, soft_wrap=True)
+        out.print(line, soft_wrap=True)
     for line in result.first_errors:
-        out.print(f"  [red]✗[/red] {line}", highlight=False, soft_wrap=True)
+        out.print(Text.assemble(("  ✗ ", "red"), line), soft_wrap=True)
     result.raise_for_status()
+
+
+@batch_app.command("split")
+def split_cmd(
+    input: Path = typer.Argument(..., help="The CSV or Parquet table to split."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="The folder for the part files (created; must be empty unless --overwrite)."),
+    part_size: str = typer.Option("1MB", "--part-size", help="About how large each part is (100KB, 1MB, …)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the parts in --out."),
+) -> None:
+    """Write a large table as part files: an Azure batch model deployment distributes work by file."""
+    from amlops.batching.split import split
+    from amlops.errors import UsageError
+    from infra.config import parse_size
+
+    try:
+        size = parse_size(part_size)
+    except ValueError as exc:
+        raise UsageError(f"--part-size {exc}") from None
+    result = split(input, out_dir, size, overwrite)
+    out.print(f"{result.rows:,} rows in {len(result.parts)} part files of about {part_size} in {result.folder}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(batch_app, name="batch")
+
+
+# --- the deployed batch endpoint (azure-ai-ml): submit, status, download ----------------------------
+
+SubscriptionOption = typer.Option(
+    None, "--subscription", envvar="AZURE_SUBSCRIPTION_ID", help="The subscription the stack is deployed to (default: AZURE_SUBSCRIPTION_ID)."
+)
+
+
+@batch_app.command("submit")
+def submit_cmd(
+    input: str = typer.Option(..., "--input", "-i", help="A local file or folder (uploaded to the workspace's datastore) or a URI (azureml://…, https://…; a folder ends in /)."),
+    stack: str = StackOption,
+    deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="The batch deployment (default: the stack's batch.deploymentName)."),
+    subscription: Optional[str] = SubscriptionOption,
+) -> None:
+    """Start a batch job on the stack's deployed batch endpoint in Azure; print the job name and its studio link."""
+    from amlops.azure.batch import submit
+    from amlops.azure.target import connect
+
+    client, target = connect(stack, subscription)
+    job = submit(client, target, input, deployment)
+    out = Console()
+    out.print(f"submitted batch job {job.name} to {target.batch_endpoint} ({job.status or 'queued'})", highlight=False, soft_wrap=True)
+    out.print(f"studio: {job.studio_url}", highlight=False, soft_wrap=True)
+    out.print(f"next: amlops batch status {job.name} --stack {stack}", highlight=False, soft_wrap=True)
+
+
+@batch_app.command("status")
+def status_cmd(
+    job: str = typer.Argument(..., metavar="JOB", help="The job name `amlops batch submit` printed."),
+    stack: str = StackOption,
+    subscription: Optional[str] = SubscriptionOption,
+) -> None:
+    """Show a batch job's status in Azure and its studio link."""
+    from amlops.azure.batch import job_info
+    from amlops.azure.target import connect
+
+    client, _ = connect(stack, subscription)
+    info = job_info(client, job)
+    out = Console()
+    out.print(f"{info.name}: {info.status}", highlight=False, soft_wrap=True)
+    out.print(f"studio: {info.studio_url}", highlight=False, soft_wrap=True)
+
+
+@batch_app.command("download")
+def download_cmd(
+    job: str = typer.Argument(..., metavar="JOB", help="The job name `amlops batch submit` printed."),
+    stack: str = StackOption,
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Folder to download into (default: .amlops/batch/<stack>/<JOB>/)."),
+    subscription: Optional[str] = SubscriptionOption,
+) -> None:
+    """Download a completed batch job's scores (its `score` output) from Azure."""
+    from amlops.azure.batch import download
+    from amlops.azure.target import connect
+    from amlops.paths import state_dir
+
+    client, _ = connect(stack, subscription)
+    dest = output or state_dir() / "batch" / stack / job
+    files = download(client, job, dest)
+    out = Console()
+    out.print(f"downloaded {len(files)} file(s) of {job} into {dest}", highlight=False, soft_wrap=True)
+    for path in files:
+        out.print(f"  {path.relative_to(dest)}", highlight=False, soft_wrap=True)
