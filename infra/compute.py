@@ -10,6 +10,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from infra.config import ComputeConfig
 from infra.durations import iso_seconds
 from infra.errors import InvalidArgs
+from infra.roles import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,16 @@ class ComputeArgs:
     """The Azure region of the cluster."""
     settings: ComputeConfig
     """The stack's amlops:compute settings (VM size, priority, nodes, idle scale-down, AKS attach)."""
+    subscription_id: str
+    """The subscription (role definition ids are subscription-scoped)."""
+    stack_suffix: str
+    """The stack's name suffix (role assignment GUIDs)."""
+    registry_id: pulumi.Input[str]
+    """The workspace's container registry: the cluster pulls environment images with AcrPull (no admin user)."""
+    key_vault_id: pulumi.Input[str]
+    """The workspace's key vault: the cluster reads datastore connection secrets from it."""
+    assets_container_id: pulumi.Input[str]
+    """The asset container: jobs read code and model files through the identity-based datastore."""
     attach_kubernetes: bool = False
     """Attach settings.kubernetes as a Kubernetes compute (default false; online.target kubernetes)."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -40,7 +51,10 @@ class Compute(pulumi.ComponentResource):
     """The `cpu-sm-cluster` (scales to zero when idle) and, optionally, an attached AKS cluster."""
 
     cluster_id: pulumi.Output[str]
+    """The cluster's id, resolved only once its roles are assigned: a job or deployment using it waits for them."""
     cluster_name: pulumi.Output[str]
+    principal_id: pulumi.Output[str]
+    """The object id of the cluster's system-assigned identity."""
     kubernetes_id: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: ComputeArgs, opts: pulumi.ResourceOptions | None = None):
@@ -55,6 +69,8 @@ class Compute(pulumi.ComponentResource):
             workspace_name=args.workspace_name,
             location=args.location,
             tags=args.tags,
+            # Pulls images from a registry without an admin user and reads identity-based datastores.
+            identity=ml.ManagedServiceIdentityArgs(type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED),
             properties=ml.AmlComputeArgs(
                 compute_type="AmlCompute",
                 description=f"{s.priority} {s.vm_size} nodes, {s.min_nodes}-{s.max_nodes}",
@@ -72,8 +88,24 @@ class Compute(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.cluster_id = cluster.id
+        principal_id = cluster.identity.apply(lambda i: i.principal_id if i else None)
+        why = f"compute cluster {s.name}"
+        roles = RoleAssignments(
+            f"{name}-roles",
+            RoleAssignmentsArgs(
+                subscription_id=args.subscription_id,
+                stack_suffix=args.stack_suffix,
+                grants={
+                    "acr-pull": RoleGrant("AcrPull", principal_id, args.registry_id, f"{why}: pulls environment images", cluster),
+                    "secrets-user": RoleGrant("Key Vault Secrets User", principal_id, args.key_vault_id, f"{why}: reads datastore connection secrets", cluster),
+                    "assets-read": RoleGrant("Storage Blob Data Reader", principal_id, args.assets_container_id, f"{why}: reads code and model files", cluster),
+                },
+            ),
+            opts=child,
+        )
+        self.cluster_id = pulumi.Output.all(cluster.id, *roles.assignment_ids.values()).apply(lambda v: v[0])
         self.cluster_name = cluster.name
+        self.principal_id = principal_id
         self.kubernetes_id = None
         if args.attach_kubernetes and s.kubernetes is not None:
             k = s.kubernetes

@@ -12,6 +12,7 @@ from infra.config import DeploymentConfig, OnlineConfig, ProbeSettings
 from infra.durations import iso_ms, iso_seconds
 from infra.errors import InvalidArgs
 from infra.naming import is_endpoint_name
+from infra.roles import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 from infra.traffic import EndpointTraffic, endpoint_revision
 
 AUTH_MODES = {"key": ml.EndpointAuthMode.KEY, "aml_token": ml.EndpointAuthMode.AML_TOKEN, "aad_token": ml.EndpointAuthMode.AAD_TOKEN}
@@ -49,6 +50,10 @@ class OnlineEndpointArgs:
     """The ML workspace."""
     location: str
     """The Azure region."""
+    stack_suffix: str
+    """The stack's name suffix (role assignment GUIDs)."""
+    assets_container_id: pulumi.Input[str]
+    """The asset container the deployments' model and code come from: the endpoint identity reads it."""
     scoring_script: str = "score.py"
     """The entry script inside the code asset (default score.py)."""
     kubernetes: KubernetesTarget | None = None
@@ -98,6 +103,8 @@ class OnlineEndpoint(pulumi.ComponentResource):
 
     endpoint_name: pulumi.Output[str]
     endpoint_id: pulumi.Output[str]
+    principal_id: pulumi.Output[str]
+    """The object id of the endpoint's system-assigned identity (the deployments' containers run as it)."""
     scoring_uri: pulumi.Output[str]
     swagger_uri: pulumi.Output[str]
     deployment_names: list[str]
@@ -124,10 +131,30 @@ class OnlineEndpoint(pulumi.ComponentResource):
             # The traffic maps belong to the EndpointTraffic step, after the deployments.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["properties.traffic", "properties.mirrorTraffic"]),
         )
+        principal_id = endpoint.identity.apply(lambda i: i.principal_id if i else None)
+        # AcrPull on the workspace registry is Azure's own automatic assignment for a system-assigned
+        # endpoint identity (concept-endpoints-online-auth); the asset container is ours to grant.
+        roles = RoleAssignments(
+            f"{name}-roles",
+            RoleAssignmentsArgs(
+                subscription_id=str(args.subscription_id),
+                stack_suffix=args.stack_suffix,
+                grants={
+                    "assets-read": RoleGrant(
+                        "Storage Blob Data Reader", principal_id, args.assets_container_id,
+                        f"online endpoint {args.endpoint_name}: deployments read model and code files",
+                        holder=endpoint,
+                    )
+                },
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         autoscaled = s.autoscale.enabled and s.target == "managed"
         # Autoscale owns sku.capacity once it runs: a refresh must not turn its count into a diff
         # that `pulumi up` would "fix" back to instanceCount.
-        deployment_opts = pulumi.ResourceOptions(parent=self, ignore_changes=["sku.capacity"] if autoscaled else None)
+        deployment_opts = pulumi.ResourceOptions(
+            parent=self, ignore_changes=["sku.capacity"] if autoscaled else None, depends_on=[roles]
+        )
         deployments: dict[str, ml.OnlineDeployment] = {}
         for dep_name, d in sorted(s.deployments.items()):
             deployments[dep_name] = ml.OnlineDeployment(
@@ -171,6 +198,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
         props = endpoint.properties
         self.endpoint_name = endpoint.name
         self.endpoint_id = endpoint.id
+        self.principal_id = principal_id
         self.scoring_uri = props.apply(lambda p: p.scoring_uri)
         self.swagger_uri = props.apply(lambda p: p.swagger_uri)
         self.deployment_names = sorted(deployments)

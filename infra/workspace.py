@@ -18,6 +18,7 @@ from pulumi_azure_native import (
 from infra.config import WorkspaceConfig
 from infra.errors import InvalidArgs
 from infra.naming import ResourceNames
+from infra.roles import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class WorkspaceArgs:
     """The Entra tenant the key vault trusts (from azure-native's client config)."""
     settings: WorkspaceConfig
     """The stack's amlops:workspace settings."""
+    subscription_id: str
+    """The subscription (role definition ids are subscription-scoped)."""
+    deployer_object_id: pulumi.Input[str]
+    """The object id of the principal running `pulumi up` (azure-native's client config): it uploads the assets."""
     app_insights: bool = True
     """Declare Log Analytics + workspace-based Application Insights (default true)."""
     protect: bool = False
@@ -42,6 +47,8 @@ class WorkspaceArgs:
     def validate(self) -> None:
         if not self.location:
             raise InvalidArgs("Workspace", "location", "must name an Azure region, got ''")
+        if not self.subscription_id:
+            raise InvalidArgs("Workspace", "subscription_id", "must be a subscription id, got ''")
 
 
 class Workspace(pulumi.ComponentResource):
@@ -50,8 +57,14 @@ class Workspace(pulumi.ComponentResource):
     resource_group_name: pulumi.Output[str]
     workspace_name: pulumi.Output[str]
     workspace_id: pulumi.Output[str]
+    principal_id: pulumi.Output[str]
     storage_account_name: pulumi.Output[str]
+    storage_account_id: pulumi.Output[str]
     assets_container_name: pulumi.Output[str]
+    """The container's name, available only once the deployer may write to it (uploads wait for the grant)."""
+    assets_container_id: pulumi.Output[str]
+    key_vault_id: pulumi.Output[str]
+    registry_id: pulumi.Output[str]
     blob_endpoint: pulumi.Output[str]
     app_insights_id: pulumi.Output[str] | None
     app_insights_connection_string: pulumi.Output[str] | None
@@ -149,11 +162,39 @@ class Workspace(pulumi.ComponentResource):
             opts=stateful,
         )
 
+        principal_id = workspace.identity.apply(lambda i: i.principal_id if i else None)
+        roles = RoleAssignments(
+            f"{name}-roles",
+            RoleAssignmentsArgs(
+                subscription_id=args.subscription_id,
+                stack_suffix=n.suffix,
+                grants={
+                    # The identity-based asset datastore: the service reads it as the workspace.
+                    "workspace-assets-read": RoleGrant(
+                        "Storage Blob Data Reader", principal_id, container.id,
+                        "workspace identity: service data access to the asset datastore", holder=workspace,
+                    ),
+                    # Uploads of code and model files (data plane, so they work without shared keys too).
+                    "deployer-assets-write": RoleGrant(
+                        "Storage Blob Data Contributor", args.deployer_object_id, container.id,
+                        "deploy principal: uploads code and model files to the asset container",
+                        principal_type=s.deployer_principal_type,
+                    ),
+                },
+            ),
+            opts=child,
+        )
+
         self.resource_group_name = rg
         self.workspace_name = workspace.name
         self.workspace_id = workspace.id
+        self.principal_id = principal_id
         self.storage_account_name = account.name
-        self.assets_container_name = container.name
+        self.storage_account_id = account.id
+        self.assets_container_name = pulumi.Output.all(container.name, *roles.assignment_ids.values()).apply(lambda v: v[0])
+        self.assets_container_id = container.id
+        self.key_vault_id = vault.id
+        self.registry_id = registry.id
         self.blob_endpoint = account.name.apply(lambda a: f"https://{a}.blob.core.windows.net/")
         self.app_insights_id = insights.id if insights else None
         self.app_insights_connection_string = (

@@ -22,19 +22,20 @@ def test_check_shipped_stack_passes_every_rule(stack, state, capsys, monkeypatch
     assert [r["id"] for r in doc["rules"]] == [r.id for r in RULES]
 
 
-def test_check_public_prod_workspace_fails_with_exit_1(state, tmp_path, capsys, monkeypatch):
+def test_check_prod_key_vault_without_purge_protection_fails_with_exit_1(state, tmp_path, capsys, monkeypatch):
     repo = copy_working_tree(ROOT, tmp_path / "checkout")
     prod = repo / "stacks" / "Pulumi.prod.yaml"
-    prod.write_text(prod.read_text().replace("publicNetworkAccess: Disabled", "publicNetworkAccess: Enabled"))
+    # protect stays on explicitly, so the one finding is the key vault's
+    prod.write_text(prod.read_text().replace("purgeProtection: true", "purgeProtection: false\n    protect: true"))
     code, out, err = run_cli(capsys, monkeypatch, "check", "--stack", "prod", "--repo", str(repo))
     assert code == 1
     lines = out.splitlines()
     assert lines[0] == "amlops check: stack prod (environment prod)"
-    assert lines[1].startswith("  mandatory prod-workspace-private: azure-native:machinelearningservices:Workspace 'workspace-workspace': "
-                               "publicNetworkAccess is 'Enabled' in prod; set amlops:workspace.publicNetworkAccess: Disabled in stacks/Pulumi.prod.yaml")
+    assert lines[1].startswith("  mandatory prod-keyvault-purge-protection: azure-native:keyvault:Vault 'workspace-keyvault': "
+                               "properties.enablePurgeProtection is not true in prod; set amlops:workspace.purgeProtection: true in stacks/Pulumi.prod.yaml")
     assert lines[2].endswith("0 advisory finding(s): FAILED") and len(lines) == 3
     assert err == (
-        "error: stack prod has 1 mandatory finding(s) (prod-workspace-private); fix each as its message says "
+        "error: stack prod has 1 mandatory finding(s) (prod-keyvault-purge-protection); fix each as its message says "
         "(the rules: amlops check --list-rules)\n"
     )
 

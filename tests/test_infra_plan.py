@@ -102,6 +102,7 @@ def test_plan_components_are_parents_of_every_azure_resource(plans, stack):
             "amlops:model_asset:ModelAsset",
             "amlops:online_endpoint:OnlineEndpoint",
             "amlops:batch_endpoint:BatchEndpoint",
+            "amlops:roles:RoleAssignments",
         }
         | ({"amlops:autoscale:Autoscale", "amlops:monitoring:Monitoring"} if stack != "dev" else set())
     ), f"{stack}: component types"
@@ -160,6 +161,8 @@ NAME_RULES: dict[str, tuple[str, str]] = {
     "azure-native:monitor:MetricAlert": ("ruleName", _AZURE_NAME),
     "azure-native:monitor:ScheduledQueryRule": ("ruleName", _AZURE_NAME),
     "pulumi-python:dynamic:Resource": ("endpoint_name", r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$"),
+    # A role assignment's name is a GUID (Microsoft.Authorization/roleAssignments).
+    "azure-native:authorization:RoleAssignment": ("roleAssignmentName", r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
 }
 
 
@@ -259,6 +262,71 @@ def test_plan_protects_stateful_resources_only_in_prod(plans, stack):
     protected = sorted(r["name"] for r in plans[stack]["resources"] if r["protect"])
     expected = ["workspace-appinsights", "workspace-keyvault", "workspace-logs", "workspace-registry", "workspace-rg", "workspace-storage", "workspace-workspace"]
     assert protected == (expected if stack == "prod" else []), f"{stack}: protected resources"
+
+
+# --- identities and roles ------------------------------------------------------------
+
+ROLE_IDS = {  # https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
+    "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+    "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+}
+# role assignment → (role, the identity's resource or None for the deploy principal, the one resource it is scoped to)
+EXPECTED_GRANTS = {
+    "compute-roles-acr-pull": ("AcrPull", "compute-cluster", "workspace-registry"),
+    "compute-roles-secrets-user": ("Key Vault Secrets User", "compute-cluster", "workspace-keyvault"),
+    "compute-roles-assets-read": ("Storage Blob Data Reader", "compute-cluster", "workspace-assets"),
+    "online-roles-assets-read": ("Storage Blob Data Reader", "online-endpoint", "workspace-assets"),
+    "workspace-roles-workspace-assets-read": ("Storage Blob Data Reader", "workspace-workspace", "workspace-assets"),
+    "workspace-roles-deployer-assets-write": ("Storage Blob Data Contributor", None, "workspace-assets"),
+}
+
+
+def resource_id(plan: dict[str, Any], name: str) -> str:
+    """The id the mocks give a resource (the harness's scheme), to compare scopes with."""
+    r = by_name(plan, name)
+    package, module, kind = r["type"].split(":")
+    key = {"Registry": "registryName", "Vault": "vaultName", "BlobContainer": "containerName"}[kind]
+    return f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/mock/providers/{package}.{module}/{kind[:1].lower()}{kind[1:]}s/{r['inputs'][key]}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_identities_get_built_in_roles_each_on_one_resource(plans, stack):
+    plan = plans[stack]
+    assignments = {r["name"]: r for r in of_type(plan, "azure-native:authorization:RoleAssignment")}
+    assert sorted(assignments) == sorted(EXPECTED_GRANTS), f"{stack}: role assignments"
+    for name, (role, holder, scope) in EXPECTED_GRANTS.items():
+        a = assignments[name]
+        i = a["inputs"]
+        assert i["roleDefinitionId"] == f"/subscriptions/{SUBSCRIPTION_ID}/providers/Microsoft.Authorization/roleDefinitions/{ROLE_IDS[role]}", a["urn"]
+        assert i["scope"] == resource_id(plan, scope), a["urn"]
+        assert i["principalType"] == "ServicePrincipal", a["urn"]
+        assert by_name(plan, scope)["urn"] in a["dependencies"], f"{a['urn']}: waits for its scope"
+        if holder is not None:
+            assert by_name(plan, holder)["urn"] in a["dependencies"], f"{a['urn']}: waits for {holder}'s identity"
+    assert assignments["workspace-roles-deployer-assets-write"]["inputs"]["principalId"] == "mock-object", "the client config's object id"
+    assert assignments["workspace-roles-workspace-assets-read"]["inputs"]["principalId"] == "mock-principal", "the workspace identity"
+    names = [a["inputs"]["roleAssignmentName"] for a in assignments.values()]
+    assert len(set(names)) == len(names), f"{stack}: assignment names repeat"
+
+
+def test_plan_role_assignment_names_differ_between_stacks(plans):
+    names = {s: by_name(plans[s], "compute-roles-acr-pull")["inputs"]["roleAssignmentName"] for s in STACKS}
+    assert len(set(names.values())) == 3, names
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_compute_identity_users_wait_for_its_roles(plans, stack):
+    plan = plans[stack]
+    cluster = by_name(plan, "compute-cluster")
+    assert cluster["inputs"]["identity"] == {"type": "SystemAssigned"}, cluster["urn"]
+    # Whatever runs on the cluster waits for its roles: the batch deployment names the cluster only once they exist.
+    batch = by_name(plan, "batch-deployment")
+    for grant in ("compute-roles-acr-pull", "compute-roles-secrets-user", "compute-roles-assets-read"):
+        assert by_name(plan, grant)["urn"] in batch["dependencies"], f"{batch['urn']}: must wait for {grant}"
+    online = by_name(plan, "online-blue")
+    assert by_name(plan, "online-roles-assets-read")["urn"] in online["dependencies"], f"{online['urn']}: must wait for its read role"
 
 
 # --- compute -----------------------------------------------------------------------

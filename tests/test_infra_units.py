@@ -84,7 +84,10 @@ def test_name_suffix_is_stable_and_differs_per_stack():
 def test_compute_args_reject_kubernetes_attach_without_a_cluster():
     from infra.compute import ComputeArgs
 
-    args = ComputeArgs(resource_group_name="rg", workspace_name="ws", location="westeurope", settings=ComputeConfig(), attach_kubernetes=True)
+    args = ComputeArgs(
+        resource_group_name="rg", workspace_name="ws", location="westeurope", settings=ComputeConfig(), subscription_id="s",
+        stack_suffix="1a2b3c", registry_id="acr", key_vault_id="kv", assets_container_id="c", attach_kubernetes=True,
+    )
     with pytest.raises(InvalidArgs, match=r"^Compute: settings.kubernetes is required to attach a Kubernetes compute$"):
         args.validate()
 
