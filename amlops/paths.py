@@ -12,7 +12,6 @@ ROOT = Path(__file__).resolve().parent.parent
 STACKS_DIR = ROOT / "stacks"
 SCORING_DIR = ROOT / "scoring"
 BATCH_DIR = ROOT / "batch"
-INFRA_DIR = ROOT / "infra"
 
 STATE_ENV = model_source.STATE_ENV
 """Overrides the state folder (tests point it at a temporary folder)."""
@@ -26,6 +25,11 @@ def state_dir() -> Path:
     path = model_source.state_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def trained_dir(name: str) -> Path:
+    """Where `amlops model train` (and the quickstart) leave the candidate MLflow model folder of `name`."""
+    return state_dir() / "trained" / name
 
 
 def data_dir() -> Path:

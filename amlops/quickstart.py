@@ -46,7 +46,7 @@ def stage_data(ctx: Context) -> None:
 
 def stage_train_register(ctx: Context) -> None:
     """Train, then register with the if-better gate; later stages use the winning version."""
-    from amlops.cli.model import describe_registration, trained_dir
+    from amlops.paths import trained_dir
 
     assert ctx.data is not None
     model, facts = training.train(ctx.data.loans)
@@ -57,8 +57,8 @@ def stage_train_register(ctx: Context) -> None:
         highlight=False,
     )
     result = ctx.registry.register(ctx.cfg.model.name, folder, if_better=True)
-    ctx.console.print(describe_registration(result, ctx.cfg.model.name), highlight=False)
-    winner = result.registered or result.previous
+    ctx.console.print(result.describe(), highlight=False)
+    winner = result.registered or result.best
     assert winner is not None
     ctx.model_name, ctx.model_version = winner.name, winner.version
 

@@ -46,14 +46,34 @@ class RegisterResult:
     """What `register` decided: the new version, or why nothing was registered."""
 
     registered: ModelVersion | None
-    previous: ModelVersion | None
+    best: ModelVersion | None
+    """The version compared with: the most accurate one registered before (see Registry.best); None for a first version."""
     accuracy: float | None
 
     @property
     def delta(self) -> float | None:
-        if self.previous is None or self.previous.accuracy is None or self.accuracy is None:
+        if self.best is None or self.best.accuracy is None or self.accuracy is None:
             return None
-        return self.accuracy - self.previous.accuracy
+        return self.accuracy - self.best.accuracy
+
+    def describe(self) -> str:
+        """One line: which version won, against which registered version, and by how much."""
+        acc = f"{self.accuracy:.4f}" if self.accuracy is not None else "unknown"
+        best, new = self.best, self.registered
+        if new is None:
+            assert best is not None and best.accuracy is not None
+            return (
+                f"not registered: the candidate's accuracy {acc} does not beat {best.name}:{best.version}'s "
+                f"{best.accuracy:.4f}, the best registered version (Δ {self.delta:+.4f})"
+            )
+        if best is None:
+            return f"registered {new.name}:{new.version} (accuracy {acc}), the first version"
+        if self.delta is None:
+            return f"registered {new.name}:{new.version} (accuracy {acc}); no registered version of {new.name} records an accuracy to compare with"
+        return (
+            f"registered {new.name}:{new.version}: accuracy {acc} vs {best.name}:{best.version}'s {best.accuracy:.4f}, "
+            f"the best registered version (Δ {self.delta:+.4f})"
+        )
 
 
 def default_tracking_uri(configured: str | None = None) -> str:
@@ -134,8 +154,12 @@ class Registry:
         """The registered model names."""
         return sorted(rm.name for rm in self.client.search_registered_models(max_results=1000))
 
-    def latest(self, name: str) -> ModelVersion | None:
+    def best(self, name: str) -> ModelVersion | None:
+        """The most accurate version (the earliest on a tie); the latest when none records accuracy; None if none."""
         versions = self.versions(name)
+        scored = [v for v in versions if v.accuracy is not None]
+        if scored:
+            return max(scored, key=lambda v: (v.accuracy, -v.version))
         return versions[-1] if versions else None
 
     def get(self, name: str, version: int | None = None) -> ModelVersion:
@@ -183,7 +207,8 @@ class Registry:
 
         Accuracy and lineage come from the folder's MLmodel metadata (written by
         `amlops model train`); `accuracy` overrides it. With `if_better`, a version is
-        created only when its accuracy beats the latest registered version's.
+        created only when its accuracy beats the best registered version's (not the latest:
+        after a worse version, a retrain equal to the best one is no improvement).
         `trust` must name every type the skops file needs beyond skops' defaults (a reviewed
         setting); the version's MLmodel records exactly those as skops_trusted_types, which the
         scoring and batch scripts load with.
@@ -213,12 +238,12 @@ class Registry:
         tags[modelfile.TRUST_KEY] = ",".join(trusted)
         tags.update(extra_tags or {})
         with self._lock():
-            previous = self.latest(name)
-            if if_better and previous is not None and previous.accuracy is not None:
-                if not accuracy > previous.accuracy:  # type: ignore[operator]
-                    return RegisterResult(None, previous, accuracy)
+            best = self.best(name)
+            if if_better and best is not None and best.accuracy is not None:
+                if not accuracy > best.accuracy:  # type: ignore[operator]
+                    return RegisterResult(None, best, accuracy)
             version = self._create_version(name, model_dir, tags, accuracy)
-        return RegisterResult(version, previous, accuracy)
+        return RegisterResult(version, best, accuracy)
 
     def _create_version(self, name: str, model_dir: Path, tags: dict[str, str], accuracy: float | None) -> ModelVersion:
         from mlflow.exceptions import MlflowException

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import warnings
@@ -136,7 +135,3 @@ def read_facts(model_dir: Path) -> dict:
         raise DataError(f"{model_dir}: not an MLflow model folder (no MLmodel file)")
     doc = yaml.safe_load(mlmodel.read_text()) or {}
     return dict((doc.get("metadata") or {}).get(METADATA_KEY) or {})
-
-
-def facts_json(facts: TrainingFacts) -> str:
-    return json.dumps(asdict(facts), indent=2, sort_keys=True)

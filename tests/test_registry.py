@@ -22,7 +22,7 @@ NAME = "chapter12-loans"
 def test_register_records_accuracy_framework_lineage_and_run(state, trained_model_dir):
     result = Registry().register(NAME, trained_model_dir)
     v = result.registered
-    assert v is not None and v.version == 1 and result.previous is None
+    assert v is not None and v.version == 1 and result.best is None
     assert v.accuracy is not None and v.accuracy > 0.7
     assert v.tags["framework"] == "scikit-learn"
     assert v.tags["serialization_format"] == "skops"
@@ -46,7 +46,7 @@ def test_if_better_refuses_equal_accuracy(state, trained_model_dir):
     reg.register(NAME, trained_model_dir)
     result = reg.register(NAME, trained_model_dir, if_better=True)
     assert result.registered is None
-    assert result.previous.version == 1 and result.delta == 0.0
+    assert result.best.version == 1 and result.delta == 0.0
     assert [v.version for v in reg.versions(NAME)] == [1]
 
 
@@ -57,7 +57,7 @@ def test_if_better_registers_a_more_accurate_model(state, trained_model_dir):
     assert result.registered.version == 2
     assert result.delta == pytest.approx(result.accuracy - 0.5)
     worse = reg.register(NAME, trained_model_dir, if_better=True, accuracy=0.6)
-    assert worse.registered is None and worse.previous.version == 2
+    assert worse.registered is None and worse.best.version == 2
 
 
 def test_get_unknown_model_and_version_say_what_exists(state, trained_model_dir):
@@ -96,7 +96,7 @@ def test_cli_register_path_list_and_show(state, trained_model_dir):
     assert "registered chapter12-loans:1" in out.output and "the first version" in out.output
     out = runner.invoke(app, ["model", "register", "--path", str(trained_model_dir), "--if-better"])
     assert out.exit_code == 0, out.output
-    assert "not registered" in out.output and "chapter12-loans:1 stays the latest" in out.output
+    assert "not registered" in out.output and "does not beat chapter12-loans:1's" in out.output
     out = runner.invoke(app, ["model", "list"])
     assert out.exit_code == 0 and "chapter12-loans" in out.output
     out = runner.invoke(app, ["model", "show", "chapter12-loans:1"])

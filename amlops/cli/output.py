@@ -15,8 +15,11 @@ from rich.text import Text
 
 
 def plain_console(stderr: bool = False) -> Console:
-    """A console that prints strings as they are (no markup, no emoji codes, no highlighting)."""
-    return Console(stderr=stderr, markup=False, emoji=False, highlight=False)
+    """A console that prints strings as they are (no markup, no emoji codes, no highlighting).
+
+    Lines are soft-wrapped: the terminal wraps a long message, so a copied line stays one line.
+    """
+    return Console(stderr=stderr, markup=False, emoji=False, highlight=False, soft_wrap=True)
 
 
 out = plain_console()

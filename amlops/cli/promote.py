@@ -8,8 +8,7 @@ from typing import Optional
 
 import typer
 
-from amlops.cli.model import parse_ref
-from amlops.errors import UsageError
+from amlops.modelref import parse_model_ref
 from amlops.paths import ROOT
 
 
@@ -37,9 +36,7 @@ def promote(
     from amlops.registry import Registry
     from amlops.stackfile import load_stack
 
-    name, version = parse_ref(ref)
-    if version is None:
-        raise UsageError(f"promote needs NAME:VERSION, got {ref!r}")
+    name, version = parse_model_ref(ref, "NAME:VERSION")
     shares = parse_traffic(traffic)
     cfg = load_stack(to, repo / "stacks")
     registry = Registry(cfg.registry.tracking_uri)
