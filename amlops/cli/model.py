@@ -91,7 +91,7 @@ def import_cmd(
     cols = ", ".join(f"{c.name} ({c.type})" for c in imported.columns)
     console.print(
         f"imported {path} (sha256 {imported.sha256[:12]}…, {imported.estimator}) as an MLflow skops model; columns: {cols}",
-        highlight=False, markup=False, emoji=False, soft_wrap=True,
+        soft_wrap=True,
     )
     result = Registry(tracking_uri).register(name, imported.folder, accuracy=accuracy, trust=imported.trusted)
     console.print(result.describe())
