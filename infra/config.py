@@ -104,10 +104,6 @@ class WorkspaceConfig(_Model):
     """What kind of principal runs `pulumi up` (its data-plane role assignment must say so; Azure refuses a
     mismatch): ServicePrincipal for CI (default; a workload identity is one), User for a person."""
 
-    deployer_principal_type: Literal["ServicePrincipal", "User", "Group"] = "ServicePrincipal"
-    """What kind of principal runs `pulumi up` (its data-plane role assignment must say so; Azure refuses a
-    mismatch): ServicePrincipal for CI (default; a workload identity is one), User for a person."""
-
     def protect_state(self) -> bool:
         """Whether `pulumi destroy` must refuse to delete the stateful resources."""
         return self.purge_protection if self.protect is None else self.protect
