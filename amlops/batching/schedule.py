@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
+from amlops.errors import AmlopsError
 from infra.config import AZURE_JOB_NAME, BatchConfig, BatchScheduleConfig, RecurrenceConfig
 
 JOB_NAME_SHOWN = "<job name>"
@@ -78,7 +79,13 @@ def planned_runs(batch: BatchConfig, now: datetime, count: int) -> list[PlannedR
     """The next runs of a stack's batch schedule with the input each reads and the output folder each writes."""
     schedule = batch.schedule
     if schedule is None:
-        return []
+        raise NoSchedule(
+            "amlops:batch.schedule is not set; add one (cron or recurrence, timeZone, input, enabled) to score on a schedule"
+        )
     folder = batch.output.scheduled_path().replace(AZURE_JOB_NAME, JOB_NAME_SHOWN)
     writes = batch.output.uri(folder) + (batch.output_file_name if batch.output_action == "append_row" else "")
     return [PlannedRun(when, schedule.input, writes) for when in next_runs(schedule, now, count)]
+
+
+class NoSchedule(AmlopsError):
+    """The stack declares no batch schedule."""
