@@ -15,7 +15,7 @@ from amlops.paths import SCORING_DIR, STATE_ENV
 from amlops.serving import keys as keys_mod
 from amlops.serving.frontdoor import KEY_RECHECK_S
 from amlops.serving.endpoint import LocalEndpoint
-from amlops.serving.telemetry import read_records
+from amlops.serving.telemetry.reader import read_records
 from amlops.stackfile import load_stack
 
 pytestmark = pytest.mark.slow
@@ -87,11 +87,11 @@ def test_serve_records_predict_proba_answers_200(endpoint):
     "payload,message",
     [
         (b"{not json", "invalid JSON: Expecting property name enclosed in double quotes at line 1, column 2"),
-        ({"rows": []}, "unknown field 'rows'; expected data and optionally method"),
+        ({"rows": []}, "unknown field 'rows'; expected data and optionally method, or Inputs and optionally GlobalParameters"),
         ({"data": [[1, 2]]}, "data[0]: expected 3 values (income, credit_cards, age), got 2"),
         ({"data": [{"income": 1, "credit_cards": 2, "agee": 3}]}, "data[0]: missing column 'age' (columns: income, credit_cards, age)"),
-        ({"data": [[1, "x", 3]]}, "data[0][1] (credit_cards): expected a number, got a string"),
-        ({"data": [[1, 2, 3]], "method": "explain"}, "unknown method 'explain'; expected predict or predict_proba"),
+        ({"data": [[1, "x", 3]]}, "data[0][1] (credit_cards): expected an integer from -2^63 to 2^63-1, got a string"),
+        ({"data": [[1, 2, 3]], "method": "explain"}, "method: unknown method 'explain'; expected predict or predict_proba"),
         ({"data": [[1, 2, 3]] * 1001}, "data has 1001 rows; at most 1000 per request"),
     ],
     ids=["json", "field", "width", "column", "number", "method", "rows"],

@@ -1,5 +1,6 @@
-"""The front door's telemetry and limits below the network: a fake WSGI app, in-memory spans,
-and the Azure Monitor exporters chosen (not reached) when a connection string is set."""
+"""The front door's telemetry below the network: a fake WSGI app, in-memory spans, the local
+file (its lines, bounds and rotation), and the Azure Monitor exporters chosen (not reached)
+when a connection string is set."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Status, StatusCode
 
 from amlops.serving.frontdoor import FrontDoor
-from amlops.serving.telemetry import Exporters, Telemetry, build_exporters, read_records
+from amlops.serving.telemetry.localfile import LocalFile
+from amlops.serving.telemetry.reader import read_records
+from amlops.serving.telemetry.wiring import Exporters, Telemetry, build_exporters
 
 TIMEOUT_BODY = b'{"message": "Scoring timeout after 300 ms"}'
 
@@ -33,10 +36,10 @@ def spans():
     tel.shutdown()
 
 
-def call(app, path: str = "/score", headers: dict | None = None, body: bytes = b"{}") -> tuple[str, bytes]:
+def call(app, path: str = "/score", headers: dict | None = None, body: bytes = b"{}", method: str = "POST") -> tuple[str, bytes]:
     """One request as a WSGI server makes it: call, read the body, close it (PEP 3333)."""
     got = []
-    environ = {"PATH_INFO": path, "REQUEST_METHOD": "POST", "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), **(headers or {})}
+    environ = {"PATH_INFO": path, "REQUEST_METHOD": method, "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), **(headers or {})}
     response = app(environ, lambda status, hdrs, exc=None: got.append(status))
     try:
         out = b"".join(response)
@@ -84,7 +87,7 @@ def test_serve_telemetry_5xx_marks_the_span_failed_and_counts_a_failure(spans):
 def test_serve_health_probe_records_no_span(spans):
     tel, exporter = spans
     door = FrontDoor(fake_app("200 OK", b"Healthy"), keys=None, max_body_bytes=1024, timeout_ms=300, telemetry=tel)
-    assert call(door, path="/") == ("200 OK", b"Healthy")
+    assert call(door, path="/", method="GET") == ("200 OK", b"Healthy")
     tel.tracer_provider.force_flush()
     assert exporter.get_finished_spans() == () and tel.counts == {}
 
@@ -104,8 +107,8 @@ def test_serve_invalid_content_length_answers_400():
 def test_serve_telemetry_goes_to_azure_monitor_too_when_a_connection_string_is_set(tmp_path, monkeypatch):
     monkeypatch.setenv("APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL", "true")
     conn = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://example.invalid/"
-    exporters = build_exporters(tmp_path / "t.jsonl", {"APPLICATIONINSIGHTS_CONNECTION_STRING": conn})
-    assert exporters.file == tmp_path / "t.jsonl"  # spans and logs: JsonlWriter; metrics: the console exporter
+    exporters = build_exporters(LocalFile(tmp_path / "t.jsonl"), {"APPLICATIONINSIGHTS_CONNECTION_STRING": conn})
+    assert exporters.file == LocalFile(tmp_path / "t.jsonl")  # spans and logs: JsonlWriter; metrics: the console exporter
     assert [type(e).__name__ for e in exporters.spans] == ["AzureMonitorTraceExporter"]
     assert [type(e).__name__ for e in exporters.metrics] == ["ConsoleMetricExporter", "AzureMonitorMetricExporter"]
     assert [type(e).__name__ for e in exporters.logs] == ["AzureMonitorLogExporter"]
@@ -113,9 +116,9 @@ def test_serve_telemetry_goes_to_azure_monitor_too_when_a_connection_string_is_s
 
 
 def test_serve_telemetry_without_a_connection_string_writes_the_local_file_only(tmp_path):
-    exporters = build_exporters(tmp_path / "t.jsonl", {})
+    exporters = build_exporters(LocalFile(tmp_path / "t.jsonl"), {})
     assert [len(exporters.spans), len(exporters.metrics), len(exporters.logs)] == [0, 1, 0]
-    assert exporters.file == tmp_path / "t.jsonl"
+    assert exporters.file == LocalFile(tmp_path / "t.jsonl")
     tel = Telemetry({"service.name": "test"}, exporters)
     tel.capture_logging()
     door = FrontDoor(fake_app("200 OK", b"{}"), keys=None, max_body_bytes=1024, timeout_ms=300, telemetry=tel)
@@ -143,7 +146,7 @@ def logging_app(environ, start_response):
 
 
 def test_serve_telemetry_writes_the_scripts_log_line_with_request_and_trace_id(tmp_path, server_logging):
-    tel = Telemetry({"service.name": "test"}, build_exporters(tmp_path / "t.jsonl", {}))
+    tel = Telemetry({"service.name": "test"}, build_exporters(LocalFile(tmp_path / "t.jsonl"), {}))
     tel.capture_logging()
     try:
         door = FrontDoor(logging_app, keys=None, max_body_bytes=1024, timeout_ms=300, telemetry=tel)
@@ -184,7 +187,7 @@ def test_serve_telemetry_sends_the_scripts_log_line_to_the_otel_log_exporters_wi
 def test_serve_telemetry_local_server_span_line_is_the_sdk_spans_line():
     from opentelemetry.sdk.trace import TracerProvider
 
-    from amlops.serving.telemetry import server_span_line, span_line
+    from amlops.serving.telemetry.lines import server_span_line, span_line
 
     tracer = TracerProvider().get_tracer("test")
     for code, request_id in [(200, "rid-1"), (503, 'a "quoted" é id')]:
@@ -199,7 +202,7 @@ def test_serve_telemetry_local_server_span_line_is_the_sdk_spans_line():
 
 
 def test_serve_telemetry_script_spans_join_the_local_server_spans_trace(tmp_path):
-    tel = Telemetry({"service.name": "test"}, build_exporters(tmp_path / "t.jsonl", {}))
+    tel = Telemetry({"service.name": "test"}, build_exporters(LocalFile(tmp_path / "t.jsonl"), {}))
     assert tel.local_server_spans
 
     def app(environ, start_response):

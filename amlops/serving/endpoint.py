@@ -1,8 +1,9 @@
 """LocalEndpoint: one deployment of a stack served on this machine, as Azure would serve it.
 
 scoring/score.py runs unchanged under the Azure ML inference server's app (gunicorn sync
-workers); the deployment's worker count, request timeout, body limit and row limit come
-from the stack; key auth and telemetry are added in front (amlops.serving.frontdoor).
+workers); the deployment's worker count, request settings (timeout, concurrency, queue wait),
+body limit and row limit come from the stack; admission (429), key auth and telemetry are
+added in front (amlops.serving.frontdoor).
 
     with LocalEndpoint(cfg, model_dir) as ep:
         httpx.post(ep.scoring_url, json=payload, headers={"Authorization": f"Bearer {ep.key}"})
@@ -11,14 +12,15 @@ from the stack; key auth and telemetry are added in front (amlops.serving.frontd
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 from amlops.errors import UsageError
 from amlops.paths import SCORING_DIR, state_dir
 from amlops.serving import keys as keys_mod
 from amlops.serving.server import GunicornServer, GunicornSpec
-from amlops.serving.settings import FrontDoorSettings
-from amlops.serving.telemetry import telemetry_path
+from amlops.serving.settings import Admission, FrontDoorSettings
+from amlops.serving.telemetry.localfile import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, telemetry_path
 from infra.config import DeploymentConfig, StackConfig
 
 ENTRY_SCRIPT = "score.py"
@@ -74,7 +76,13 @@ class LocalEndpoint:
         telemetry: bool = True,
         model_ref: str | None = None,
         scoring_dir: Path = SCORING_DIR,
+        max_concurrent_requests_per_instance: int | None = None,
+        admission: bool = True,
+        telemetry_max_bytes: int = DEFAULT_MAX_BYTES,
+        telemetry_backups: int = DEFAULT_BACKUPS,
     ):
+        """`max_concurrent_requests_per_instance` overrides the stack's (429 above twice it);
+        `admission=False` takes every request (no 429), as a plain inference server does."""
         self.cfg = cfg
         self.model_dir = Path(model_dir)
         self.deployment = choose_deployment(cfg, deployment)
@@ -93,6 +101,17 @@ class LocalEndpoint:
             keys, keys_file = keys_mod.load_or_create(self.endpoint_name)
             self.key, self.secondary_key = keys.primary, keys.secondary
         self.telemetry_path = telemetry_path(self.endpoint_name) if telemetry else None
+        state = state_dir() / "endpoints" / self.endpoint_name
+        self.admission: Admission | None = None
+        if admission:
+            self.admission = Admission(
+                max_concurrent_requests_per_instance=max_concurrent_requests_per_instance or self.settings.max_concurrent_requests_per_instance,
+                # Deprecated for managed online endpoints (Azure no longer reads it there):
+                # https://learn.microsoft.com/en-us/javascript/api/@azure/arm-machinelearning/onlinerequestsettings
+                max_queue_wait_ms=self.settings.max_queue_wait_ms if cfg.online.target == "kubernetes" else None,
+                workers=self.workers,
+                state_file=state / f"admission-{os.getpid()}-{id(self):x}.bin",
+            )
         front = FrontDoorSettings(
             keys_file=keys_file,
             max_body_bytes=self.settings.max_body_bytes,
@@ -101,6 +120,9 @@ class LocalEndpoint:
             endpoint=self.endpoint_name,
             deployment=self.deployment,
             model=self.model_ref,
+            admission=self.admission,
+            telemetry_max_bytes=telemetry_max_bytes,
+            telemetry_backups=telemetry_backups,
         )
         env = {
             **dep.environment_variables,  # what the deployment sets in Azure; ours win below
@@ -117,7 +139,7 @@ class LocalEndpoint:
             env=env,
             workers=self.workers,
             worker_timeout_s=worker_timeout_s(self.settings.request_timeout_ms),
-            log_dir=state_dir() / "endpoints" / self.endpoint_name / "logs",
+            log_dir=state / "logs",
         )
         self._server = GunicornServer(spec, host=host, port=port)
 
@@ -155,12 +177,18 @@ class LocalEndpoint:
 
     def start(self) -> "LocalEndpoint":
         """Start the server; returns when `/` answers. Raises ServerStartError carrying init()'s own error."""
+        if self.admission is not None:  # a fresh count of requests taken
+            self.admission.state_file.parent.mkdir(parents=True, exist_ok=True)
+            self.admission.state_file.write_bytes(b"")
         self._server.start()
         return self
 
     def stop(self) -> int | None:
         """Stop gunicorn (SIGTERM to the master, then wait); returns its exit code."""
-        return self._server.stop()
+        code = self._server.stop()
+        if self.admission is not None:
+            self.admission.state_file.unlink(missing_ok=True)
+        return code
 
     def poll(self) -> int | None:
         """The server's exit code if it has exited, else None."""

@@ -7,7 +7,7 @@ import json
 import time
 
 from amlops.serving.endpoint import LocalEndpoint
-from amlops.serving.telemetry import recent
+from amlops.serving.telemetry.reader import recent
 
 BOOK_ROWS = [[2000, 2, 45], [9000, 1, 60]]
 BOOK_RECORDS = [{"income": 2000, "credit_cards": 2, "age": 45}, {"income": 9000, "credit_cards": 1, "age": 60}]

@@ -49,7 +49,8 @@ def _read(path: Path) -> Running | None:
         return None
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process with this pid exists."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -62,7 +63,7 @@ def _alive(pid: int) -> bool:
 def find(endpoint_name: str, stack: str) -> Running:
     """The running local endpoint; raises UsageError saying how to start one."""
     found = _read(running_path(endpoint_name))
-    if found is None or not _alive(found.pid):
+    if found is None or not alive(found.pid):
         raise UsageError(
             f"no local endpoint {endpoint_name!r} is running; start one with `amlops serve --stack {stack}` "
             "or pass --url SCORING_URI --key KEY"

@@ -4,10 +4,17 @@ answers, and stop it by PID. Used by `amlops serve` and by the serving benchmark
 The socket is bound here and handed to gunicorn as `fd://N`: port 0 then means a free
 port with no race, and a port in use is a clear error before anything starts. The
 `azmlinfsrv` launcher is not used because it always binds 0.0.0.0.
+
+gunicorn never outlives the process that started it: it runs in its own session (a Ctrl-C
+on the terminal reaches only amlops, which stops it), its parent-death signal is SIGTERM
+(closing the terminal, or amlops being killed, stops it gracefully), and an interrupted
+start-up stops it before re-raising. It opens no control socket (gunicorn's default is one
+path per user, which every server on the machine would share).
 """
 
 from __future__ import annotations
 
+import ctypes
 import http.client
 import os
 import re
@@ -20,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from amlops.errors import AmlopsError, UsageError
+from amlops.serving.settings import LISTENER_FD
 
 READY_TIMEOUT_S = 120.0
+_PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT_S = 15.0
 GRACEFUL_TIMEOUT_S = 5
 
@@ -90,6 +99,21 @@ def script_error(log_text: str) -> str | None:
     return None
 
 
+def _die_with_parent(parent: int):
+    """A preexec_fn: the child gets SIGTERM when this process dies (Linux's PR_SET_PDEATHSIG).
+
+    The signal follows the thread that started the child: start servers from a thread that
+    lives as long as they should (the main thread, in amlops)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def setup() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the call above took effect
+            os._exit(1)
+
+    return setup
+
+
 class GunicornServer:
     """One gunicorn master (and its workers) that this process started."""
 
@@ -116,6 +140,7 @@ class GunicornServer:
         sock = bind(self.host, self.requested_port)
         self.port = sock.getsockname()[1]
         fd = sock.fileno()
+        shared = os.dup(fd)  # the workers' view of the accept queue (amlops.serving.admission); gunicorn closes `fd`
         args = [
             sys.executable, "-m", "gunicorn",
             "--bind", f"fd://{fd}",
@@ -123,6 +148,7 @@ class GunicornServer:
             "--worker-class", "sync",
             "--timeout", str(self.spec.worker_timeout_s),
             "--graceful-timeout", str(GRACEFUL_TIMEOUT_S),
+            "--no-control-socket",
             *self.spec.extra_args,
             self.spec.app,
         ]
@@ -134,16 +160,22 @@ class GunicornServer:
         try:
             self.process = subprocess.Popen(
                 args,
-                env={**os.environ, **self.spec.env},
+                env={**os.environ, **self.spec.env, LISTENER_FD: str(shared)},
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                pass_fds=(fd,),
+                pass_fds=(fd, shared),
                 start_new_session=True,  # Ctrl-C reaches amlops, which then stops gunicorn cleanly
+                preexec_fn=_die_with_parent(os.getpid()),
             )
         finally:
-            sock.close()  # gunicorn holds its own copy
-        self._wait_ready(ready_timeout)
+            sock.close()  # gunicorn holds its own copies
+            os.close(shared)
+        try:
+            self._wait_ready(ready_timeout)
+        except BaseException:  # Ctrl-C (KeyboardInterrupt) or a failed start: leave nothing running
+            self.stop()
+            raise
 
     def _wait_ready(self, timeout: float) -> None:
         assert self.process is not None

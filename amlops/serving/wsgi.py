@@ -4,20 +4,23 @@ server's own Flask app, unchanged, behind the local front door.
 Imported once per worker. The server's config module goes first (it installs the server's
 logging configuration, which would drop handlers added before it); then telemetry starts,
 so that score.py's init() messages are captured; importing the server's entry module
-then loads score.py and runs init(). Once the app is built, the start-up heap is frozen
-(gc.freeze) so that full collections scan only what requests allocate.
+then loads score.py and runs init(). Once the app is built, the start-up heap is frozen.
 """
 
 from __future__ import annotations
 
 import atexit
+import gc
 import os
+from pathlib import Path
 
 import azureml_inference_server_http.server.config  # noqa: F401  (logging config first)
 
+from amlops.serving.admission import Gate
 from amlops.serving.frontdoor import FrontDoor, KeySource
-from amlops.serving.settings import FrontDoorSettings
-from amlops.serving.telemetry import Telemetry, build_exporters, freeze_startup_heap
+from amlops.serving.settings import LISTENER_FD, FrontDoorSettings
+from amlops.serving.telemetry.localfile import LocalFile
+from amlops.serving.telemetry.wiring import Telemetry, build_exporters
 
 settings = FrontDoorSettings.from_env(os.environ)
 telemetry: Telemetry | None = None
@@ -29,7 +32,7 @@ if settings.telemetry_file is not None:
             "deployment": settings.deployment,
             "model": settings.model,
         },
-        build_exporters(settings.telemetry_file, os.environ),
+        build_exporters(LocalFile(settings.telemetry_file, settings.telemetry_max_bytes, settings.telemetry_backups), os.environ),
     )
     telemetry.capture_logging()
     atexit.register(telemetry.shutdown)
@@ -42,8 +45,11 @@ app = FrontDoor(
     max_body_bytes=settings.max_body_bytes,
     timeout_ms=settings.timeout_ms,
     telemetry=telemetry,
+    gate=Gate(settings.admission, int(os.environ[LISTENER_FD])) if settings.admission is not None else None,
+    app_root=Path(os.environ["AML_APP_ROOT"]) if os.environ.get("AML_APP_ROOT") else None,
 )
 # The server, scikit-learn and the model stay alive for the worker's life: keep them out of
 # full garbage collections, which the telemetry's queued spans and records would otherwise
-# trigger every few thousand requests (≈ 100 ms each; see amlops.serving.telemetry).
-freeze_startup_heap()
+# trigger every few thousand requests, each scanning the whole heap.
+gc.collect()
+gc.freeze()
