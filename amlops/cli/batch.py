@@ -97,9 +97,7 @@ def register(app: typer.Typer) -> None:
 
 # --- the deployed batch endpoint (azure-ai-ml): submit, status, download ----------------------------
 
-SubscriptionOption = typer.Option(
-    None, "--subscription", envvar="AZURE_SUBSCRIPTION_ID", help="The subscription the stack is deployed to (default: AZURE_SUBSCRIPTION_ID)."
-)
+from amlops.cli.remote import SubscriptionOption  # noqa: E402  # this section's own import, kept with it
 
 
 @batch_app.command("submit")
@@ -115,10 +113,9 @@ def submit_cmd(
 
     client, target = connect(stack, subscription)
     job = submit(client, target, input, deployment)
-    out = Console()
-    out.print(f"submitted batch job {job.name} to {target.batch_endpoint} ({job.status or 'queued'})", highlight=False, soft_wrap=True)
-    out.print(f"studio: {job.studio_url}", highlight=False, soft_wrap=True)
-    out.print(f"next: amlops batch status {job.name} --stack {stack}", highlight=False, soft_wrap=True)
+    out.print(f"submitted batch job {job.name} to {target.batch_endpoint} ({job.status or 'queued'})")
+    out.print(f"studio: {job.studio_url}")
+    out.print(f"next: amlops batch status {job.name} --stack {stack}")
 
 
 @batch_app.command("status")
@@ -133,9 +130,8 @@ def status_cmd(
 
     client, _ = connect(stack, subscription)
     info = job_info(client, job)
-    out = Console()
-    out.print(f"{info.name}: {info.status}", highlight=False, soft_wrap=True)
-    out.print(f"studio: {info.studio_url}", highlight=False, soft_wrap=True)
+    out.print(f"{info.name}: {info.status}")
+    out.print(f"studio: {info.studio_url}")
 
 
 @batch_app.command("download")
@@ -153,7 +149,6 @@ def download_cmd(
     client, _ = connect(stack, subscription)
     dest = output or state_dir() / "batch" / stack / job
     files = download(client, job, dest)
-    out = Console()
-    out.print(f"downloaded {len(files)} file(s) of {job} into {dest}", highlight=False, soft_wrap=True)
+    out.print(f"downloaded {len(files)} file(s) of {job} into {dest}")
     for path in files:
-        out.print(f"  {path.relative_to(dest)}", highlight=False, soft_wrap=True)
+        out.print(f"  {path.relative_to(dest)}")

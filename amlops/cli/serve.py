@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from amlops.cli.options import StackOption
+from amlops.cli import remote as remote_cli
 from amlops.errors import UsageError
 from amlops.stackfile import load_stack
 
@@ -105,12 +106,16 @@ def invoke_cmd(
     file: Optional[Path] = typer.Option(None, "--file", help="A file holding the JSON body."),
     url: Optional[str] = typer.Option(None, "--url", help="A scoring URI (…/score), e.g. an Azure endpoint's (default: the local `amlops serve`)."),
     key: Optional[str] = typer.Option(None, "--key", envvar="AMLOPS_ENDPOINT_KEY", help="The endpoint key (default for the local endpoint: its primary key)."),
+    remote: bool = typer.Option(False, "--remote", help="Score on the stack's deployed Azure endpoint (scoring URI and key or token fetched through azure-ai-ml)."),
+    subscription: Optional[str] = remote_cli.SubscriptionOption,
 ) -> None:
-    """Send a scoring request to the local endpoint (or any scoring URI) and print the answer."""
+    """Send a scoring request to the local endpoint (or any scoring URI, or with --remote the deployed one) and print the answer."""
     from amlops.serving import client, running
     from amlops.serving.keys import load_or_create
 
     body = client.load_payload(data, file)
+    if remote:
+        return remote_cli.invoke(stack, subscription, body, url, key)
     cfg = load_stack(stack)
     if url is None:
         found = running.find(cfg.online.endpoint_name, stack)
@@ -149,8 +154,14 @@ def logs_cmd(
     stack: str = StackOption,
     tail: int = typer.Option(20, "--tail", "-n", help="How many recent requests to show."),
     request_id: Optional[str] = typer.Option(None, "--request-id", help="Only this request and its log lines."),
+    remote: bool = typer.Option(False, "--remote", help="The deployed Azure deployment's container log instead (--tail lines of it)."),
+    deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="With --remote: whose log (default: the stack's live deployment)."),
+    container: str = typer.Option("inference-server", "--container", help="With --remote: inference-server or storage-initializer."),
+    subscription: Optional[str] = remote_cli.SubscriptionOption,
 ) -> None:
-    """Show recent requests (spans: status, latency, request id) and the script's log lines with their request ids."""
+    """Show recent requests (spans: status, latency, request id) and the script's log lines with their request ids; --remote: the deployed container's log."""
+    if remote:
+        return remote_cli.logs(stack, subscription, deployment, container, tail)
     from amlops.serving.telemetry import recent, telemetry_path
 
     name = load_stack(stack).online.endpoint_name

@@ -1,0 +1,79 @@
+"""Which Azure workspace and endpoints a stack deployed: the names `pulumi up` derived, and an MLClient for them.
+
+The names come from the same rule the Pulumi program uses (infra.naming.derive_names with the
+subscription id as scope, infra.naming.endpoint_name for both endpoints), so a stack file and a
+subscription id are all a remote command needs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from amlops.azure.errors import RemoteUsageError
+from infra.config import PROJECT, StackConfig
+from infra.naming import derive_names, endpoint_name
+
+SUBSCRIPTION_ENV = "AZURE_SUBSCRIPTION_ID"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One stack's deployed workspace and endpoints in Azure."""
+
+    stack: str
+    subscription_id: str
+    resource_group: str
+    workspace: str
+    online_endpoint: str
+    batch_endpoint: str
+    batch_deployment: str
+
+
+def target_for(stack: str, cfg: StackConfig, subscription_id: str | None = None, env: Mapping[str, str] | None = None) -> Target:
+    """The Azure names of `stack`'s workspace and endpoints; the subscription from the argument or AZURE_SUBSCRIPTION_ID."""
+    env = os.environ if env is None else env
+    subscription_id = subscription_id or env.get(SUBSCRIPTION_ENV)
+    if not subscription_id:
+        raise RemoteUsageError(
+            f"the remote commands need the subscription stack {stack} is deployed to: "
+            f"pass --subscription ID or set {SUBSCRIPTION_ENV} (see `az account show --query id`)"
+        )
+    names = derive_names(PROJECT, stack, cfg.prefix, scope=subscription_id)
+    return Target(
+        stack=stack,
+        subscription_id=subscription_id,
+        resource_group=names.resource_group,
+        workspace=names.workspace,
+        online_endpoint=endpoint_name(cfg.online.endpoint_name, names.suffix),
+        batch_endpoint=endpoint_name(cfg.batch.endpoint_name, names.suffix),
+        batch_deployment=cfg.batch.deployment_name,
+    )
+
+
+def ml_client(target: Target, credential: Any = None, factory: Callable[..., Any] | None = None):
+    """azure-ai-ml's MLClient scoped to the target's workspace (`factory` replaces MLClient in tests).
+
+    https://learn.microsoft.com/en-us/python/api/azure-ai-ml/azure.ai.ml.mlclient
+    """
+    if factory is None:
+        from azure.ai.ml import MLClient as factory  # noqa: N813  # the import costs ≈ 1 s: only when used
+    if credential is None:
+        from amlops.azure.credential import credential as default_credential
+
+        credential = default_credential()
+    return factory(
+        credential=credential,
+        subscription_id=target.subscription_id,
+        resource_group_name=target.resource_group,
+        workspace_name=target.workspace,
+    )
+
+
+def connect(stack: str, subscription_id: str | None = None) -> tuple[Any, Target]:
+    """(MLClient, Target) for a stack's deployed workspace, from its stack file and the subscription."""
+    from amlops.stackfile import load_stack
+
+    target = target_for(stack, load_stack(stack), subscription_id)
+    return ml_client(target), target
