@@ -10,7 +10,7 @@ import pytest
 from amlops.policy.rules import RULES, by_id
 from amlops.policy.runner import check_plan
 from amlops.plan.document import parse_plan
-from plan_fixtures import AML, find, sample_plan, urn
+from plan_fixtures import AML, find, resource, sample_plan, urn
 
 Mutation = Callable[[dict[str, Any]], None]
 
@@ -30,6 +30,27 @@ def _set(type_suffix: str, path: str, value: Any) -> Mutation:
 
 
 _DELETE = object()
+
+
+def _scheduled(default: str | None = "loans-batch", enabled: bool = True, endpoint_id: str = "/batchEndpoints/loans-batch") -> Mutation:
+    """Add a batch endpoint, its deployment, the step that sets its default (when given) and a schedule invoking it."""
+
+    def mutate(plan: dict[str, Any]) -> None:
+        stack = plan["stack"]
+        endpoint = resource(stack, f"{AML}:BatchEndpoint", "loans-batch-endpoint", {"endpointName": "loans-batch", "properties": {"authMode": "AADToken"}})
+        added = [endpoint, resource(stack, f"{AML}:BatchDeployment", "loans-batch-deployment", {"deploymentName": "loans-batch", "endpointName": "loans-batch"})]
+        if default is not None:
+            added.append(resource(stack, "pulumi-python:dynamic:Resource", "loans-batch-default", {"endpoint_name": "loans-batch", "deployment_name": default}))
+        action = {"actionType": "InvokeBatchEndpoint", "endpointInvocationDefinition": {"endpointId": f"/subscriptions/0/resourceGroups/rg{endpoint_id}"}}
+        added.append(resource(stack, f"{AML}:Schedule", "loans-batch-schedule",
+                              {"name": "loans-batch-schedule", "properties": {"isEnabled": enabled, "action": action, "trigger": {"triggerType": "Cron", "expression": "0 2 * * *"}}},
+                              dependencies=[a["urn"] for a in added[1:]]))
+        plan["resources"] = sorted(plan["resources"] + added, key=lambda r: r["urn"])
+
+    return mutate
+
+
+SCHEDULE = "loans-batch-schedule"
 
 # (rule, stack, mutation, urn of the finding or None, exact message)
 FAILING: list[tuple[str, str, Mutation, str | None, str]] = [
@@ -86,6 +107,15 @@ FAILING: list[tuple[str, str, Mutation, str | None, str]] = [
      urn("prod", f"{AML}:Compute", "loans-cluster"),
      f"{AML}:Compute 'loans-cluster': scaleSettings.minNodeCount is 2, so idle nodes keep costing; "
      "set amlops:compute.minNodes: 0 in stacks/Pulumi.prod.yaml"),
+    ("batch-schedule-default-deployment", "dev", _scheduled(default=None),
+     urn("dev", f"{AML}:Schedule", SCHEDULE),
+     f"{AML}:Schedule 'loans-batch-schedule': invokes batch endpoint 'loans-batch' without naming a deployment, so it runs "
+     "the endpoint's default deployment, and none is set; set the endpoint's default to amlops:batch.deploymentName "
+     "(infra/batch_endpoint.py)"),
+    ("prod-schedule-needs-alerts", "prod", _scheduled(),
+     urn("prod", f"{AML}:Schedule", SCHEDULE),
+     f"{AML}:Schedule 'loans-batch-schedule': an enabled schedule in prod without alerts; set amlops:monitoring.alertsEnabled: "
+     "true (with actionGroupEmail) or amlops:batch.schedule.enabled: false in stacks/Pulumi.prod.yaml"),
 ]
 
 
@@ -153,3 +183,48 @@ def test_check_environment_comes_from_the_environment_tag():
     report = check_plan(parse_plan(doc), rules=[by_id()["prod-workspace-private"]])
     assert report.environment == "prod"
     assert [v.rule for v in report.violations] == ["prod-workspace-private"]
+
+
+def test_check_schedule_on_an_endpoint_with_its_default_deployment_passes():
+    doc = sample_plan("dev")
+    _scheduled()(doc)
+    assert _run("batch-schedule-default-deployment", doc) == []
+
+
+def test_check_schedule_default_naming_another_deployment_fails():
+    doc = sample_plan("staging")
+    _scheduled(default="loans-batch-v2")(doc)
+    assert _run("batch-schedule-default-deployment", doc) == [(
+        urn("staging", f"{AML}:Schedule", SCHEDULE),
+        f"{AML}:Schedule 'loans-batch-schedule': invokes batch endpoint 'loans-batch' without naming a deployment, so it runs "
+        "the endpoint's default deployment, and 'loans-batch-v2' is not one of its deployments (loans-batch); set the "
+        "endpoint's default to amlops:batch.deploymentName (infra/batch_endpoint.py)",
+    )]
+
+
+def test_check_schedule_invoking_an_undeclared_endpoint_fails():
+    doc = sample_plan("dev")
+    _scheduled(endpoint_id="/batchEndpoints/elsewhere")(doc)
+    find(doc, ":Schedule")["dependencies"] = []
+    assert _run("batch-schedule-default-deployment", doc) == [(
+        urn("dev", f"{AML}:Schedule", SCHEDULE),
+        f"{AML}:Schedule 'loans-batch-schedule': invokes no batch endpoint declared in this stack; declare amlops:batch in "
+        "stacks/Pulumi.dev.yaml and wire the schedule to its endpoint (infra/schedule.py)",
+    )]
+
+
+def test_check_prod_schedule_with_alerts_or_disabled_passes():
+    enabled, disabled = sample_plan("prod"), sample_plan("prod")
+    _scheduled()(enabled)
+    _scheduled(enabled=False)(disabled)
+    assert _run("prod-schedule-needs-alerts", enabled, config={"monitoring": {"alertsEnabled": True}}) == []
+    assert _run("prod-schedule-needs-alerts", disabled) == []
+    enabled["resources"].append({**find(enabled, ":Schedule"), "urn": urn("prod", "azure-native:monitor:ActionGroup", "loans-ag"),
+                                 "type": "azure-native:monitor:ActionGroup", "name": "loans-ag", "inputs": {}})
+    assert _run("prod-schedule-needs-alerts", enabled) == []
+
+
+def test_check_schedule_outside_prod_needs_no_alerts():
+    doc = sample_plan("staging")
+    _scheduled()(doc)
+    assert _run("prod-schedule-needs-alerts", doc, config={"monitoring": {"alertsEnabled": False}}) == []

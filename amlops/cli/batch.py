@@ -152,3 +152,45 @@ def download_cmd(
     out.print(f"downloaded {len(files)} file(s) of {job} into {dest}")
     for path in files:
         out.print(f"  {path.relative_to(dest)}")
+
+
+@batch_app.command("schedule")
+def schedule_cmd(
+    stack: str = StackOption,
+    count: int = typer.Option(5, "--count", "-n", min=1, max=100, help="How many future runs to list."),
+    after: Optional[datetime] = typer.Option(
+        None, "--after", formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
+        help="List runs after this time, ISO 8601 with its UTC offset, e.g. 2026-12-01T00:00:00+00:00 (default: now).",
+    ),
+) -> None:
+    """List the stack's next scheduled batch runs (in the schedule's time zone) and what each reads and writes."""
+    from datetime import timezone
+
+    from amlops.batching.schedule import NoSchedule, planned_runs
+    from amlops.cli.output import out
+    from amlops.stackfile import load_stack
+    from infra.config import windows_time_zone
+
+    cfg = load_stack(stack)
+    source = f"stacks/Pulumi.{stack}.yaml"
+    try:
+        runs = planned_runs(cfg.batch, after or datetime.now(timezone.utc), count)
+    except NoSchedule as exc:
+        raise NoSchedule(f"{source}: {exc}") from None
+    s = cfg.batch.schedule
+    assert s is not None
+    if s.cron is not None:
+        trigger = f"cron {s.cron!r}"
+    else:
+        r = s.recurrence
+        assert r is not None
+        at = f" at {', '.join(f'{h:02d}:{m:02d}' for h in r.hours for m in r.minutes)}" if r.hours else ""
+        on = f" on {', '.join(r.week_days)}" if r.week_days else ""
+        trigger = f"every {r.interval} {r.frequency}(s){on}{at}"
+    state = "enabled" if s.enabled else "disabled: declared, Azure does not run it"
+    out.print(f"{source}: batch schedule {cfg.batch.endpoint_name}-schedule ({state})")
+    out.print(f"trigger: {trigger} in {s.time_zone} (Azure: {windows_time_zone(s.time_zone)})" + (f", from {s.start_time}" if s.start_time else ""))
+    out.print(f"invokes: batch endpoint {cfg.batch.endpoint_name} (its default deployment, {cfg.batch.deployment_name})")
+    out.print(f"next {len(runs)} run(s):")
+    for run in runs:
+        out.print(f"  {run.when.strftime('%Y-%m-%d %H:%M %Z (UTC%z)')}  reads {run.reads}  writes {run.writes}")
