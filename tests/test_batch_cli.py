@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import psutil
 import pytest
 from rich.console import Console
@@ -17,12 +18,19 @@ from rich.console import Console
 from amlops import data as data_mod
 from amlops import stackfile
 from amlops.cli import main
-from amlops.paths import ROOT
+from amlops.paths import ROOT, STATE_ENV
+from amlops.batching.split import split
 from amlops.registry import Registry
+from batch_support import loans_csv
 
 
 def cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["amlops", "batch", "run", "--no-progress", *args])
+    """`amlops batch run --no-progress ARGS`: exit code, stdout, stderr."""
+    return amlops(monkeypatch, capsys, "batch", "run", "--no-progress", *args)
+
+
+def amlops(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["amlops", *args])
     try:
         main()
         code = 0
@@ -41,18 +49,28 @@ def registered(state, trained_model_dir) -> Registry:
 
 @pytest.fixture
 def pending(tmp_path) -> Path:
-    return data_mod.write_csv(data_mod.pending_loans(data_mod.generate_loans(100, seed=5), doublings=2), tmp_path / "pending.csv").path
+    """400 pending loans with application ids, split into part files as a batch model deployment takes them."""
+    frame = data_mod.pending_loans(data_mod.generate_loans(100, seed=5), doublings=2)
+    return split(data_mod.write_csv(frame, tmp_path / "pending.csv").path, tmp_path / "parts", 4096).folder
 
 
-def test_batch_run_uses_stack_pinned_model_from_registry(monkeypatch, capsys, registered, pending, tmp_path):
-    code, out, err = cli(monkeypatch, capsys, "--input", str(pending), "--output", str(tmp_path / "out"))
+def job_folders(state: Path) -> list[Path]:
+    return sorted((state / "batch" / "dev" / "jobs").iterdir())
+
+
+def test_batch_run_uses_stack_pinned_model_and_writes_where_azure_would(monkeypatch, capsys, registered, pending, state):
+    code, out, err = cli(monkeypatch, capsys, "--input", str(pending))
     assert code == 0, err
     assert out.splitlines()[:2] == [
         "batch job SUCCEEDED",
         f"input {pending} (tabular); script {ROOT / 'batch' / 'tabular_batch.py'}; model chapter12-loans:1",
     ]
-    assert "items: 400 succeeded, 0 failed" in out
-    assert len((tmp_path / "out" / "predictions.csv").read_text().splitlines()) == 400
+    files = len(list(pending.iterdir()))
+    assert f"files: {files} succeeded, 0 failed; {files} elements returned, 400 output lines" in out
+    cfg = stackfile.load_stack("dev").batch
+    (written,) = (state / "datastores" / cfg.output.datastore).rglob(cfg.output_file_name)
+    assert f"output: {written}" in out and len(written.read_text().splitlines()) == 400
+    assert f"reports: {job_folders(state)[0]}/processed_mini-batches.csv, errors.log, job_summary.json" in out
 
 
 def test_batch_run_unknown_model_version_exits_1(monkeypatch, capsys, registered, pending, tmp_path):
@@ -60,16 +78,14 @@ def test_batch_run_unknown_model_version_exits_1(monkeypatch, capsys, registered
     assert (code, err.strip()) == (1, "error: chapter12-loans has no version 9 (versions: 1)")
 
 
-def test_batch_run_bad_model_ref_exits_2(monkeypatch, capsys, state, pending):
-    code, out, err = cli(monkeypatch, capsys, "--input", str(pending), "--model", "chapter12-loans")
-    assert (code, err.strip()) == (2, "error: --model takes NAME:VERSION (a version ≥ 1), got 'chapter12-loans'")
-
-
 def test_batch_run_missing_input_exits_2(monkeypatch, capsys, state, trained_model_dir, tmp_path):
     code, out, err = cli(monkeypatch, capsys, "--input", str(tmp_path / "nope.csv"), "--model-dir", str(trained_model_dir))
-    assert (code, err.strip()) == (
-        2, f"error: input {tmp_path / 'nope.csv'} does not exist; pass a CSV or Parquet file or a folder of them with --input"
-    )
+    assert (code, err.strip()) == (2, f"error: input {tmp_path / 'nope.csv'} does not exist; pass a file or a folder of files with --input")
+
+
+def test_batch_run_mini_batch_size_zero_exits_2_in_one_line(monkeypatch, capsys, state, pending):
+    code, out, err = cli(monkeypatch, capsys, "--input", str(pending), "--mini-batch-size", "0")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--mini-batch-size" in err
 
 
 def test_batch_run_threshold_exceeded_exits_1_with_reason(monkeypatch, capsys, state, trained_model_dir, stacks_copy, tmp_path):
@@ -77,52 +93,87 @@ def test_batch_run_threshold_exceeded_exits_1_with_reason(monkeypatch, capsys, s
     dev.write_text(dev.read_text().replace("errorThreshold: -1", "errorThreshold: 1"))
     real = stackfile.load_stack
     monkeypatch.setattr(stackfile, "load_stack", lambda stack: real(stack, stacks_copy))
-    src = tmp_path / "in.csv"
-    src.write_text("income,credit_cards,age\n5000,1,30\nabc,1,30\n5000,x,30\n")
-    code, out, err = cli(monkeypatch, capsys, "--input", str(src), "--model-dir", str(trained_model_dir), "--output", str(tmp_path / "out"))
-    reason = "error_threshold exceeded: 2 items failed, more than the 1 allowed (amlops:batch.errorThreshold; -1 ignores all failures)"
+    folder = tmp_path / "in"
+    loans_csv(folder / "a.csv", 2)
+    loans_csv(folder / "b.csv", 2, {3: "A9,abc,1,30"})
+    loans_csv(folder / "c.csv", 2, {2: "A9,5000,x,30"})
+    code, out, err = cli(monkeypatch, capsys, "--input", str(folder), "--model-dir", str(trained_model_dir), "--output", str(tmp_path / "out"))
+    reason = "error_threshold exceeded: 2 files failed, more than the 1 allowed (amlops:batch.errorThreshold; -1 ignores all failures)"
     assert code == 1
     assert out.splitlines()[0] == f"batch job FAILED: {reason}"
-    assert err.strip() == f"error: batch job failed: {reason}; see {tmp_path / 'out'}/errors.log"
-    assert f"  ✗ mini-batch 0 ({src} lines 2-4): 2 of 3 items failed: run() returned 1 rows: line 3, line 4" in out
+    assert err.strip() == f"error: batch job failed: {reason}; see {job_folders(state)[0]}/errors.log"
     assert not (tmp_path / "out" / "predictions.csv").exists()
 
 
-def test_batch_run_interrupted_leaves_no_output_and_no_workers(tmp_path, trained_model_dir, state):
+def test_batch_split_writes_parts_and_says_how_many(monkeypatch, capsys, state, tmp_path):
+    src = loans_csv(tmp_path / "big.csv", 2000)
+    code, out, err = amlops(monkeypatch, capsys, "batch", "split", str(src), "--out", str(tmp_path / "parts"), "--part-size", "16KB")
+    parts = sorted((tmp_path / "parts").iterdir())
+    assert (code, out.strip()) == (0, f"2,000 rows in {len(parts)} part files of about 16KB in {tmp_path / 'parts'}")
+    assert len(parts) > 2 and sum(len(p.read_text().splitlines()) - 1 for p in parts) == 2000
+
+
+def _start(tmp_path: Path, model_dir: Path) -> tuple[subprocess.Popen, Path, list[int]]:
+    """`amlops batch run` with a run() that never returns, once both workers are ready; the workers' pids."""
     entry = tmp_path / "slow.py"
     entry.write_text("import time\ndef init():\n    pass\ndef run(mb):\n    time.sleep(600)\n")
-    src = tmp_path / "in.csv"
-    src.write_text("income,credit_cards,age\n5000,1,30\n")
+    folder = tmp_path / "in"
+    for n in range(2):
+        loans_csv(folder / f"p{n}.csv", 1)
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "amlops"), "batch", "run", "--no-progress", "--input", str(src), "--script", str(entry),
-         "--model-dir", str(trained_model_dir), "--output", str(out)],
+        [str(Path(sys.executable).parent / "amlops"), "batch", "run", "--no-progress", "--input", str(folder), "--script", str(entry),
+         "--model-dir", str(model_dir), "--output", str(out), "--mini-batch-size", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
     )
-    try:
-        log = out / "logs" / "worker0.log"
-        for _ in range(600):  # wait until a worker is ready and holds the mini-batch
-            if log.exists() and "ready" in log.read_text() and any(out.glob(".predictions.csv.partial-*")):
-                break
-            time.sleep(0.05)
+    workers: list[int] = []
+    for _ in range(1200):  # until both workers are ready (each logs it once init() returned)
+        logs = list(Path(os.environ[STATE_ENV]).rglob("worker*.log"))
         workers = [c.pid for c in psutil.Process(proc.pid).children()]
-        time.sleep(0.3)
+        if len(workers) == 2 and len([p for p in logs if "ready" in p.read_text()]) == 2:
+            break
+        time.sleep(0.05)
+    return proc, out, workers
+
+
+def _gone(pids: list[int]) -> bool:
+    return not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
+
+
+def test_batch_run_interrupted_exits_130_with_no_output_and_no_workers(tmp_path, trained_model_dir, state):
+    proc, out, workers = _start(tmp_path, trained_model_dir)
+    try:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert (proc.returncode, err.strip().splitlines()[-1]) == (
-        130, f"error: batch job interrupted (Ctrl-C or SIGTERM): no output written; reports in {out}"
+        130, f"error: batch job interrupted (Ctrl-C or SIGTERM): no output written; reports in {job_folders(state)[0]}"
     )
-    assert sorted(p.name for p in out.iterdir()) == [
-        "errors.log", "job_summary.json", "job_summary.txt", "logs", "processed_mini-batches.csv"
-    ]
-    assert "batch job INTERRUPTED: interrupted (Ctrl-C or SIGTERM); no output written" in (out / "job_summary.txt").read_text()
-    assert len(workers) == 2 and not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in workers)
+    assert list(out.iterdir()) == [] and not list(state.rglob(".*"))
+    assert "batch job INTERRUPTED: interrupted (Ctrl-C or SIGTERM); no output written" in (job_folders(state)[0] / "job_summary.txt").read_text()
+    assert len(workers) == 2 and _gone(workers)
 
 
-def test_batch_quickstart_stage_scores_pending_loans_and_prints_rate(registered, tmp_path):
+def test_batch_run_sigkill_of_the_main_process_leaves_no_worker_and_no_partial_file(tmp_path, trained_model_dir, state):
+    proc, out, workers = _start(tmp_path, trained_model_dir)
+    try:
+        proc.kill()
+        proc.communicate(timeout=60)
+        for _ in range(200):  # the kernel delivers the workers' death signal right after the parent's exit
+            if _gone(workers):
+                break
+            time.sleep(0.05)
+    finally:
+        for pid in workers:
+            if psutil.pid_exists(pid):
+                psutil.Process(pid).kill()
+    assert len(workers) == 2 and _gone(workers)
+    assert list(out.iterdir()) == [] and not list(state.rglob(".*"))
+
+
+def test_batch_quickstart_stage_splits_and_scores_pending_loans_with_ids(registered, tmp_path, state):
     from amlops.batching.quickstart import quickstart_stage
     from amlops.quickstart import Context
 
@@ -135,6 +186,7 @@ def test_batch_quickstart_stage_scores_pending_loans_and_prints_rate(registered,
                   model_name="chapter12-loans", model_version=1)
     quickstart_stage(ctx)
     text = buffer.getvalue()
-    assert "batch: scored 800 pending loans at " in text and " rows per second (2 workers, 1 mini-batches of 1MB); 0 failed" in text
-    assert ctx.facts["batch"]["rows"] == 800
-    assert len(Path(ctx.facts["batch"]["output"]).read_text().splitlines()) == 800
+    assert "batch: split 800 pending loans into 1 part files of about 1MB" in text
+    assert "batch: scored 800 pending loans from 1 part files at " in text and "; 0 files failed; output " in text
+    written = pd.read_csv(ctx.facts["batch"]["output"], header=None, names=["application_id", "prediction"])
+    assert written["application_id"].tolist() == frame["application_id"].tolist()

@@ -1,192 +1,224 @@
-"""`amlops batch run` through its library API: agreement with model.predict, each setting, the reports."""
+"""The local runner calls the scripts as an Azure batch model deployment does: lists of files, counted in files,
+append_row written as Azure writes it, each setting honoured, outputs published only on success."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.csv as pacsv
 import pytest
 import skops.io
-from rich.console import Console
 
 from amlops import data as data_mod
-from amlops.batching import BatchSettings, JobSpec, from_config, run_job
-from amlops.batching.reports import COLUMNS
-from amlops.errors import UsageError
+from amlops.batching import from_config
+from amlops.batching.split import split
+from amlops.errors import DataError, UsageError
 from amlops.stackfile import load_stack
+from batch_support import errors, hidden, job, loans_csv, parts, processed, script
 
 FEATURES = list(data_mod.FEATURES)
+IDS = {"environment_variables": {"AMLOPS_ID_COLUMNS": "application_id"}, "id_columns": ("application_id",)}
 
 
-def job(tmp_path: Path, model_dir: Path, input: Path, **settings) -> tuple:
-    out = tmp_path / "out"
-    spec = JobSpec(input=input, output_dir=out, settings=BatchSettings(**settings), model_dir=model_dir, progress=False)
-    result = run_job(spec, console=Console(file=io.StringIO()))
-    return result, out
-
-
-def processed(out: Path) -> list[dict]:
-    with (out / "processed_mini-batches.csv").open() as fh:
-        return list(csv.DictReader(fh))
-
-
-def expected_rows(model_dir: Path, frame: pd.DataFrame) -> Counter:
+def predicted(model_dir: Path, frame: pd.DataFrame) -> list[int]:
     model = skops.io.load(model_dir / "model.skops", trusted=[])
-    scored = frame[FEATURES].assign(approved=model.predict(frame[FEATURES]))
-    return Counter(map(tuple, scored.astype(float).to_numpy().tolist()))
+    return [int(p) for p in model.predict(frame[FEATURES])]
 
 
-def output_rows(path: Path) -> Counter:
-    table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(autogenerate_column_names=True))
-    return Counter(map(tuple, table.to_pandas().astype(float).to_numpy().tolist()))
-
-
-@pytest.fixture(scope="module")
-def loans() -> pd.DataFrame:
-    return data_mod.pending_loans(data_mod.generate_loans(500, seed=7), doublings=6)  # 32,000 rows
-
-
-def test_batch_run_csv_output_agrees_with_predict(tmp_path, trained_model_dir, loans):
+def test_batch_run_split_table_output_agrees_with_predict_in_input_order(tmp_path, trained_model_dir):
+    loans = data_mod.pending_loans(data_mod.generate_loans(500, seed=7), doublings=6)  # 32,000 rows
     src = data_mod.write_csv(loans, tmp_path / "pending.csv").path
-    result, out = job(tmp_path, trained_model_dir, src, mini_batch_size=64 * 1024)
+    folder = split(src, tmp_path / "parts", 64 * 1024).folder
+    result, out, reports = job(tmp_path, trained_model_dir, folder, mini_batch_size=2, **IDS)
     assert result.status == "SUCCEEDED"
-    assert output_rows(out / "predictions.csv") == expected_rows(trained_model_dir, loans)
-    assert (result.counts.items_succeeded, result.counts.items_failed) == (32_000, 0)
-    rows = processed(out)
-    assert sum(int(r["items"]) for r in rows) == 32_000
-    assert {r["status"] for r in rows} == {"SUCCEEDED"}
-    assert result.counts.mini_batches_created == len(rows) == -(-src.stat().st_size // (64 * 1024))
+    written = pd.read_csv(out / "predictions.csv", header=None, names=["application_id", "prediction"])
+    assert written["application_id"].tolist() == loans["application_id"].tolist()
+    assert written["prediction"].tolist() == predicted(trained_model_dir, loans)
+    files = len(list(folder.iterdir()))
+    assert (result.counts.items_succeeded, result.counts.items_failed, result.counts.output_lines) == (files, 0, 32_000)
+    assert [int(r["items"]) for r in processed(reports)] == [2] * (files // 2) + [1] * (files % 2)
 
 
-def test_batch_run_output_keeps_input_order_without_header(tmp_path, trained_model_dir, loans):
-    src = data_mod.write_csv(loans.head(3000), tmp_path / "pending.csv").path
-    result, out = job(tmp_path, trained_model_dir, src, mini_batch_size=4096)
-    first = (out / "predictions.csv").read_text().splitlines()
-    assert len(first) == 3000
-    assert [line.rsplit(",", 1)[0] for line in first] == src.read_text().splitlines()[1:]
-
-
-def test_batch_run_folder_of_csv_and_parquet_never_spans_files(tmp_path, trained_model_dir, loans):
-    folder = tmp_path / "in"
-    data_mod.write_csv(loans.head(5000), folder / "a.csv")
-    data_mod.write_parquet(loans.tail(7000), folder / "b" / "c.parquet")
-    result, out = job(tmp_path, trained_model_dir, folder, mini_batch_size=16 * 1024)
-    assert output_rows(out / "predictions.csv") == expected_rows(trained_model_dir, pd.concat([loans.head(5000), loans.tail(7000)]))
-    sources = [r["source"] for r in processed(out)]
-    assert all(s.startswith(str(folder / "a.csv") + " lines ") or s.startswith(str(folder / "b" / "c.parquet") + " row group 0 rows ") for s in sources)
-    parquet_items = [int(r["items"]) for r in processed(out) if "c.parquet" in r["source"]]
-    assert parquet_items == [682] * 10 + [7000 - 6820]  # 16KB over 24-byte rows (a float64 and two int64)
-
-
-def test_batch_run_summary_only_writes_no_output_file(tmp_path, trained_model_dir, loans):
-    src = data_mod.write_csv(loans.head(2000), tmp_path / "pending.csv").path
-    result, out = job(tmp_path, trained_model_dir, src, output_action="summary_only")
-    assert result.status == "SUCCEEDED" and result.output_file is None
-    assert sorted(p.name for p in out.iterdir()) == [
-        "errors.log", "job_summary.json", "job_summary.txt", "logs", "processed_mini-batches.csv"
+def test_batch_run_hands_run_a_list_of_path_strings_counted_in_files(tmp_path, trained_model_dir):
+    entry = script(tmp_path, "def run(mb):\n    return [f'{type(mb).__name__} {len(mb)} {type(mb[0]).__name__}'] * len(mb)\n")
+    folder = parts(tmp_path / "in", 5, 3)
+    result, out, reports = job(tmp_path, trained_model_dir, folder, entry, mini_batch_size=2)
+    assert (out / "predictions.csv").read_text().splitlines() == ["list 2 str"] * 4 + ["list 1 str"]
+    assert [r["source"] for r in processed(reports)] == [
+        f"2 files from {folder / 'part-00000.csv'}", f"2 files from {folder / 'part-00002.csv'}", str(folder / "part-00004.csv"),
     ]
-    assert result.counts.items_succeeded == 2000
-    assert "output: none (summary_only)" in (out / "job_summary.txt").read_text()
 
 
-def test_batch_run_files_mode_one_row_per_file(tmp_path, trained_model_dir, loans):
+def test_batch_run_append_row_writes_frames_space_separated_without_header_or_index(tmp_path, trained_model_dir):
+    entry = script(tmp_path, (
+        "import pandas as pd\n"
+        "def run(mb):\n"
+        "    if mb[0].endswith('0.csv'):\n"
+        "        return pd.DataFrame({'file': [Path(p).name for p in mb], 'n': [7] * len(mb)}, index=[10] * len(mb))\n"
+        "    return [['x', 1], 'plain text'][:len(mb)]\n"
+    ))
+    folder = parts(tmp_path / "in", 3, 1)
+    result, out, _ = job(tmp_path, trained_model_dir, folder, entry, mini_batch_size=2)
+    assert (out / "predictions.csv").read_text() == "part-00000.csv 7\npart-00001.csv 7\n['x', 1]\n"
+
+
+def test_batch_run_fewer_elements_than_files_counts_the_difference_as_failed(tmp_path, trained_model_dir):
+    entry = script(tmp_path, "def run(mb):\n    return [p for p in mb if not p.endswith('1.csv')]\n")
+    folder = parts(tmp_path / "in", 3, 1)
+    result, out, reports = job(tmp_path, trained_model_dir, folder, entry, mini_batch_size=3)
+    assert (result.counts.items_succeeded, result.counts.items_failed) == (2, 1)
+    assert errors(reports) == (
+        f"mini-batch 0 (3 files from {folder / 'part-00000.csv'}): 1 of 3 items failed: run() returned 2 elements: "
+        f"{folder / 'part-00001.csv'}; the entry script's own messages are in logs/worker0.log\n"
+    )
+
+
+def test_batch_run_files_mode_publishes_per_file_outputs_only_when_the_job_succeeds(tmp_path, trained_model_dir):
+    folder = parts(tmp_path / "in", 3, 4)
+    result, out, reports = job(tmp_path, trained_model_dir, folder, mode="files", output_action="summary_only", mini_batch_size=1, **IDS)
+    assert result.status == "SUCCEEDED"
+    assert sorted(p.name for p in out.iterdir()) == ["part-00000.csv", "part-00001.csv", "part-00002.csv"]
+    frame = pd.read_csv(folder / "part-00001.csv")
+    written = pd.read_csv(out / "part-00001.csv")
+    assert written["application_id"].tolist() == frame["application_id"].tolist()
+    assert written["prediction"].tolist() == predicted(trained_model_dir, frame)
+    assert not (reports / "outputs").exists() and result.output_file is None
+
+
+def test_batch_run_files_mode_same_stem_twice_refused_before_work(tmp_path, trained_model_dir):
+    loans_csv(tmp_path / "in" / "a" / "x.csv", 1)
+    loans_csv(tmp_path / "in" / "b" / "x.csv", 1)
+    with pytest.raises(DataError, match=r"share the name 'x'; files mode writes one x\.csv per input: rename one"):
+        job(tmp_path, trained_model_dir, tmp_path / "in", mode="files")
+
+
+def test_batch_run_header_only_files_succeed_with_no_rows_in_both_modes(tmp_path, trained_model_dir):
     folder = tmp_path / "in"
-    parts = [loans.iloc[i * 100:(i + 1) * 100] for i in range(5)]
-    for i, part in enumerate(parts):
-        (data_mod.write_csv if i % 2 else data_mod.write_parquet)(part, folder / f"f{i}.{'csv' if i % 2 else 'parquet'}")
-    (folder / "f5.csv").write_text("income,age\n1,2\n")
-    result, out = job(tmp_path, trained_model_dir, folder, mode="files", mini_batch_size=2)
-    model = skops.io.load(trained_model_dir / "model.skops", trusted=[])
-    lines = sorted((out / "predictions.csv").read_text().splitlines())
-    assert lines == sorted(
-        f"{folder / f'f{i}.{ext}'},{int(model.predict(p[FEATURES]).sum())}/100 approved"
-        for i, (p, ext) in enumerate(zip(parts, ["parquet", "csv"] * 3))
-    )
-    assert [(r["items"], r["failed"]) for r in processed(out)] == [("2", "0"), ("2", "0"), ("2", "1")]
-    assert f"mini-batch 2 (2 files from {folder / 'f4.parquet'}): 1 of 2 items failed: run() returned 1 rows: {folder / 'f5.csv'}; " in (out / "errors.log").read_text()
-    assert "ValueError: " + str(folder / "f5.csv") + ": lacks column(s) credit_cards" in "".join(p.read_text() for p in (out / "logs").iterdir())
+    folder.mkdir()
+    (folder / "h.csv").write_text("application_id,income,credit_cards,age\n")
+    tab, out, _ = job(tmp_path / "t", trained_model_dir, folder)
+    files, fout, _ = job(tmp_path / "f", trained_model_dir, folder, mode="files", output_action="summary_only")
+    assert (tab.status, tab.counts.items_succeeded, (out / "predictions.csv").read_text()) == ("SUCCEEDED", 1, "\n")
+    assert (files.status, files.counts.items_succeeded) == ("SUCCEEDED", 1)
+    assert (fout / "h.csv").read_text().splitlines() == ['"application_id","income","credit_cards","age","prediction"']
 
 
-def test_batch_run_max_concurrency_starts_that_many_workers_each_init_once(tmp_path, trained_model_dir, loans):
-    src = data_mod.write_csv(loans.head(2000), tmp_path / "pending.csv").path
-    result, out = job(tmp_path, trained_model_dir, src, max_concurrency_per_instance=3)
-    logs = sorted(p.name for p in (out / "logs").iterdir())
+def test_batch_run_huge_mini_batch_size_puts_every_file_in_one_mini_batch(tmp_path, trained_model_dir):
+    folder = parts(tmp_path / "in", 3, 2)
+    result, out, reports = job(tmp_path, trained_model_dir, folder, mini_batch_size=10**15)
+    assert (result.status, [r["items"] for r in processed(reports)], result.counts.output_lines) == ("SUCCEEDED", ["3"], 6)
+
+
+def test_batch_run_max_concurrency_starts_that_many_workers_each_init_once(tmp_path, trained_model_dir):
+    result, _, reports = job(tmp_path, trained_model_dir, parts(tmp_path / "in", 6, 2), mini_batch_size=1, max_concurrency_per_instance=3)
+    logs = sorted(p.name for p in (reports / "logs").iterdir())
     assert logs == ["worker0.log", "worker1.log", "worker2.log"]
-    for name in logs:
-        assert (out / "logs" / name).read_text().count("INFO tabular_batch: loaded ") == 1
-    assert result.workers == 3
+    assert all((reports / "logs" / n).read_text().count("ready: tabular_batch.py init() took") == 1 for n in logs)
 
 
-def test_batch_run_logging_level_filters_worker_logs(tmp_path, trained_model_dir, loans):
-    src = data_mod.write_csv(loans.head(500), tmp_path / "pending.csv").path
-    result, out = job(tmp_path, trained_model_dir, src, logging_level="WARNING", max_concurrency_per_instance=1)
-    assert (out / "logs" / "worker0.log").read_text() == ""
-    result, out2 = job(tmp_path / "debug", trained_model_dir, src, logging_level="DEBUG", max_concurrency_per_instance=1)
-    assert "DEBUG amlops.batch.worker: mini-batch 0: 500 items, 500 rows returned" in (out2 / "logs" / "worker0.log").read_text()
+def test_batch_run_logging_level_filters_worker_logs(tmp_path, trained_model_dir):
+    folder = parts(tmp_path / "in", 1, 2)
+    _, _, warn = job(tmp_path / "w", trained_model_dir, folder, logging_level="WARNING")
+    _, _, debug = job(tmp_path / "d", trained_model_dir, folder, logging_level="DEBUG")
+    assert (warn / "logs" / "worker0.log").read_text() == ""
+    assert "mini-batch 0: 1 files, 1 elements returned" in (debug / "logs" / "worker0.log").read_text()
 
 
-def test_batch_run_environment_variables_reach_the_script(tmp_path, trained_model_dir):
-    script = tmp_path / "env_batch.py"
-    script.write_text(
-        "import os\n"
-        "def init():\n    pass\n"
-        "def run(mini_batch):\n    return [os.environ['LOANS_GREETING'] + ' ' + os.environ['AZUREML_MODEL_DIR']] * len(mini_batch)\n"
-    )
-    src = tmp_path / "in.csv"
-    src.write_text("income,credit_cards,age\n1,2,3\n")
-    out = tmp_path / "out"
-    spec = JobSpec(
-        input=src, output_dir=out, model_dir=trained_model_dir, script=script, progress=False,
-        settings=BatchSettings(environment_variables={"LOANS_GREETING": "hello"}),
-    )
-    run_job(spec, console=Console(file=io.StringIO()))
-    assert (out / "predictions.csv").read_text() == f"hello {trained_model_dir}\n"
+def test_batch_run_sets_what_azure_sets_for_the_script(tmp_path, trained_model_dir):
+    entry = script(tmp_path, (
+        "def run(mb):\n"
+        "    return [','.join(os.environ.get(k, '-') for k in ('AZUREML_MODEL_DIR', 'AZUREML_BI_OUTPUT_PATH', 'TEAM'))] * len(mb)\n"
+    ))
+    result, out, reports = job(tmp_path, trained_model_dir, parts(tmp_path / "in", 1, 1), entry, environment_variables={"TEAM": "risk"})
+    assert (out / "predictions.csv").read_text() == f"{trained_model_dir},{reports / 'outputs'},risk\n"
 
 
-def test_batch_run_summary_json_counts_every_item(tmp_path, trained_model_dir, loans):
-    src = data_mod.write_csv(loans.head(1000), tmp_path / "pending.csv").path
-    result, out = job(tmp_path, trained_model_dir, src, mini_batch_size=8192)
-    summary = json.loads((out / "job_summary.json").read_text())
-    assert summary["status"] == "SUCCEEDED"
-    assert summary["counts"]["items_succeeded"] == 1000
-    assert summary["counts"]["mini_batches_created"] == summary["counts"]["mini_batches_processed"] == len(processed(out))
-    assert summary["output_file"] == str(out / "predictions.csv")
-    assert list(processed(out)[0]) == list(COLUMNS)
+def test_batch_run_summary_json_counts_every_file(tmp_path, trained_model_dir):
+    folder = parts(tmp_path / "in", 3, 2, bad={1: {3: "A9,abc,1,30"}})
+    result, out, reports = job(tmp_path, trained_model_dir, folder, mini_batch_size=1)
+    summary = json.loads((reports / "job_summary.json").read_text())
+    assert (summary["status"], summary["counts"]["items_succeeded"], summary["counts"]["items_failed"]) == ("SUCCEEDED", 2, 1)
+    assert summary["counts"]["output_lines"] == 4 and summary["output_file"] == str(out / "predictions.csv")
+    assert f"{folder / 'part-00001.csv'}: line 3: column income must be a number, got 'abc'" in (reports / "logs" / "worker0.log").read_text() + (reports / "logs" / "worker1.log").read_text()
 
 
-def test_batch_run_existing_results_refused_without_overwrite(tmp_path, trained_model_dir, loans):
-    src = data_mod.write_csv(loans.head(100), tmp_path / "pending.csv").path
-    job(tmp_path, trained_model_dir, src)
-    with pytest.raises(UsageError) as err:
-        job(tmp_path, trained_model_dir, src)
+def test_batch_run_existing_output_refused_without_overwrite(tmp_path, trained_model_dir):
+    folder = parts(tmp_path / "in", 1, 2)
+    job(tmp_path, trained_model_dir, folder)
+    with pytest.raises(UsageError, match=r"already holds a batch job's output \(predictions\.csv\); pass another --output or add --overwrite"):
+        job(tmp_path, trained_model_dir, folder)
+
+
+def test_batch_run_overwrite_replaces_output_only_when_the_new_job_succeeds(tmp_path, trained_model_dir):
+    folder = parts(tmp_path / "in", 2, 2)
+    first, out, _ = job(tmp_path, trained_model_dir, folder)
+    before = (out / "predictions.csv").read_text()
+    failing = script(tmp_path, "def run(mb):\n    raise ValueError('boom')\n")
+    failed, _, reports = job(tmp_path, trained_model_dir, folder, failing, overwrite=True, max_retries=0)
+    assert failed.status == "FAILED" and failed.reason.startswith("no file succeeded: all 2 failed")
+    assert (out / "predictions.csv").read_text() == before
+    assert hidden(out, reports) == []
+    again, _, _ = job(tmp_path, trained_model_dir, parts(tmp_path / "in2", 1, 1), overwrite=True)
+    assert again.status == "SUCCEEDED" and len((out / "predictions.csv").read_text().splitlines()) == 1
+
+
+def test_batch_run_id_columns_missing_from_an_input_refused_before_any_work(tmp_path, trained_model_dir):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.csv").write_text("income,credit_cards,age\n1,1,30\n")
+    with pytest.raises(DataError) as err:
+        job(tmp_path, trained_model_dir, folder, **IDS)
     assert str(err.value) == (
-        f"{tmp_path / 'out'} already holds a batch job's results (predictions.csv, job_summary.json, "
-        "processed_mini-batches.csv, errors.log); pass another --output or add --overwrite"
+        f"{folder / 'a.csv'}: lacks id column(s) application_id named by amlops:batch.idColumns (application_id); "
+        "its columns are income, credit_cards, age"
     )
+    assert not (tmp_path / "reports").exists()
+
+
+def test_batch_run_walk_error_names_the_folder(tmp_path, trained_model_dir, monkeypatch):
+    """An unreadable folder below the input (os.walk reports it; root reads any folder, so the error is injected)."""
+    from amlops.batching import planner
+
+    def walk(path, onerror):
+        onerror(PermissionError(13, "Permission denied", str(path / "locked")))
+        return iter(())
+
+    monkeypatch.setattr(planner.os, "walk", walk)
+    with pytest.raises(DataError) as err:
+        planner.input_files(tmp_path)
+    assert str(err.value) == f"{tmp_path / 'locked'}: cannot be read (Permission denied); fix its permissions or leave it out of --input"
+
+
+def test_batch_run_quoted_line_breaks_lose_no_row_through_split(tmp_path, trained_model_dir):
+    rows = 20_000
+    notes = [f'"note {i}\nsecond line"' if i % 3 == 0 else f"note {i}" for i in range(rows)]
+    body = "".join(f"A{i:06d},{notes[i]},{4000 + i}.5,{i % 5},{20 + i % 50}\n" for i in range(rows))
+    src = tmp_path / "notes.csv"
+    src.write_text("application_id,note,income,credit_cards,age\n" + body)
+    folder = split(src, tmp_path / "parts", 16 * 1024).folder
+    result, out, _ = job(tmp_path, trained_model_dir, folder, **IDS)
+    written = pd.read_csv(out / "predictions.csv", header=None, names=["application_id", "prediction"])
+    assert (result.status, len(written), written["application_id"].is_unique) == ("SUCCEEDED", rows, True)
 
 
 def test_batch_settings_from_dev_stack_use_azure_meanings():
-    s = from_config(load_stack("dev").batch)
-    assert (s.mode, s.mini_batch_size, s.workers, s.error_threshold, s.max_retries, s.timeout) == (
-        "tabular", 1024 * 1024, 2, -1, 2, 60.0
-    )
-    assert (s.output_action, s.output_file_name, s.logging_level) == ("append_row", "predictions.csv", "INFO")
-
-
-def test_batch_settings_mode_override_needs_a_size_for_that_mode():
     cfg = load_stack("dev").batch
-    with pytest.raises(UsageError) as err:
-        from_config(cfg, "files")
-    assert str(err.value) == "the stack's miniBatchSize '1MB' is for tabular mode; with --mode files pass --mini-batch-size (a file count such as 10)"
-    with pytest.raises(UsageError) as err:
-        from_config(cfg, "files", "1MB")
-    assert str(err.value) == (
-        "mini-batch size '1MB' is not a file count; files mode needs a whole number of files such as 10 "
-        "(set amlops:batch.miniBatchSize or pass --mini-batch-size)"
+    s = from_config(cfg)
+    assert (s.mode, s.mini_batch_size, s.error_threshold, s.output_action, s.id_columns) == (
+        cfg.mode, cfg.mini_batch_size, cfg.error_threshold, "append_row", tuple(cfg.id_columns)
     )
-    assert from_config(cfg, "files", "10").mini_batch_size == 10
+    assert s.environment_variables == cfg.deployment_environment()
+    assert not hasattr(s, "mini_batch_error_threshold")
+
+
+def test_batch_settings_tabular_override_refused_for_a_summary_only_stack():
+    cfg = load_stack("dev").batch.model_copy(update={"mode": "files", "output_action": "summary_only"})
+    with pytest.raises(UsageError, match="--mode tabular returns predictions from run\\(\\), which only append_row writes"):
+        from_config(cfg, "tabular")
+
+
+def test_batch_run_output_file_counts_match_lines(tmp_path, trained_model_dir):
+    result, out, _ = job(tmp_path, trained_model_dir, parts(tmp_path / "in", 2, 5))
+    assert Counter(len(line.split(",")) for line in (out / "predictions.csv").read_text().splitlines()) == Counter({5: 10})
