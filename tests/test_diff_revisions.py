@@ -158,3 +158,18 @@ def test_diff_unknown_base_revision_is_a_usage_error(repo, capsys, monkeypatch):
         "base branch first, e.g. actions/checkout with fetch-depth: 0)\n"
     )
     assert worktrees(repo) == [f"worktree {repo}"]
+
+
+def test_diff_of_a_stack_that_exists_at_neither_revision_is_a_usage_error(repo, capsys, monkeypatch):
+    code, out, err = run_cli(capsys, monkeypatch, "diff", "--stack", "qa", "--base", "HEAD", "--repo", str(repo))
+    assert (code, out) == (2, "")
+    assert err == f"error: no stack file {repo / 'stacks' / 'Pulumi.qa.yaml'} for stack 'qa'; known stacks: dev, prod, staging\n"
+    assert worktrees(repo) == [f"worktree {repo}"]  # refused before any worktree was made
+
+
+def test_diff_of_a_stack_added_since_the_base_shows_every_resource_added(repo, capsys, monkeypatch):
+    (repo / "stacks" / "Pulumi.qa.yaml").write_text((repo / "stacks" / "Pulumi.dev.yaml").read_text())
+    code, out, err = run_cli(capsys, monkeypatch, "diff", "--stack", "qa", "--base", "HEAD", "--format", "json", "--repo", str(repo))
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert doc["changes"] and {c["action"] for c in doc["changes"]} == {"add"}

@@ -8,10 +8,13 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from amlops.serving.keys import keys_path
+from cli_support import run_cli
 
 CLI = [sys.executable, "-c", "from amlops.cli import main; main()"]
 
@@ -127,3 +130,89 @@ def test_serve_invoke_logs_and_sigterm_end_to_end(state, trained_model_dir):
     assert not (state / "endpoints" / "loans-dev-online" / "running.json").exists()
     logs = amlops("endpoint", "logs")
     assert logs.stdout.count("POST /score") == 2 and "rejected: data[0]: expected 3 values" in logs.stdout
+
+
+def test_invoke_file_that_is_not_utf8_exits_2(state, tmp_path):
+    body = tmp_path / "body.json"
+    body.write_bytes(b'{"data": [["caf\xe9", 2, 45]]}')
+    out = amlops("invoke", "--file", str(body))
+    assert (out.returncode, out.stderr.strip()) == (
+        2, f"error: --file {body}: not UTF-8 text (byte 0xe9 at offset 15); a JSON body is UTF-8: re-save the file as UTF-8"
+    )
+
+
+@pytest.fixture
+def fake_local_endpoint(state):
+    """A scoring server on loopback recorded as the running dev endpoint; it answers 200 only to the primary key."""
+    from amlops.serving import keys, running
+    from amlops.stackfile import load_stack
+
+    name = load_stack("dev").online.endpoint_name
+    primary = keys.load_or_create(name)[0].primary
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(self.headers.get("Authorization"))
+            ok = self.headers.get("Authorization") == f"Bearer {primary}"
+            body = json.dumps({"predict": [0]} if ok else {"message": "key required"}).encode()
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    running.record(name, running.Running(f"http://127.0.0.1:{server.server_port}", os.getpid(), "blue", "chapter12-loans:1"))
+    try:
+        yield server.server_port, seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_invoke_url_of_the_local_endpoint_sends_its_key(fake_local_endpoint, capsys, monkeypatch, host):
+    port, seen = fake_local_endpoint
+    code, out, err = run_cli(capsys, monkeypatch, "invoke", "--url", f"http://{host}:{port}/score", "--data", '{"data": [[2000, 2, 45]]}')
+    assert (code, err) == (0, "")
+    assert out.startswith('{\n  "predict": [\n    0\n  ]\n}\n200 in ')
+    assert len(seen) == 1 and seen[0].startswith("Bearer ")
+
+
+def test_invoke_url_of_another_port_sends_no_local_key(fake_local_endpoint, capsys, monkeypatch):
+    port, seen = fake_local_endpoint
+    other = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    other.server_close()  # a port nothing listens on: the call fails, but only after deciding the key
+    code, _, err = run_cli(capsys, monkeypatch, "invoke", "--url", f"http://127.0.0.1:{other.server_port}/score", "--data", "{}")
+    assert code == 1 and err.startswith(f"error: cannot reach http://127.0.0.1:{other.server_port}/score")
+    assert seen == []
+
+
+def test_endpoint_logs_prints_request_ids_and_log_lines_literally_and_whole_at_80_columns(state, capsys, monkeypatch):
+    path = state / "endpoints" / "loans-dev-online" / "telemetry.jsonl"
+    path.parent.mkdir(parents=True)
+    rid = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    lines = [
+        {"kind": "span", "time": "2026-01-01T10:00:00.000000+00:00", "name": "POST /score", "duration_ms": 1.5,
+         "attributes": {"request.id": rid, "http.response.status_code": 200}},
+        {"kind": "span", "time": "2026-01-01T10:00:01.000000+00:00", "name": "POST /score", "duration_ms": 0.5,
+         "attributes": {"request.id": "[/x]", "http.response.status_code": 401}},
+        {"kind": "log", "time": "2026-01-01T10:00:01.100000+00:00", "severity": "INFO", "body": "[bold]secure: v1:abc:def[/]",
+         "request_id": "[/x]"},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run_cli(capsys, monkeypatch, "endpoint", "logs", "--stack", "dev")
+    assert (code, err) == (0, "")
+    rows = [line for line in out.splitlines() if "│" in line]
+    assert rows and all(len(line) <= 80 for line in rows), out
+    assert any(line.endswith(f"│ {rid} │") for line in rows), out
+    assert any(line.endswith("│ [/x]                                 │") for line in rows), out
+    assert out.splitlines()[-1] == "10:00:01.100 INFO  [[/x]] [bold]secure: v1:abc:def[/]"

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from amlops.cli.options import StackOption
+from amlops.cli.output import status
 from amlops.errors import UsageError
 from amlops.paths import ROOT
 
@@ -30,7 +31,9 @@ def diff(
     from amlops.preview import FORMATS, diff_revision, render
 
     _format(fmt, FORMATS)
-    typer.echo(render(diff_revision(stack, base, repo), fmt), nl=False)
+    with status(f"planning stack {stack} at {base} and in the working tree…"):
+        result = diff_revision(stack, base, repo)
+    typer.echo(render(result, fmt), nl=False)
 
 
 def register(app: typer.Typer) -> None:

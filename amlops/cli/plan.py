@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.console import Console
 
 from amlops.cli.options import StackOption
+from amlops.cli.output import out, status
 from amlops.errors import UsageError
 
 FORMATS = ("text", "json")
@@ -27,11 +27,12 @@ def plan(
     from amlops.plan import run_plan
     from amlops.plan.render import plan_tree
 
-    document = run_plan(stack)
+    with status(f"planning stack {stack}: infra/__main__.py under pulumi mocks…"):
+        document = run_plan(stack)
     if fmt == "json":
         typer.echo(json.dumps(document, indent=1))
         return
-    Console().print(plan_tree(document, show_inputs=inputs), highlight=False)
+    out.print(plan_tree(document, show_inputs=inputs))
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from amlops.cli.output import status
 from amlops.modelref import parse_model_ref
 from amlops.paths import ROOT
 
@@ -55,12 +56,14 @@ def promote(
         if not show_diff or result.after == result.before:
             return
         typer.echo("")
-        if dry_run:
-            base = plan_at(to, repo, "working tree")
-            head = plan_at(to, root, "after the promotion")
-            typer.echo(render(diff_plans(base, head, "working tree", "after the promotion"), "text"), nl=False)
-        else:
-            typer.echo(render(diff_revision(to, "HEAD", repo), "text"), nl=False)
+        with status(f"planning stack {to} before and after the promotion…"):
+            if dry_run:
+                base = plan_at(to, repo, "working tree")
+                head = plan_at(to, root, "after the promotion")
+                change = diff_plans(base, head, "working tree", "after the promotion")
+            else:
+                change = diff_revision(to, "HEAD", repo)
+        typer.echo(render(change, "text"), nl=False)
 
 
 def register(app: typer.Typer) -> None:

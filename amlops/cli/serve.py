@@ -9,15 +9,16 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from amlops.cli.options import StackOption
+from amlops.cli.output import labelled, status
+from amlops.cli.output import out as console
 from amlops.cli import remote as remote_cli
 from amlops.errors import UsageError
 from amlops.stackfile import load_stack
 
-console = Console()
 endpoint_app = typer.Typer(help="The local endpoint's keys, request logs and swagger files.", no_args_is_help=True)
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -53,14 +54,15 @@ def serve_cmd(
     model_dir = Registry(cfg.registry.tracking_uri).download(name, version)
     ep = LocalEndpoint(cfg, model_dir, deployment=chosen, host=host, port=port, workers=workers, auth=auth, model_ref=f"{name}:{version}")
     if host not in LOOPBACK:
-        console.print(f"[yellow]warning:[/yellow] listening on {host}: other machines can reach it", highlight=False)
+        console.print(labelled("warning:", "yellow", f"listening on {host}: other machines can reach it"))
     started = time.perf_counter()
-    ep.start()
+    with status(f"starting {name}:{version} under the Azure ML inference server ({ep.workers} workers)…"):
+        ep.start()
     assert ep.pid is not None
     running.record(ep.endpoint_name, running.Running(ep.url, ep.pid, chosen, f"{name}:{version}"))
     s = ep.settings
     console.print(
-        f"serving {name}:{version} as {ep.endpoint_name}/{chosen} at [bold]{ep.scoring_url}[/bold] "
+        f"serving {name}:{version} as {ep.endpoint_name}/{chosen} at {ep.scoring_url} "
         f"(ready in {time.perf_counter() - started:.1f} s; {ep.workers} workers, pid {ep.pid})\n"
         f"  limits: timeout {s.request_timeout_ms} ms, body {s.max_body_bytes:,} bytes, {s.max_rows:,} rows per request\n"
         f"  auth: {'key (amlops endpoint keys --stack ' + stack + ')' if auth else 'off'}\n"
@@ -68,7 +70,6 @@ def serve_cmd(
         f"  logs: {ep.log_path}; requests and traces: amlops endpoint logs --stack {stack}\n"
         f"  try: amlops invoke --stack {stack} --data '{{\"data\": [[2000, 2, 45]]}}'\n"
         "Ctrl-C stops it.",
-        highlight=False,
     )
     previous = signal.signal(signal.SIGTERM, _raise_stop)
     try:
@@ -79,7 +80,7 @@ def serve_cmd(
         signal.signal(signal.SIGTERM, previous)
         code = ep.stop()
         running.clear(ep.endpoint_name, ep.pid)
-    console.print(f"stopped {ep.endpoint_name} (gunicorn exit code {code})", highlight=False)
+    console.print(f"stopped {ep.endpoint_name} (gunicorn exit code {code})")
 
 
 def _follow(ep, follow: bool) -> None:
@@ -91,7 +92,7 @@ def _follow(ep, follow: bool) -> None:
         while ep.poll() is None:
             line = log.readline() if log else ""
             if line:
-                console.print(line.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+                console.print(line.rstrip("\n"))
             else:
                 time.sleep(0.2)
     finally:
@@ -113,18 +114,37 @@ def invoke_cmd(
     from amlops.serving import client, running
     from amlops.serving.keys import load_or_create
 
-    body = client.load_payload(data, file)
+    try:
+        body = client.load_payload(data, file)
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"--file {file}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "a JSON body is UTF-8: re-save the file as UTF-8"
+        ) from None
     if remote:
         return remote_cli.invoke(stack, subscription, body, url, key)
-    cfg = load_stack(stack)
+    name = load_stack(stack).online.endpoint_name
     if url is None:
-        found = running.find(cfg.online.endpoint_name, stack)
-        url = found.url + "/score"
-        if key is None:
-            key = load_or_create(cfg.online.endpoint_name)[0].primary
+        url = running.find(name, stack).url + "/score"
+    if key is None and _is_local(url, name, stack):
+        key = load_or_create(name)[0].primary
     answer = client.invoke(url, body, key)
     console.print_json(json.dumps(answer.body))
-    console.print(f"[dim]{answer.status} in {answer.elapsed_ms:.1f} ms, request id {answer.request_id}[/dim]", highlight=False)
+    console.print(Text(f"{answer.status} in {answer.elapsed_ms:.1f} ms, request id {answer.request_id}", style="dim"))
+
+
+def _is_local(url: str, endpoint_name: str, stack: str) -> bool:
+    """Whether `url` is the stack's running local endpoint (same port on a loopback name): then its key applies."""
+    from urllib.parse import urlsplit
+
+    from amlops.serving import running
+
+    try:
+        served = urlsplit(running.find(endpoint_name, stack).url)
+    except UsageError:
+        return False
+    asked = urlsplit(url)
+    return asked.port == served.port and (asked.hostname == served.hostname or {asked.hostname, served.hostname} <= LOOPBACK)
 
 
 @endpoint_app.command("keys")
@@ -146,7 +166,7 @@ def keys_cmd(
     table.add_row("secondary", current.secondary)
     console.print(table)
     if regenerate is not None:
-        console.print(f"regenerated the {regenerate} key; a running `amlops serve` accepts it within a second", highlight=False)
+        console.print(f"regenerated the {regenerate} key; a running `amlops serve` accepts it within a second")
 
 
 @endpoint_app.command("logs")
@@ -170,8 +190,11 @@ def logs_cmd(
         raise UsageError(f"no telemetry for {name} yet ({path}); serve it with `amlops serve --stack {stack}` and send a request")
     spans, logs = recent(path, tail, request_id)
     table = Table(title=f"requests to {name} ({len(spans)} shown; {path})")
-    for col, justify in (("time (UTC)", "left"), ("request", "left"), ("status", "right"), ("ms", "right"), ("request id", "left")):
+    for col, justify in (("time (UTC)", "left"), ("request", "left"), ("status", "right"), ("ms", "right")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    # `--request-id` needs the whole id: the other columns wrap before it is cut
+    ids = [str((s.get("attributes") or {}).get("request.id", "")) for s in spans]
+    table.add_column("request id", no_wrap=True, min_width=max(map(len, ids), default=0))
     for s in spans:
         a = s.get("attributes") or {}
         table.add_row(
@@ -179,10 +202,10 @@ def logs_cmd(
             f"{s.get('duration_ms', 0):.2f}", str(a.get("request.id", "")),
         )
     console.print(table)
-    console.print(f"[bold]traces[/bold] ({len(logs)})", highlight=False)
+    console.print(Text(f"traces ({len(logs)})", style="bold"))
     for r in logs:
         rid = r.get("request_id") or "-"
-        console.print(f"{(r.get('time') or '')[11:23]} {r.get('severity', ''):5} [{rid}] {r.get('body', '')}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"{(r.get('time') or '')[11:23]} {r.get('severity', ''):5} [{rid}] {r.get('body', '')}")
 
 
 @endpoint_app.command("swagger")
@@ -197,10 +220,10 @@ def swagger_cmd(
         stale = swagger.stale_files()
         if stale:
             raise AmlopsError(f"out of date: {', '.join(p.name for p in stale)}; run `amlops endpoint swagger` to regenerate")
-        console.print("scoring/swagger.json and scoring/swagger3.json are up to date", highlight=False)
+        console.print("scoring/swagger.json and scoring/swagger3.json are up to date")
         return
     changed = swagger.write_files()
-    console.print(f"wrote {', '.join(p.name for p in changed) if changed else 'nothing (already up to date)'}", highlight=False)
+    console.print(f"wrote {', '.join(p.name for p in changed) if changed else 'nothing (already up to date)'}")
 
 
 def register(app: typer.Typer) -> None:

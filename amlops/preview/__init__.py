@@ -12,7 +12,7 @@ from typing import Any, Callable
 from amlops.preview.compare import PlanDiff, diff_plans
 from amlops.plan.document import DESIRED_STATE_NOTE, Plan, PlanError, parse_plan
 from amlops.preview.render import FORMATS, render
-from amlops.preview.worktree import GitError, RevisionNotFound, checkout, repo_root, resolve
+from amlops.preview.worktree import GitError, RevisionNotFound, checkout, has_file, repo_root, resolve
 
 Planner = Callable[[str, Path], dict[str, Any]]
 """`(stack, root) -> plan document`; amlops.plan.run_plan by default."""
@@ -41,6 +41,11 @@ def diff_revision(stack: str, base: str, repo: Path, planner: Planner | None = N
     """Plan `stack` at git revision `base` (temporary worktree) and in `repo`'s working tree; diff them."""
     repo = repo_root(repo)
     commit = resolve(repo, base)
+    rel = f"stacks/Pulumi.{stack}.yaml"
+    if not (repo / rel).is_file() and not has_file(repo, commit, rel):
+        from amlops.stackfile import stack_path
+
+        stack_path(stack, repo / "stacks")  # StackNotFound listing the stacks there are: no changes would be a lie
     base_label = base if commit.startswith(base) else f"{base} ({commit[:7]})"
     head_label = "working tree"
     with checkout(repo, commit) as tree:

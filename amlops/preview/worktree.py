@@ -54,6 +54,15 @@ def resolve(repo: Path, rev: str) -> str:
         ) from None
 
 
+def has_file(repo: Path, commit: str, rel: str) -> bool:
+    """Whether the tree of `commit` holds the file `rel` (a path from the repository root)."""
+    try:
+        git(repo, "cat-file", "-e", f"{commit}:{rel}")
+    except GitError:
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def checkout(repo: Path, rev: str) -> Iterator[Path]:
     """`git worktree add --detach <tmp> REV`, yield the folder, and always remove the worktree."""
