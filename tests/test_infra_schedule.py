@@ -182,3 +182,13 @@ def test_schedule_invocation_body_append_row_writes_the_output_file():
                                            "output": {"datastore": "results", "path": "loans/{job}/"}, "schedule": CRON})
     body = invocation_body(settings, "azureml://datastores/x/paths/in/", "azureml://datastores/results/paths/loans/${{name}}/scores.csv")
     assert body["properties"]["outputData"] == {"score": {"jobOutputType": "UriFile", "uri": "azureml://datastores/results/paths/loans/${{name}}/scores.csv"}}
+
+
+@pytest.mark.parametrize("stack", ["cron", "recurrence"])
+def test_plan_schedule_passes_the_schedule_policy_rule(plans, stack):
+    from amlops.plan.document import parse_plan
+    from amlops.policy.rules import by_id
+    from amlops.policy.runner import check_plan
+
+    report = check_plan(parse_plan(plans[stack]), rules=[by_id()["batch-schedule-default-deployment"]])
+    assert report.violations == ()
