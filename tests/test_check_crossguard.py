@@ -1,16 +1,16 @@
-"""The CrossGuard pack (policy/): the adapter called with fake pulumi_policy classes and resource args."""
+"""The CrossGuard pack (policy/): the adapter run with pulumi-policy's own classes, as `pulumi preview --policy-pack` runs it."""
 
 from __future__ import annotations
 
-import enum
 import runpy
 import subprocess
 import sys
-import types
 from pathlib import Path
-from types import SimpleNamespace
 
-import pytest
+import pulumi_policy
+import yaml
+from pulumi_policy import EnforcementLevel, PolicyConfigSchema, StackValidationPolicy
+from pulumi_policy.policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, StackValidationArgs
 
 from amlops.policy import crossguard
 from amlops.policy.rules import RULES
@@ -19,48 +19,40 @@ from plan_fixtures import AML, find, sample_plan, urn
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class Level(enum.Enum):
-    ADVISORY = "advisory"
-    MANDATORY = "mandatory"
-
-
-class FakeStackPolicy:
-    def __init__(self, name, description, validate, enforcement_level, config_schema=None):
-        self.name, self.description, self.validate = name, description, validate
-        self.enforcement_level, self.config_schema = enforcement_level, config_schema
-
-
-class FakeSchema:
-    def __init__(self, properties):
-        self.properties = properties
-
-
 def _policy_resources(doc):
-    """PolicyResource-shaped objects (as pulumi_policy hands them to a stack validation)."""
+    """pulumi_policy's PolicyResource objects for a plan document, parents and dependencies linked as the engine links them."""
     by_urn = {}
     for r in doc["resources"]:
-        by_urn[r["urn"]] = SimpleNamespace(
-            resource_type=r["type"], urn=r["urn"], name=r["name"], props=r["inputs"],
-            opts=SimpleNamespace(protect=r["protect"], ignore_changes=r["ignoreChanges"]),
-            parent=None, dependencies=[],
+        opts = PolicyResourceOptions(
+            protect=r["protect"], ignore_changes=list(r["ignoreChanges"]), delete_before_replace=None, aliases=[],
+            custom_timeouts=PolicyCustomTimeouts(0, 0, 0), additional_secret_outputs=[], parent=r["parent"],
+        )
+        by_urn[r["urn"]] = PolicyResource(
+            resource_type=r["type"], props=r["inputs"], urn=r["urn"], name=r["name"], opts=opts,
+            provider=None, parent=None, dependencies=[], property_dependencies={},
         )
     for r in doc["resources"]:
+        by_urn[r["urn"]].parent = by_urn.get(r["parent"]) if r["parent"] else None
         by_urn[r["urn"]].dependencies = [by_urn[d] for d in r["dependencies"]]
     return list(by_urn.values())
 
 
+def _policies():
+    return crossguard.policies(StackValidationPolicy, EnforcementLevel, PolicyConfigSchema)
+
+
 def _validate(rule_id, doc, config=None):
-    policy = {p.name: p for p in crossguard.policies(FakeStackPolicy, Level)}[rule_id]
-    args = SimpleNamespace(resources=_policy_resources(doc), get_config=lambda: config or {})
+    policy = {p.name: p for p in _policies()}[rule_id]
     reported = []
-    policy.validate(args, lambda message, urn=None: reported.append((urn, message)))
+    policy.validate(StackValidationArgs(_policy_resources(doc), config), lambda message, urn=None: reported.append((urn, message)))
     return reported
 
 
 def test_check_crossguard_one_policy_per_rule_with_enforcement_from_severity():
-    made = crossguard.policies(FakeStackPolicy, Level, FakeSchema)
+    made = _policies()
+    assert all(isinstance(p, StackValidationPolicy) for p in made)
     assert [(p.name, p.enforcement_level) for p in made] == [
-        (r.id, Level.MANDATORY if r.severity == "mandatory" else Level.ADVISORY) for r in RULES
+        (r.id, EnforcementLevel.MANDATORY if r.severity == "mandatory" else EnforcementLevel.ADVISORY) for r in RULES
     ]
     assert made[0].description == "Online and batch endpoints require authentication. Reads the plan: the endpoints' authMode."
     assert sorted(made[0].config_schema.properties) == ["environment", "requiredTags"]
@@ -118,20 +110,16 @@ def test_check_crossguard_pack_imports_with_the_standard_library_only():
 
 def test_check_crossguard_pack_main_builds_the_pack(monkeypatch):
     built = {}
-    fake = types.ModuleType("pulumi_policy")
-    fake.EnforcementLevel = Level
-    fake.StackValidationPolicy = FakeStackPolicy
-    fake.PolicyConfigSchema = FakeSchema
-    fake.PolicyPack = lambda **kwargs: built.update(kwargs)  # the real one serves gRPC forever
-    monkeypatch.setitem(sys.modules, "pulumi_policy", fake)
+    # the real PolicyPack serves the policies over gRPC to the pulumi engine forever: record its arguments instead
+    monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: built.update(kwargs))
     runpy.run_path(str(ROOT / "policy" / "__main__.py"), run_name="__main__")
     assert built["name"] == "amlops-baseline"
-    assert built["enforcement_level"] is Level.ADVISORY
+    assert built["enforcement_level"] is EnforcementLevel.ADVISORY
     assert [p.name for p in built["policies"]] == [r.id for r in RULES]
+    assert all(isinstance(p, StackValidationPolicy) for p in built["policies"])
 
 
 def test_check_crossguard_pack_files_pin_pulumi_policy():
     assert "pulumi-policy==1.21.0" in (ROOT / "policy" / "requirements.txt").read_text().splitlines()
-    yaml = pytest.importorskip("yaml")
     spec = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())
     assert spec["runtime"] == {"name": "python", "options": {"virtualenv": "venv"}}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,8 +79,11 @@ def test_derived_names_follow_azure_rules_for_any_stack(stack, prefix):
     assert 1 <= len(n.action_group_short) <= 12, n.action_group_short
 
 
-def test_name_suffix_is_stable_and_differs_per_stack():
-    assert stack_suffix("amlops", "dev", "loans") == stack_suffix("amlops", "dev", "loans")
+def test_name_suffix_is_stable_across_processes_and_differs_per_stack():
+    # another interpreter with another hash seed: a suffix built on hash() or randomness would differ
+    code = "from infra.naming import stack_suffix; print(stack_suffix('amlops', 'dev', 'loans'))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "123"})
+    assert other.stdout.strip() == stack_suffix("amlops", "dev", "loans")
     assert len({stack_suffix("amlops", s, "loans") for s in ("dev", "staging", "prod")}) == 3
 
 

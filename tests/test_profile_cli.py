@@ -14,7 +14,7 @@ from amlops.cli import main
 from amlops.registry import Registry
 from amlops.stackfile import load_stack
 from infra.skus import ONLINE_INSTANCE_TYPES
-from test_profile_load import Behaviour, FakeEndpoint
+from profile_support import Behaviour, FakeEndpoint
 
 MIB = 1024 * 1024
 

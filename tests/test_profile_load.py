@@ -4,99 +4,18 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections import Counter
 
 import pytest
 
 from amlops.errors import UsageError
+from amlops.profiling import stepping
 from amlops.profiling.errors import EndpointAuthError, EndpointFailing, EndpointUnreachable
-from amlops.profiling.loadgen import Target, run_step
+from amlops.profiling.loadgen import StepSample, Target, run_step
 from amlops.profiling.stepping import STOP_ERRORS, STOP_MAX, STOP_SLO, LoadPlan, run_profile
+from profile_support import Behaviour, FakeEndpoint
 
 BODIES = [json.dumps({"data": [[5000.0 + i, 2, 40]]}).encode() for i in range(7)]
-
-
-@dataclass
-class Behaviour:
-    """What the fake endpoint does per request."""
-
-    delay_s: float = 0.0
-    serialize: bool = False  # one request at a time: latency grows with concurrency (a queue)
-    status: int = 200
-    key: str | None = None
-    close: bool = False  # answer with Connection: close
-    reject_concurrent: bool = False  # 429 when another request is in flight (Azure's max concurrency)
-
-
-class FakeEndpoint:
-    """ThreadingHTTPServer on 127.0.0.1 speaking HTTP/1.1 keep-alive; records what it received."""
-
-    def __init__(self, behaviour: Behaviour):
-        self.behaviour = behaviour
-        self.bodies: list[bytes] = []
-        self.in_flight = 0
-        self._lock = threading.Lock()
-        self._serial = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # else headers and body wait 40 ms for a delayed ACK
-
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status, payload = fake.handle(self.headers.get("Authorization"), body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                if fake.behaviour.close:
-                    self.send_header("Connection", "close")
-                    self.close_connection = True
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/score"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def handle(self, auth: str | None, body: bytes) -> tuple[int, dict]:
-        b = self.behaviour
-        with self._lock:
-            self.bodies.append(body)
-            self.in_flight += 1
-            busy = self.in_flight > 1
-        try:
-            if b.key is not None and auth != f"Bearer {b.key}":
-                return 401, {"message": "missing or wrong key"}
-            if b.reject_concurrent and busy:
-                return 429, {"message": "too many requests"}
-            if b.serialize:
-                with self._serial:
-                    time.sleep(b.delay_s)
-            else:
-                time.sleep(b.delay_s)
-            if b.status != 200:
-                return b.status, {"message": "model exploded"}
-            return 200, {"predict": [1]}
-        finally:
-            with self._lock:
-                self.in_flight -= 1
-
-    def __enter__(self) -> "FakeEndpoint":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -161,28 +80,29 @@ def test_profile_fast_endpoint_steps_to_max_concurrency(fake):
     assert len(ep.bodies) == 2 + 120  # warm-up + three steps
 
 
-def test_profile_queueing_endpoint_stops_when_p99_breaks_slo(fake):
-    # One request at a time, 50 ms each: ≈50 ms at 1 client, ≈100 ms at 2 (each waits for the other).
-    ep = fake(delay_s=0.05, serialize=True)
+def test_profile_stops_at_the_first_step_whose_p99_breaks_the_slo(fake, monkeypatch):
+    # Latency is what each step measured, not wall time here: 50 ms per request at 1 client, 100 ms at 2, …
+    def step(target, payloads, concurrency, *, max_seconds, max_requests):
+        return StepSample(concurrency, 1.0, [0.05 * concurrency] * 10, Counter({200: 10}))
+
+    monkeypatch.setattr(stepping, "run_step", step)
     plan = LoadPlan(slo_p99_ms=80, max_concurrency=8, step_requests=10, **QUICK)
-    profile = run_profile(Target(ep.url), BODIES, plan)
-    assert [s.concurrency for s in profile.steps] == [1, 2]
+    profile = run_profile(Target(fake().url), BODIES, plan)
+    assert [(s.concurrency, s.p99_ms) for s in profile.steps] == [(1, 50.0), (2, 100.0)]
     assert profile.stop_reason == STOP_SLO
-    assert profile.steps[0].within(80)
-    assert profile.steps[1].p99_ms > 80
-    assert profile.stop_detail.startswith("p99 ") and profile.stop_detail.endswith("at concurrency 2 is above the SLO of 80 ms")
+    assert profile.stop_detail == "p99 100.0 ms at concurrency 2 is above the SLO of 80 ms"
 
 
-def test_profile_endpoint_rejecting_concurrency_stops_at_errors(fake):
-    ep = fake(delay_s=0.02, reject_concurrent=True)
+def test_profile_endpoint_refusing_after_a_step_stops_at_errors(fake):
+    ep = fake(ok_requests=2 + 20)  # the warm-up and the first step are answered, then 429s
     plan = LoadPlan(slo_p99_ms=2000, max_concurrency=8, step_requests=20, **QUICK)
     profile = run_profile(Target(ep.url), BODIES, plan)
     assert [s.concurrency for s in profile.steps] == [1, 2]
     assert profile.stop_reason == STOP_ERRORS
     second = profile.steps[1]
-    assert second.errors > 0 and second.statuses["429"] == second.errors
+    assert (second.errors, second.statuses) == (20, {"429": 20})
     assert second.first_failure == 'HTTP 429: {"message": "too many requests"}'
-    assert "failed at concurrency 2 (200: " in profile.stop_detail
+    assert profile.stop_detail == "20 of 20 requests failed at concurrency 2 (429: 20)"
 
 
 def test_profile_nothing_listening_raises_unreachable():
@@ -215,8 +135,8 @@ def test_profile_failing_endpoint_raises_failing_naming_status_and_body(fake):
     )
 
 
-def test_profile_slow_endpoint_times_out_as_unreachable(fake):
-    ep = fake(delay_s=1.0)
+def test_profile_endpoint_that_never_answers_times_out_as_unreachable(fake):
+    ep = fake(hang=True)
     with pytest.raises(EndpointUnreachable, match=r"no reply within 0.2 s to request 1"):
         run_profile(Target(ep.url, timeout_s=0.2), BODIES, LoadPlan(**QUICK))
 
