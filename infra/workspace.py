@@ -97,7 +97,8 @@ class Workspace(pulumi.ComponentResource):
             account_name=account.name,
             resource_group_name=rg,
             public_access=storage.PublicAccess.NONE,
-            opts=child,
+            # Holds every uploaded code and model version the deployments reference.
+            opts=stateful,
         )
         vault = keyvault.Vault(
             f"{name}-keyvault",

@@ -43,8 +43,9 @@ def test_check_prod_key_vault_without_purge_protection_fails_with_exit_1(state, 
 def test_check_list_rules_prints_id_severity_and_description(capsys, monkeypatch):
     code, out, err = run_cli(capsys, monkeypatch, "check", "--list-rules")
     assert (code, err, len(out.splitlines())) == (0, "", len(RULES))
+    width = max(len(r.id) for r in RULES)  # the id column is as wide as the longest id
     assert out.splitlines()[0] == (
-        "endpoint-auth                   mandatory  Online and batch endpoints require authentication. "
+        f"{'endpoint-auth':<{width}}  mandatory  Online and batch endpoints require authentication. "
         "Reads the plan: the endpoints' authMode."
     )
 

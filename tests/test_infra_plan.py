@@ -18,21 +18,13 @@ from amlops.plan import PlanError, run_plan
 from infra.content import content_hash, folder_files
 from infra.monitoring import REJECTED_LOANS_QUERY
 from infra.naming import stack_suffix
+from tree_support import copy_tree
 
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "staging", "prod")
 ML = "azure-native:machinelearningservices"
-
-
-def copy_tree(src: Path, dest: Path) -> Path:
-    """The parts of a checkout the program reads, without caches."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for part in ("infra", "stacks", "scoring", "batch"):
-        shutil.copytree(src / part, dest / part, ignore=ignore)
-    shutil.copy2(src / "Pulumi.yaml", dest / "Pulumi.yaml")
-    return dest
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +97,7 @@ def test_plan_components_are_parents_of_every_azure_resource(plans, stack):
             "amlops:roles:RoleAssignments",
         }
         | ({"amlops:autoscale:Autoscale", "amlops:monitoring:Monitoring"} if stack != "dev" else set())
+        | ({"amlops:schedule:BatchSchedule"} if stack == "prod" else set())
     ), f"{stack}: component types"
     for r in plan["resources"]:
         if r["custom"]:
@@ -127,7 +120,7 @@ def test_plan_outputs_hide_the_app_insights_connection_string(plans, stack):
     assert out["scoringUri"] == f"https://{endpoint}.westeurope.inference.ml.azure.com/score"
     assert out["swaggerUri"] == f"https://{endpoint}.westeurope.inference.ml.azure.com/swagger.json"
     assert out["onlineDeploymentNames"] == ["blue"]
-    assert out["batchEndpointName"] == cfg["amlops:batch"]["endpointName"]
+    assert out["batchEndpointName"] == f"{cfg['amlops:batch']['endpointName']}-{suffix}"
     assert out["batchDeploymentName"] == "loans-batch"
     assert out["workspaceName"] == by_name(plans[stack], "workspace-workspace")["inputs"]["workspaceName"]
 
@@ -161,6 +154,7 @@ NAME_RULES: dict[str, tuple[str, str]] = {
     "azure-native:monitor:MetricAlert": ("ruleName", _AZURE_NAME),
     "azure-native:monitor:ScheduledQueryRule": ("ruleName", _AZURE_NAME),
     "pulumi-python:dynamic:Resource": ("endpoint_name", r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$"),
+    f"{ML}:Schedule": ("name", r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$"),
     # A role assignment's name is a GUID (Microsoft.Authorization/roleAssignments).
     "azure-native:authorization:RoleAssignment": ("roleAssignmentName", r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
 }
@@ -260,7 +254,10 @@ def test_plan_workspace_links_its_dependencies_with_stack_settings(plans, stack,
 @pytest.mark.parametrize("stack", STACKS)
 def test_plan_protects_stateful_resources_only_in_prod(plans, stack):
     protected = sorted(r["name"] for r in plans[stack]["resources"] if r["protect"])
-    expected = ["workspace-appinsights", "workspace-keyvault", "workspace-logs", "workspace-registry", "workspace-rg", "workspace-storage", "workspace-workspace"]
+    expected = [
+        "workspace-appinsights", "workspace-assets", "workspace-keyvault", "workspace-logs", "workspace-registry", "workspace-rg",
+        "workspace-storage", "workspace-workspace",
+    ]
     assert protected == (expected if stack == "prod" else []), f"{stack}: protected resources"
 
 
@@ -532,36 +529,7 @@ def test_plan_dev_declares_no_alerts(plans):
     assert monitors == [], monitors
 
 
-# --- batch -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("stack", "instances", "concurrency", "errors", "mini_errors", "retry", "level"),
-    [
-        ("dev", 1, 2, -1, "-1", {"maxRetries": 2, "timeout": "PT1M"}, "Info"),
-        ("staging", 2, 2, 100, "5", {"maxRetries": 3, "timeout": "PT1M"}, "Info"),
-        ("prod", 4, 4, 10, "2", {"maxRetries": 3, "timeout": "PT2M"}, "Warning"),
-    ],
-)
-def test_plan_batch_deployment_carries_every_batch_setting(plans, stack, instances, concurrency, errors, mini_errors, retry, level):
-    plan = plans[stack]
-    ep = by_name(plan, "batch-endpoint")
-    assert ep["inputs"]["properties"]["authMode"] == "AADToken", ep["urn"]
-    d = by_name(plan, "batch-deployment")
-    p = d["inputs"]["properties"]
-    assert p["resources"] == {"instanceCount": instances}, d["urn"]
-    assert p["maxConcurrencyPerInstance"] == concurrency, d["urn"]
-    assert p["miniBatchSize"] == 1024 * 1024, d["urn"]
-    assert p["errorThreshold"] == errors, d["urn"]
-    assert p["retrySettings"] == retry, d["urn"]
-    assert p["loggingLevel"] == level, d["urn"]
-    assert (p["outputAction"], p["outputFileName"]) == ("AppendRow", "predictions.csv"), d["urn"]
-    assert p["environmentVariables"]["AMLOPS_MINI_BATCH_ERROR_THRESHOLD"] == mini_errors, d["urn"]
-    assert p["codeConfiguration"]["scoringScript"] == "tabular_batch.py", d["urn"]
-    assert p["codeConfiguration"]["codeId"].endswith("/versions/" + by_name(plan, "batch-code-version")["inputs"]["version"]), d["urn"]
-    assert p["environmentId"].endswith("/versions/" + by_name(plan, "batch-env-version")["inputs"]["version"]), d["urn"]
-    assert p["compute"].endswith("/computes/cpu-sm-cluster"), d["urn"]
-    assert p["model"] == {"referenceType": "Id", "assetId": by_name(plan, "online-blue")["inputs"]["properties"]["model"]}, d["urn"]
+# --- batch: tests/test_infra_batch.py ------------------------------------------------------
 
 
 # --- change behaviour ---------------------------------------------------------------------

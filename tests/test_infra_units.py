@@ -232,3 +232,19 @@ def test_online_endpoint_base_name_too_long_for_the_suffix_names_the_key():
 
 def test_derived_suffix_is_the_stack_suffix():
     assert derive_names("amlops", "prod", "loansprd", scope="s").suffix == stack_suffix("amlops", "prod", "loansprd", "s")
+
+
+def test_kubernetes_target_refuses_autoscale_naming_the_key():
+    from infra.config import ConfigError, parse_config
+
+    raw = _dev_raw()
+    raw["compute"]["kubernetes"] = {"resourceId": "/subscriptions/s/resourceGroups/aks/providers/Microsoft.ContainerService/managedClusters/a"}
+    raw["online"]["target"] = "kubernetes"
+    raw["online"]["autoscale"] = {"enabled": True}
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw, source="stacks/Pulumi.dev.yaml")
+    assert str(err.value) == (
+        "stacks/Pulumi.dev.yaml: amlops:online.autoscale.enabled: must be false when online.target is kubernetes: "
+        "autoscale (monitor.AutoscaleSetting on sku.capacity) scales managed deployments only, and a Kubernetes "
+        "deployment would silently ignore it; size it with amlops:online.deployments.<name>.instanceCount"
+    )
