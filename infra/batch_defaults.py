@@ -27,12 +27,10 @@ class BatchDefaultProvider(ResourceProvider):
         self.client_factory = client_factory
 
     def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
-        from azure.ai.ml.entities import BatchEndpointDefaults
-
         factory = self.client_factory or ml_client
         client = factory(props["subscription_id"], props["resource_group_name"], props["workspace_name"])
         endpoint = client.batch_endpoints.get(props["endpoint_name"])
-        endpoint.defaults = BatchEndpointDefaults(deployment_name=props[_DEFAULT])
+        endpoint.defaults = {"deployment_name": props[_DEFAULT]}  # azure-ai-ml sends it as defaults.deploymentName
         client.batch_endpoints.begin_create_or_update(endpoint).result()
         return {k: props[k] for k in (*_TARGET, _DEFAULT)}
 

@@ -1,0 +1,15 @@
+"""A copy of the parts of a checkout the Pulumi program reads, so plan tests never see edits made while they run."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+
+def copy_tree(src: Path, dest: Path) -> Path:
+    """infra/, stacks/, scoring/, batch/ and Pulumi.yaml, without caches."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for part in ("infra", "stacks", "scoring", "batch"):
+        shutil.copytree(src / part, dest / part, ignore=ignore)
+    shutil.copy2(src / "Pulumi.yaml", dest / "Pulumi.yaml")
+    return dest
