@@ -7,7 +7,6 @@ the state folder is empty, so the model version is planned as unresolved (with a
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
