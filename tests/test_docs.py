@@ -8,7 +8,7 @@ import typer.main
 from typer.testing import CliRunner
 
 from amlops.cli import app
-from tests.conftest import ROOT
+from amlops.paths import ROOT
 
 README = (ROOT / "README.md").read_text()
 
