@@ -369,8 +369,10 @@ def check_cron(expression: str) -> str:
 
 def windows_time_zone(iana: str) -> str:
     """The Windows name Azure's schedule triggers take for an IANA time zone (CLDR's mapping, via tzlocal)."""
-    from tzlocal.windows_tz import tz_win
-
+    try:
+        from tzlocal.windows_tz import tz_win
+    except ImportError:  # say what is missing rather than fail with a trace
+        raise ValueError(f"cannot be translated: the tzlocal package (CLDR's Windows zone names) is not installed, got {iana!r}") from None
     name = tz_win.get(iana)
     if name is None:
         raise ValueError(f"has no Windows time zone equivalent (Azure schedules take Windows names); choose another zone, got {iana!r}")
