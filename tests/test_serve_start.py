@@ -1,12 +1,18 @@
 """LocalEndpoint's life cycle: a fast failure with the script's own init() error, a port in use,
-the request timeout (408), and a clean stop that leaves no process behind."""
+the request timeout (408), a clean stop that leaves no process behind, no gunicorn left when
+start-up is interrupted or the starting process dies, and no shared control socket."""
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import textwrap
+import time
 
 import psutil
 import pytest
@@ -18,18 +24,22 @@ from amlops.stackfile import load_stack
 
 pytestmark = pytest.mark.slow
 
-SLOW_SCRIPT = textwrap.dedent('''
-    import time
+STUCK_SCRIPT = textwrap.dedent('''
+    import threading
     from azureml_inference_server_http.api.aml_request import rawhttp
     from azureml_inference_server_http.api.aml_response import AMLResponse
+
+    NEVER = threading.Event()
 
     def init():
         pass
 
     @rawhttp
     def run(request):
-        time.sleep(float(request.get_data() or 0))
-        return AMLResponse({"slept": True}, 200, json_str=True)
+        if request.get_data() == b"stuck":
+            while not NEVER.wait(0.01):  # until the server's request timeout interrupts it
+                pass
+        return AMLResponse({"done": True}, 200, json_str=True)
 ''')
 
 
@@ -51,17 +61,14 @@ def post(ep, body: bytes) -> tuple[int, dict]:
         conn.close()
 
 
-def test_serve_init_failure_raises_the_scripts_own_error(state, tmp_path):
-    empty = tmp_path / "no-model"
-    empty.mkdir()
-    ep = LocalEndpoint(load_stack("dev"), empty, workers=1)
+def test_serve_init_failure_raises_the_scripts_own_error(state, trained_model_dir, tmp_path):
+    scoring = tmp_path / "scoring"
+    scoring.mkdir()
+    (scoring / "score.py").write_text("def init():\n    raise RuntimeError('cannot load the model: disk on fire')\n\ndef run(data):\n    return data\n")
+    ep = LocalEndpoint(load_stack("dev"), trained_model_dir, workers=1, scoring_dir=scoring)
     with pytest.raises(ServerStartError) as err:
         ep.start()
-    assert str(err.value) == (
-        f"the scoring script failed to start: ModelLoadError: no MLflow model with model.skops below "
-        f"AZUREML_MODEL_DIR={empty} (save it with mlflow.sklearn.save_model(..., serialization_format='skops')) "
-        f"(log: {ep.log_path})"
-    )
+    assert str(err.value) == f"the scoring script failed to start: RuntimeError: cannot load the model: disk on fire (log: {ep.log_path})"
     assert ep.poll() is not None
 
 
@@ -80,13 +87,15 @@ def test_serve_port_in_use_raises_port_in_use(state, trained_model_dir):
         holder.close()
 
 
-def test_serve_slow_request_answers_408_after_the_request_timeout(state, trained_model_dir, tmp_path):
-    (tmp_path / "score.py").write_text(SLOW_SCRIPT)
-    cfg = with_request_settings(load_stack("dev"), request_timeout_ms=300)
-    with LocalEndpoint(cfg, trained_model_dir, scoring_dir=tmp_path) as ep:
-        assert post(ep, b"0") == (200, {"slept": True})
-        assert post(ep, b"3") == (408, {"message": "the request took longer than the deployment's request timeout of 300 ms"})
-        assert post(ep, b"0") == (200, {"slept": True})  # the worker survived
+def test_serve_request_that_never_finishes_answers_408_and_the_worker_survives(state, trained_model_dir, tmp_path):
+    scoring = tmp_path / "scoring"
+    scoring.mkdir()
+    (scoring / "score.py").write_text(STUCK_SCRIPT)
+    cfg = with_request_settings(load_stack("dev"), request_timeout_ms=500)
+    with LocalEndpoint(cfg, trained_model_dir, scoring_dir=scoring) as ep:
+        assert post(ep, b"go") == (200, {"done": True})
+        assert post(ep, b"stuck") == (408, {"message": "the request took longer than the deployment's request timeout of 500 ms"})
+        assert post(ep, b"go") == (200, {"done": True})
 
 
 def test_serve_stop_terminates_master_and_workers(state, trained_model_dir):
@@ -132,3 +141,122 @@ def test_serve_worker_timeout_is_a_backstop_past_the_request_timeout():
 def test_serve_script_error_reads_the_line_before_the_cause():
     log = "Traceback (most recent call last):\n  File x\nentry_module.Boom: bad thing\n\nThe above exception was the direct cause of the following exception:\n\nTraceback\nUserScriptException: wrapper\n"
     assert (script_error(log), script_error("no traceback here")) == ("Boom: bad thing", None)
+
+
+HELLO_APP = textwrap.dedent('''
+    import os, pathlib, time
+
+    # Start-up blocks while this file exists (a slow init()).
+    while pathlib.Path(os.environ["HOLD_FILE"]).exists():
+        time.sleep(0.01)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"hello"]
+''')
+
+STARTER = textwrap.dedent('''
+    import json, sys, threading
+    from pathlib import Path
+    from amlops.serving.server import GunicornServer, GunicornSpec
+
+    server = GunicornServer(GunicornSpec(app="hello_app:app", env={"PYTHONPATH": sys.argv[1]}, workers=2))
+    try:
+        server.start()
+        print(json.dumps({"pid": server.pid, "port": server.port}), flush=True)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        sys.exit(130)
+''')
+
+
+def wait_for(predicate, what: str, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = predicate()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not seen within {timeout} s: {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def starter(tmp_path):
+    """A separate process that starts gunicorn with a tiny app (as `amlops serve` does), and its gunicorn."""
+    (tmp_path / "hello_app.py").write_text(HELLO_APP)
+    (tmp_path / "starter.py").write_text(STARTER)
+    env = {**os.environ, "HOLD_FILE": str(tmp_path / "hold"), "HOME": str(tmp_path / "home"), "XDG_RUNTIME_DIR": str(tmp_path / "run")}
+    procs = []
+
+    def start(hold: bool = False) -> subprocess.Popen:
+        if hold:
+            (tmp_path / "hold").touch()
+        proc = subprocess.Popen([sys.executable, str(tmp_path / "starter.py"), str(tmp_path)], env=env, stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        for child in _children(proc.pid):
+            child.kill()
+        proc.kill()
+        proc.wait()
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _port_free(port: int) -> bool:
+    """Nothing listens on the port (connections closed by the server may linger in TIME_WAIT, as for any server)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+def test_serve_gunicorn_stops_when_the_starting_process_is_hung_up(starter):
+    proc = starter()
+    started = json.loads(proc.stdout.readline())
+    master = psutil.Process(started["pid"])
+    wait_for(lambda: len(master.children()) == 2, "both workers")
+    gunicorn = [master, *master.children()]
+    proc.send_signal(signal.SIGHUP)  # the terminal closed: Python exits without running any cleanup
+    assert proc.wait(30) == -signal.SIGHUP
+    wait_for(lambda: all(_gone(p.pid) for p in gunicorn), "gunicorn master and workers gone")
+    assert _port_free(started["port"])
+
+
+def test_serve_ctrl_c_during_start_up_leaves_no_gunicorn(starter, tmp_path):
+    proc = starter(hold=True)
+    [master] = wait_for(lambda: [p for p in _children(proc.pid) if "gunicorn" in " ".join(p.cmdline())][:1], "gunicorn started")
+    wait_for(lambda: len(master.children()) == 2, "both workers importing the app")
+    workers = master.children()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 130
+    assert proc.stdout.read() == "interrupted\n"
+    assert all(_gone(p.pid) for p in (master, *workers))
+
+
+def test_serve_gunicorn_opens_no_control_socket(starter, tmp_path):
+    proc = starter()
+    json.loads(proc.stdout.readline())
+    found = [str(p) for p in tmp_path.rglob("*.ctl")] + [str(p) for p in tmp_path.rglob("*gunicorn*") if p.is_socket()]
+    assert found == []

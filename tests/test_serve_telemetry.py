@@ -220,3 +220,70 @@ def test_serve_telemetry_script_spans_join_the_local_server_spans_trace(tmp_path
     assert set(spans) == {"POST /score", "predict"}
     assert spans["predict"]["trace_id"] == spans["POST /score"]["trace_id"]
     assert spans["POST /score"]["attributes"]["request.id"] == "rid-child"
+
+
+def test_serve_telemetry_long_log_message_is_cut_in_the_file(tmp_path, server_logging):
+    tel = Telemetry({"service.name": "test"}, build_exporters(LocalFile(tmp_path / "t.jsonl"), {}))
+    tel.capture_logging()
+    try:
+        logging.getLogger("azmlinfsrv.print.score").info("rejected: unknown field '%s'", "f" * 100_000, extra={"row": "9" * 5000})
+        tel.force_flush()
+        [log] = [r for r in read_records(tmp_path / "t.jsonl") if r["kind"] == "log"]
+    finally:
+        tel.shutdown()
+    body = "rejected: unknown field '" + "f" * 100_000 + "'"
+    assert log["body"] == body[:2000] + f"… ({len(body) - 2000} more characters cut)"
+    assert log["attributes"] == {"row": "9" * 2000 + "… (3000 more characters cut)"}
+
+
+def span(i: int) -> tuple:
+    return (server_span_line_, "POST /score", i + 1, i + 1, 1_767_261_600_000_000_000, 1_767_261_600_001_000_000, ("POST", "/score", f"rid-{i}", 200))
+
+
+from amlops.serving.telemetry.lines import server_span_line as server_span_line_  # noqa: E402
+from amlops.serving.telemetry.localfile import JsonlWriter, RotatingAppender  # noqa: E402
+
+
+def request_ids(path) -> list[str]:
+    return [r["attributes"]["request.id"] for r in read_records(path) if r["kind"] == "span"]
+
+
+def test_serve_telemetry_file_rotates_at_its_size_keeping_n_files(tmp_path):
+    file = LocalFile(tmp_path / "telemetry.jsonl", max_bytes=4000, backups=2)
+    writer = JsonlWriter(file)
+    for i in range(100):  # ≈ 220 bytes a line: several files' worth
+        writer.put(*span(i))
+        writer.flush()
+    writer.close()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["telemetry.jsonl", "telemetry.jsonl.1", "telemetry.jsonl.2", "telemetry.jsonl.lock"]
+    assert all(p.stat().st_size <= 4000 for p in tmp_path.glob("telemetry.jsonl*"))
+    kept = request_ids(file.path)
+    assert kept == [f"rid-{i}" for i in range(100 - len(kept), 100)]  # the newest, in order
+    assert 100 - len(kept) > 50  # the oldest were deleted with the third-oldest file
+
+
+def test_serve_telemetry_rotation_by_one_worker_is_followed_by_the_others(tmp_path):
+    file = LocalFile(tmp_path / "telemetry.jsonl", max_bytes=1000, backups=3)
+    one, two = RotatingAppender(file), RotatingAppender(file)
+    line = b'{"kind":"log","body":"%d"}\n'
+    for i in range(0, 400, 2):
+        one.append(line % i)
+        two.append(line % (i + 1))
+    one.close(), two.close()
+    bodies = [int(r["body"]) for r in read_records(file.path)]
+    assert bodies == list(range(400 - len(bodies), 400)) and len(bodies) > 100  # nothing lost or out of order across the rotations
+    assert sorted(p.name for p in tmp_path.glob("telemetry.jsonl.*") if p.suffix != ".lock") == ["telemetry.jsonl.1", "telemetry.jsonl.2", "telemetry.jsonl.3"]
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("telemetry_max_bytes", 1000, "the telemetry file's size limit must be between 65536 and 1073741824 bytes, got 1000"),
+    ("telemetry_backups", 0, "the number of rotated telemetry files must be between 1 and 100, got 0"),
+])
+def test_serve_telemetry_nonsense_rotation_settings_are_refused(field, value, message):
+    from amlops.errors import UsageError
+    from amlops.serving.settings import FrontDoorSettings
+
+    with pytest.raises(UsageError) as err:
+        FrontDoorSettings(None, 1024, 1000, None, "e", "d", "m:1", **{field: value})
+    assert str(err.value) == message
