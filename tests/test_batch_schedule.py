@@ -204,3 +204,10 @@ def test_config_show_bad_batch_output_or_schedule_names_key_and_value(capsys, mo
     code, out, err = run_cli(capsys, monkeypatch, "config", "show", "--stack", "dev")
     assert (code, out) == (1, "")
     assert err == f"error: {tmp_path / 'stacks' / 'Pulumi.dev.yaml'}: {message}\n"
+
+
+def test_batch_schedule_after_without_utc_offset_is_misuse(capsys, monkeypatch, stacks):
+    stacks(**SCHEDULED)
+    code, out, err = run_cli(capsys, monkeypatch, "batch", "schedule", "--stack", "dev", "--after", "2027-03-27T12:00:00")
+    assert (code, out) == (2, "")
+    assert err.startswith("error: amlops batch schedule: Invalid value for '--after': '2027-03-27T12:00:00' does not match the formats")

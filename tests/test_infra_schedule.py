@@ -152,7 +152,7 @@ def test_plan_schedule_waits_for_the_default_deployment(plans):
     assert schedule["inputs"]["properties"]["properties"] == {"amlops.defaultDeployment": "loans-batch"}, schedule["urn"]
 
 
-def test_plan_without_schedule_declares_none(plans, tmp_path):
+def test_plan_without_schedule_declares_none(tmp_path):
     assert all(not r["type"].endswith(":Schedule") for r in run_plan_dev(tmp_path)["resources"])
 
 
