@@ -18,12 +18,12 @@ import logging
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
 from amlops.deployments import live_deployment
 from amlops.errors import AmlopsError, UsageError
 from amlops.paths import STACKS_DIR
-from amlops.registry import ModelVersion, Registry
+from amlops.registry import ModelVersion
 from amlops.stackedit import StackEditor
 from amlops.stackfile import load_stack, stack_path
 from infra.config import PROJECT, StackConfig
@@ -33,6 +33,12 @@ log = logging.getLogger(__name__)
 COLOURS = ("blue", "green", "red", "yellow", "purple", "orange", "teal", "indigo")
 """Deployment names a promotion picks from, in order: the first one not in use."""
 MAX_MIRROR = 50
+
+
+class Versions(Protocol):
+    """What the gate reads of a registry: amlops.registry.Registry (MLflow) or amlops.azure.registry.AzureModelRegistry."""
+
+    def get(self, name: str, version: int | None = None) -> ModelVersion: ...
 
 
 class PromotionRefused(AmlopsError):
@@ -175,7 +181,7 @@ def next_colour(taken: set[str]) -> str:
     raise UsageError(f"every deployment name a promotion uses is taken ({', '.join(COLOURS)}); finish or remove a deployment first")
 
 
-def check_gate(registry: Registry, cfg: StackConfig, name: str, version: int) -> Gate:
+def check_gate(registry: Versions, cfg: StackConfig, name: str, version: int) -> Gate:
     """The candidate exists and its accuracy is at least that of the version the live deployment serves."""
     candidate = registry.get(name, version)
     if candidate.accuracy is None:
@@ -278,7 +284,7 @@ def promote(
     name: str,
     version: int,
     *,
-    registry: Registry,
+    registry: Versions,
     stacks_dir: Path = STACKS_DIR,
     mirror: int | None = None,
     traffic: dict[str, int] | None = None,

@@ -29,6 +29,7 @@ class Azure:
     calls: list[tuple] = field(default_factory=list)
     clients: list[dict] = field(default_factory=list)
     submitted_job: str = "batchjob-7f3a"
+    models: list[Any] = field(default_factory=list)
 
     def _do(self, op: str, *args, **kwargs):
         self.calls.append((op, args, kwargs))
@@ -89,14 +90,46 @@ class _Jobs:
             path.write_text(text)
 
 
+class _Models:
+    def __init__(self, azure: Azure):
+        self.azure = azure
+
+    def list(self, name=None, stage=None, **kwargs):
+        self.azure._do("models.list", name=name)
+        return iter([m for m in self.azure.models if m.name == name])
+
+    def create_or_update(self, model):
+        from azure.ai.ml.entities import Model
+
+        self.azure._do("models.create_or_update", model)
+        created = Model(
+            name=model.name, version=model.version, type=model.type, tags=model.tags, description=model.description,
+            path=f"azureml://registries/loansreg/models/{model.name}/versions/{model.version}",
+        )
+        self.azure.models.append(created)
+        return created
+
+
+def registry_model(name: str, version: int, accuracy: float | None):
+    """A model version as a registry's models.list returns it."""
+    from azure.ai.ml.entities import Model
+
+    tags = {} if accuracy is None else {"accuracy": f"{accuracy:.6f}"}
+    return Model(name=name, version=str(version), type="mlflow_model", tags=tags, path=f"azureml://registries/loansreg/models/{name}/versions/{version}")
+
+
 def fake_mlclient(azure: Azure) -> Callable[..., Any]:
     """A stand-in for azure.ai.ml.MLClient bound to `azure`."""
 
     class FakeMLClient:
-        def __init__(self, credential, subscription_id, resource_group_name, workspace_name, **kwargs):
-            azure.clients.append(
-                {"subscription_id": subscription_id, "resource_group_name": resource_group_name, "workspace_name": workspace_name}
-            )
+        def __init__(self, credential, subscription_id=None, resource_group_name=None, workspace_name=None, registry_name=None, **kwargs):
+            if registry_name is not None:
+                azure.clients.append({"registry_name": registry_name})
+            else:
+                azure.clients.append(
+                    {"subscription_id": subscription_id, "resource_group_name": resource_group_name, "workspace_name": workspace_name}
+                )
+            self.models = _Models(azure)
             self.online_endpoints = _OnlineEndpoints(azure)
             self.online_deployments = _OnlineDeployments(azure)
             self.batch_endpoints = _BatchEndpoints(azure)

@@ -253,3 +253,11 @@ def test_workflows_have_no_zizmor_findings_and_every_ignore_says_why():
         if re.search(r"zizmor: ignore\[[\w-]+\]\s*$", line)
     ]
     assert unexplained == []
+
+
+def test_workflows_model_trains_registers_then_publishes_to_the_azure_ml_registry():
+    job = load("model.yml")["jobs"]["publish"]
+    assert (job["environment"], job["permissions"]) == ("registry", {"contents": "read", "id-token": "write"})
+    runs = "\n".join(s["run"] for s in job["steps"] if "run" in s)
+    order = [".venv/bin/amlops model train", ".venv/bin/amlops model register", ".venv/bin/amlops publish chapter12-loans:1 --stack prod --if-better"]
+    assert [runs.index(cmd) for cmd in order] == sorted(runs.index(cmd) for cmd in order)

@@ -40,7 +40,13 @@ def promote(
     name, version = parse_model_ref(ref, "NAME:VERSION")
     shares = parse_traffic(traffic)
     cfg = load_stack(to, repo / "stacks")
-    registry = Registry(cfg.registry.tracking_uri)
+    # The gate reads the registry the stack deploys from: its Azure ML registry when it names one.
+    if cfg.model.azureml_registry is not None:
+        from amlops.azure.registry import AzureModelRegistry
+
+        registry = AzureModelRegistry(cfg.model.azureml_registry)
+    else:
+        registry = Registry(cfg.registry.tracking_uri)
     with tempfile.TemporaryDirectory(prefix="amlops-promote-") as tmp:
         root = copy_working_tree(repo, Path(tmp)) if dry_run else repo
         result = run_promotion(

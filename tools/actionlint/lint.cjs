@@ -9,9 +9,11 @@ async function main(files) {
     process.stderr.write("usage: node lint.cjs FILE...\n");
     process.exit(2);
   }
-  const lint = await createLinter();
   const problems = [];
   for (const file of files) {
+    // A fresh linter per file: one WASM instance that lints several files in a row can trap
+    // ("RuntimeError: unreachable") once its heap has grown, depending on the files' order and paths.
+    const lint = await createLinter();
     problems.push(...lint(readFileSync(file, "utf8"), file));
   }
   process.stdout.write(JSON.stringify(problems, null, 1) + "\n");
