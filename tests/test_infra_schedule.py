@@ -25,7 +25,7 @@ from amlops.plan import run_plan
 from infra.config import BatchConfig, windows_time_zone
 from infra.errors import InvalidArgs
 from infra.schedule import BatchScheduleArgs, input_uri, invocation_body
-from test_infra_plan import copy_tree
+from tree_support import copy_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 ML = "azure-native:machinelearningservices"
