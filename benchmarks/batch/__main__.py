@@ -2,15 +2,18 @@
 
     python -m benchmarks.batch [--repeat 3] [--small-only] [--json PATH]
 
-Cases, each a fresh process from start to output written, run interleaved `--repeat`
-times (the best time is reported: on a shared machine other work only ever adds time;
-medians go to --json), then once more each with the process tree's memory sampled: the baseline (benchmarks/batch/baseline.py: pyarrow
-reads the whole CSV, pandas, predict, pyarrow writes) and `amlops batch run` with the
-dev stack's settings, 2 workers and 1MB or 100KB mini-batches, at 512K and 5.12M rows.
-Figures are ratios to the baseline of the same size; absolute numbers depend on the
-machine and its load. Then the runner's own costs, in one process: per mini-batch (the
-slope of time over mini-batch count with a run() that does nothing) and fixed (a
-one-row job).
+The book's 512K pending loans and ten copies of them (5.12M rows), split once into 1MB
+part files (`amlops batch split`; its time is reported on its own line: preparing the
+input of a batch model deployment, which hands run() whole files). Cases, each a fresh
+process from start to output written, run interleaved `--repeat` times (the best time is
+reported: on a shared machine other work only ever adds time; medians go to --json),
+then once more each with the process tree's memory sampled: the baseline
+(benchmarks/batch/baseline.py: pyarrow reads the whole CSV, pandas, predict, pyarrow
+writes) and `amlops batch run` with the dev stack's settings (tabular mode, id columns,
+2 workers) over the parts, one and four files per mini-batch. Figures are ratios to the
+baseline of the same size, with CPU-seconds per million rows beside them. Then the
+runner's own costs, in one process: per mini-batch (the slope of time over mini-batch
+count with a run() that does nothing) and fixed (a one-file job).
 """
 
 from __future__ import annotations
@@ -33,10 +36,12 @@ HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 
 
-def prepare(work: Path) -> tuple[dict[str, Path], Path]:
-    """The 512K pending loans (the book's), ten copies of them (5.12M rows), and a trained model folder."""
+def prepare(work: Path) -> tuple[dict[str, Path], dict[str, Path], Path, dict[str, float]]:
+    """The 512K pending loans (the book's) and ten copies (5.12M rows), their 1MB part files, a trained model,
+    and how long each split took."""
     from amlops import data as data_mod
     from amlops import training
+    from amlops.batching.split import split
 
     generated = data_mod.generate_all(work / "data")
     small = generated.pending_csv.path
@@ -46,50 +51,60 @@ def prepare(work: Path) -> tuple[dict[str, Path], Path]:
         fh.write(header + b"\n")
         for _ in range(10):
             fh.write(body)
+    tables = {"512K": small, "5.12M": large}
+    parts, split_seconds = {}, {}
+    for size, path in tables.items():
+        t0 = time.perf_counter()
+        parts[size] = split(path, work / f"parts-{size}", 1 << 20).folder
+        split_seconds[size] = time.perf_counter() - t0
     model, facts = training.train(generated.loans)
     model_dir = training.save_model(model, facts, work / "model")
-    return {"512K": small, "5.12M": large}, model_dir
+    return tables, parts, model_dir, split_seconds
 
 
-def cases(inputs: dict[str, Path], model_dir: Path, work: Path) -> dict[tuple[str, str], list[str]]:
+def cases(tables: dict[str, Path], parts: dict[str, Path], model_dir: Path, work: Path) -> dict[tuple[str, str], list[str]]:
     out: dict[tuple[str, str], list[str]] = {}
-    for size, path in inputs.items():
+    for size, path in tables.items():
         out[(size, "baseline")] = [sys.executable, str(HERE / "baseline.py"), str(path), str(model_dir), str(work / f"baseline-{size}.csv")]
-        for mb in ("1MB", "100KB"):
-            out[(size, f"amlops batch run, {mb}")] = [
-                str(BIN / "amlops"), "batch", "run", "--stack", "dev", "--input", str(path), "--model-dir", str(model_dir),
-                "--output", str(work / f"out-{size}-{mb}"), "--overwrite", "--no-progress",
-                "--mini-batch-size", mb, "--max-concurrency", "2",
+        for files in (1, 4):
+            out[(size, f"amlops batch run, {files} file(s)/mini-batch")] = [
+                str(BIN / "amlops"), "batch", "run", "--stack", "dev", "--input", str(parts[size]), "--model-dir", str(model_dir),
+                "--output", str(work / f"out-{size}-{files}"), "--overwrite", "--no-progress",
+                "--mini-batch-size", str(files), "--max-concurrency", "2",
             ]
     return out
 
 
-def runner_costs(inputs: dict[str, Path], model_dir: Path, work: Path) -> dict[str, float]:
-    """Per-mini-batch overhead (slope between 100KB and 1MB mini-batches, 1 worker, run() returns its input
-    and summary_only so no output is formatted) and the fixed cost of a one-row job."""
+def runner_costs(model_dir: Path, work: Path) -> dict[str, float]:
+    """Per-mini-batch overhead (slope between 1 and 10 files per mini-batch over 400 one-row files, 1 worker,
+    a run() that returns its input, summary_only) and the fixed cost of a one-file job."""
     from amlops.batching import BatchSettings, JobSpec, run_job
     from amlops.batching.job import _preimport
 
     _preimport()
     noop = work / "noop_batch.py"
     noop.write_text("def init():\n    pass\n\ndef run(mini_batch):\n    return mini_batch\n")
+    files = work / "tiny"
+    files.mkdir()
+    for n in range(400):
+        (files / f"{n:04d}.csv").write_text("application_id,income,credit_cards,age\nA1,7298,2,35\n")
     quiet = Console(file=io.StringIO())
+    runs = iter(range(10**6))
 
-    def timed(path: Path, size: int, workers: int, name: str) -> tuple[float, int]:
+    def timed(path: Path, size: int, workers: int) -> tuple[float, int]:
         s = BatchSettings(mini_batch_size=size, max_concurrency_per_instance=workers, output_action="summary_only")
+        n = next(runs)
         t0 = time.perf_counter()
-        r = run_job(JobSpec(path, work / name, s, model_dir, script=noop, overwrite=True, progress=False), console=quiet)
+        spec = JobSpec(path, work / f"o{n}", work / f"r{n}", s, model_dir, script=noop, overwrite=True, progress=False)
+        r = run_job(spec, console=quiet)
         return time.perf_counter() - t0, r.counts.mini_batches_created
 
-    path = inputs["5.12M"] if "5.12M" in inputs else inputs["512K"]
-    timed(path, 1 << 20, 1, "warm")
-    big = min((timed(path, 1 << 20, 1, "c1") for _ in range(3)), key=lambda t: t[0])
-    small = min((timed(path, 100 << 10, 1, "c2") for _ in range(3)), key=lambda t: t[0])
-    per_mb = (small[0] - big[0]) / (small[1] - big[1])
-    one = work / "one.csv"
-    one.write_text("income,credit_cards,age\n7298,2,35\n")
-    fixed = min(timed(one, 1 << 20, 2, "c3")[0] for _ in range(5))
-    return {"per_mini_batch_ms": per_mb * 1000, "fixed_s": fixed, "mini_batches_1MB": big[1], "mini_batches_100KB": small[1]}
+    timed(files, 10, 1)
+    few = min((timed(files, 10, 1) for _ in range(3)), key=lambda t: t[0])
+    many = min((timed(files, 1, 1) for _ in range(3)), key=lambda t: t[0])
+    per_mb = (many[0] - few[0]) / (many[1] - few[1])
+    fixed = min(timed(files / "0000.csv", 1, 2)[0] for _ in range(5))
+    return {"per_mini_batch_ms": per_mb * 1000, "fixed_s": fixed, "mini_batches_few": few[1], "mini_batches_many": many[1]}
 
 
 def main() -> None:
@@ -101,11 +116,11 @@ def main() -> None:
     console = Console()
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         work = Path(tmp)
-        console.print("preparing data (512K and 5.12M rows) and a model …")
-        inputs, model_dir = prepare(work)
+        console.print("preparing data (512K and 5.12M rows), their part files and a model …")
+        inputs, parts, model_dir, split_seconds = prepare(work)
         if args.small_only:
             inputs.pop("5.12M")
-        todo = cases(inputs, model_dir, work)
+        todo = cases(inputs, parts, model_dir, work)
         results: dict[tuple[str, str], list[Measurement]] = {k: [] for k in todo}
         for round_ in range(args.repeat):
             for key, cmd in todo.items():
@@ -113,33 +128,37 @@ def main() -> None:
             console.print(f"round {round_ + 1}/{args.repeat} done")
         memory = {key: measure(cmd, memory=True) for key, cmd in todo.items()}
         console.print("memory sampled")
-        costs = runner_costs(inputs, model_dir, work)
+        costs = runner_costs(model_dir, work)
     table = Table(title="batch scoring, end to end (best of %d; ratios to the baseline of the same size)" % args.repeat)
-    for col in ("rows", "case", "seconds", "× baseline time", "tree PSS MB", "tree RSS MB"):
+    for col in ("rows", "case", "seconds", "× baseline time", "CPU s per 1M rows", "tree PSS MB", "tree RSS MB"):
         table.add_column(col, justify="right" if col not in ("case",) else "left")
-    report: dict = {"cases": [], "runner": costs}
+    report: dict = {"cases": [], "runner": costs, "split_seconds": split_seconds}
+    rows = {"512K": 512_000, "5.12M": 5_120_000}
     for size in inputs:
         base = min(m.seconds for m in results[(size, "baseline")])
         for (sz, case), ms in results.items():
             if sz != size:
                 continue
-            secs = min(m.seconds for m in ms)
+            best = min(ms, key=lambda m: m.seconds)
+            cpu = statistics.median(m.cpu_seconds for m in ms) / rows[size] * 1e6
             pss, rss = memory[(sz, case)].peak_pss_mb, memory[(sz, case)].peak_rss_mb
-            table.add_row(size, case, f"{secs:.2f}", f"{secs / base:.2f}x", f"{pss:.0f}", f"{rss:.0f}")
+            table.add_row(size, case, f"{best.seconds:.2f}", f"{best.seconds / base:.2f}x", f"{cpu:.2f}", f"{pss:.0f}", f"{rss:.0f}")
             report["cases"].append({
-                "rows": size, "case": case, "best_seconds": secs, "ratio": secs / base,
+                "rows": size, "case": case, "best_seconds": best.seconds, "ratio": best.seconds / base, "cpu_s_per_million_rows": cpu,
                 "median_seconds": statistics.median(m.seconds for m in ms), "pss_mb": pss, "rss_mb": rss,
             })
     console.print(table)
+    for size in inputs:
+        console.print(f"input preparation, {size}: `amlops batch split --part-size 1MB` took {split_seconds[size]:.2f} s (once per input, not in the ratios)")
     if "5.12M" in inputs:
-        for mb in ("1MB", "100KB"):
-            key = f"amlops batch run, {mb}"
+        for files in (1, 4):
+            key = f"amlops batch run, {files} file(s)/mini-batch"
             p_small, p_large = memory[("512K", key)].peak_pss_mb, memory[("5.12M", key)].peak_pss_mb
-            console.print(f"memory flatness, {mb}: tree PSS at 5.12M rows is {p_large / p_small:.2f}x that at 512K (input 10x)")
+            console.print(f"memory flatness, {files} file(s)/mini-batch: tree PSS at 5.12M rows is {p_large / p_small:.2f}x that at 512K (input 10x)")
     console.print(
         f"runner overhead: {costs['per_mini_batch_ms']:.2f} ms per mini-batch "
-        f"({costs['mini_batches_100KB']} vs {costs['mini_batches_1MB']} mini-batches, 1 worker, run() does nothing); "
-        f"fixed {costs['fixed_s'] * 1000:.0f} ms for a one-row job (fork 2 workers, init, reports)"
+        f"({costs['mini_batches_many']} vs {costs['mini_batches_few']} mini-batches of one-row files, 1 worker, run() does nothing); "
+        f"fixed {costs['fixed_s'] * 1000:.0f} ms for a one-file job (fork 2 workers, init, reports)"
     )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -12,6 +12,7 @@ memory_full_info parses the whole smaps file and would slow the measured process
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ class Measurement:
     seconds: float
     peak_rss_mb: float = 0.0
     peak_pss_mb: float = 0.0
+    cpu_seconds: float = 0.0
+    """User + system CPU of the process and every descendant it waited for (the runner joins its workers)."""
 
 
 def _tree(root: psutil.Process) -> list[psutil.Process]:
@@ -66,11 +69,13 @@ def measure(cmd: list[str], memory: bool = False) -> Measurement:
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if not memory:
-        _, err_bytes = proc.communicate()
+        err_bytes = proc.stderr.read() if proc.stderr else b""
+        _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode:
             raise subprocess.CalledProcessError(proc.returncode, cmd, stderr=err_bytes.decode())
-        return Measurement(seconds)
+        return Measurement(seconds, cpu_seconds=usage.ru_utime + usage.ru_stime)
     root = psutil.Process(proc.pid)
     peak_rss = peak_pss = 0.0
     while proc.poll() is None:
