@@ -177,11 +177,15 @@ def test_several_type_problems_are_reported_at_once(stacks_copy):
     ])
 
 
-def test_batch_mini_batch_size_follows_mode(stacks_copy):
+def test_batch_mini_batch_size_counts_files_in_both_modes(stacks_copy):
+    hint = ("a batch model deployment hands run() lists of files and counts miniBatchSize in files; "
+            "split a large table into part files with `amlops batch split --part-size 1MB`")
     lines, _ = _broken(stacks_copy, "dev", lambda c: c["amlops:batch"].update(miniBatchSize="lots"))
-    assert lines == ["amlops:batch.miniBatchSize: must be a size such as 100KB or 1MB (units B, KB, MB, GB), got 'lots'"]
+    assert lines == [f"amlops:batch.miniBatchSize: must be a number of files, got 'lots': {hint}"]
     lines, _ = _broken(stacks_copy, "dev", lambda c: c["amlops:batch"].update(mode="files", miniBatchSize="1MB"))
-    assert lines == ["amlops:batch.miniBatchSize: must be a file count (a whole number ≥ 1) in files mode, got '1MB'"]
+    assert lines == [f"amlops:batch.miniBatchSize: must be a number of files, got '1MB': {hint}"]
+    lines, _ = _broken(stacks_copy, "dev", lambda c: c["amlops:batch"].update(miniBatchSize=0))
+    assert lines == ["amlops:batch.miniBatchSize: Input should be greater than or equal to 1, got 0"]
 
 
 def test_kubernetes_target_needs_an_attached_cluster(stacks_copy):
@@ -206,7 +210,7 @@ def test_parse_config_is_what_pulumi_config_feeds(stacks_copy):
     # The Pulumi program passes the same raw mapping (keys without `amlops:`) to parse_config.
     raw = raw_config(stacks_copy / "Pulumi.prod.yaml")
     cfg = parse_config(raw, source="Pulumi.prod.yaml")
-    assert cfg.batch.mini_batch_items() == 1024 * 1024
+    assert cfg.batch.mini_batch_size == raw["batch"]["miniBatchSize"] == 1
     assert cfg.deployment_model_version("blue") == cfg.model.version
 
 
