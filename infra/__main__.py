@@ -95,7 +95,7 @@ def main() -> None:
         upload = {
             "storage_account_name": ws.storage_account_name,
             "container_name": ws.assets_container_name,
-            "blob_endpoint": ws.blob_endpoint,
+            "datastore_name": ws.assets_datastore_name,
         }
         kubernetes = cfg.online.target == "kubernetes"
         compute = Compute(

@@ -10,7 +10,7 @@ from pulumi_azure_native import machinelearningservices as ml
 
 from infra.content import content_hash, folder_files
 from infra.errors import ArtifactMissing, InvalidArgs
-from infra.upload import upload_folder
+from infra.upload import datastore_uri, upload_folder
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,8 @@ class CodeAssetArgs:
     """The storage account the files are uploaded to."""
     container_name: pulumi.Input[str]
     """The blob container; files land under <asset_name>/<hash>/."""
-    blob_endpoint: pulumi.Input[str]
-    """The account's blob endpoint (https://<account>.blob.core.windows.net/)."""
+    datastore_name: pulumi.Input[str]
+    """The workspace datastore over that container: the code URI is azureml://datastores/<it>/paths/<asset>/<hash>."""
     description: str = ""
     """The asset's description (default empty)."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -81,7 +81,7 @@ class CodeAsset(pulumi.ComponentResource):
             properties=ml.CodeContainerPropertiesArgs(description=args.description),
             opts=child,
         )
-        code_uri = pulumi.Output.concat(args.blob_endpoint, args.container_name, "/", prefix)
+        code_uri = datastore_uri(args.datastore_name, prefix)
         version = ml.CodeVersion(
             f"{name}-version",
             name=container.name,

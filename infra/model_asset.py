@@ -15,7 +15,7 @@ from pulumi_azure_native import machinelearningservices as ml
 
 from infra.content import content_hash
 from infra.errors import InvalidArgs
-from infra.upload import upload_folder
+from infra.upload import datastore_uri, upload_folder
 
 UNRESOLVED = "unresolved"
 """The content hash of a version that the offline plan could not find in the registry."""
@@ -45,8 +45,8 @@ class ModelAssetArgs:
     """The storage account files are uploaded to (unused with azureml_registry)."""
     container_name: pulumi.Input[str] | None = None
     """The blob container; files land under models/<name>/<hash>/."""
-    blob_endpoint: pulumi.Input[str] | None = None
-    """The account's blob endpoint (https://<account>.blob.core.windows.net/)."""
+    datastore_name: pulumi.Input[str] | None = None
+    """The workspace datastore over that container: model URIs are azureml://datastores/<it>/paths/models/..."""
     azureml_registry: str | None = None
     """Reference versions in this Azure ML registry instead of uploading (default none)."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -58,9 +58,9 @@ class ModelAssetArgs:
         numbers = [v.version for v in self.versions]
         if len(set(numbers)) != len(numbers):
             raise InvalidArgs("ModelAsset", "versions", f"must be distinct, got {sorted(numbers)}")
-        if self.azureml_registry is None and None in (self.storage_account_name, self.container_name, self.blob_endpoint):
+        if self.azureml_registry is None and None in (self.storage_account_name, self.container_name, self.datastore_name):
             raise InvalidArgs(
-                "ModelAsset", "storage_account_name/container_name/blob_endpoint", "are required to upload the model"
+                "ModelAsset", "storage_account_name/container_name/datastore_name", "are required to upload the model"
             )
         for v in self.versions:
             if v.folder is not None and not (v.folder / "MLmodel").is_file():
@@ -122,7 +122,7 @@ class ModelAsset(pulumi.ComponentResource):
             workspace_name=args.workspace_name,
             properties=ml.ModelVersionPropertiesArgs(
                 model_type="mlflow_model",
-                model_uri=pulumi.Output.concat(args.blob_endpoint, args.container_name, "/", prefix),
+                model_uri=datastore_uri(args.datastore_name, prefix),
                 description=f"{args.model_name} version {v.version} from the MLflow registry",
                 tags={**args.tags, "contentHash": digest},
             ),

@@ -73,6 +73,7 @@ class ResourceNames:
     resource_group: str
     storage_account: str
     assets_container: str
+    assets_datastore: str
     key_vault: str
     container_registry: str
     log_analytics: str
@@ -93,6 +94,7 @@ def derive_names(project: str, stack: str, prefix: str, scope: str = "") -> Reso
         resource_group=_fit(f"rg-{base}", suffix, 90, "-"),  # 1-90
         storage_account=_fit(f"st{flat}", suffix, 24),  # 3-24 lowercase letters and digits
         assets_container="amlops-assets",  # 3-63 lowercase, digits, hyphens
+        assets_datastore="amlops_assets",  # lowercase letters, digits and underscores, like workspaceblobstore
         key_vault=_fit(f"kv-{base}", suffix, 24, "-"),  # 3-24 letters, digits, single hyphens
         container_registry=_fit(f"cr{flat}", suffix, 50),  # 5-50 letters and digits
         log_analytics=_fit(f"log-{base}", suffix, 63, "-"),  # 4-63

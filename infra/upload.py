@@ -1,4 +1,5 @@
-"""Upload a folder as one block blob per file under a content-addressed prefix (Azure ML wants a folder, not a zip)."""
+"""Upload a folder as one block blob per file under a content-addressed prefix (Azure ML wants a folder, not a zip),
+and name that folder the way Azure ML reads it: through a workspace datastore."""
 
 from __future__ import annotations
 
@@ -34,3 +35,10 @@ def upload_folder(
         )
         for rel in folder_files(folder)
     ]
+
+
+def datastore_uri(datastore_name: pulumi.Input[str], path: str) -> pulumi.Output[str]:
+    """`azureml://datastores/<datastore>/paths/<path>`: the datastore URI form Azure ML documents for model and
+    code paths (https://learn.microsoft.com/azure/machine-learning/how-to-manage-models, "supported paths";
+    https://learn.microsoft.com/azure/machine-learning/concept-data#uri)."""
+    return pulumi.Output.concat("azureml://datastores/", datastore_name, "/paths/", path)

@@ -63,9 +63,10 @@ class Workspace(pulumi.ComponentResource):
     assets_container_name: pulumi.Output[str]
     """The container's name, available only once the deployer may write to it (uploads wait for the grant)."""
     assets_container_id: pulumi.Output[str]
+    assets_datastore_name: pulumi.Output[str]
+    """The identity-based datastore over the asset container (code and model URIs are azureml://datastores/<it>/paths/...)."""
     key_vault_id: pulumi.Output[str]
     registry_id: pulumi.Output[str]
-    blob_endpoint: pulumi.Output[str]
     app_insights_id: pulumi.Output[str] | None
     app_insights_connection_string: pulumi.Output[str] | None
 
@@ -186,6 +187,28 @@ class Workspace(pulumi.ComponentResource):
             opts=child,
         )
 
+        # The asset container as an identity-based datastore (no stored credential): jobs read it as the
+        # compute identity, the service as the workspace identity
+        # (https://learn.microsoft.com/azure/machine-learning/how-to-datastore#create-an-azure-blob-datastore,
+        # "identity-based access"); code and model versions point into it with azureml://datastores/ URIs.
+        datastore = ml.Datastore(
+            f"{name}-datastore",
+            name=n.assets_datastore,
+            resource_group_name=rg,
+            workspace_name=workspace.name,
+            properties=ml.AzureBlobDatastoreArgs(
+                datastore_type="AzureBlob",
+                account_name=account.name,
+                container_name=container.name,
+                endpoint="core.windows.net",
+                protocol="https",
+                credentials=ml.NoneDatastoreCredentialsArgs(credentials_type="None"),
+                service_data_access_auth_identity=ml.ServiceDataAccessAuthIdentity.WORKSPACE_SYSTEM_ASSIGNED_IDENTITY,
+                description="code and model files uploaded by amlops, one content-addressed folder per version",
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[roles]),
+        )
+
         self.resource_group_name = rg
         self.workspace_name = workspace.name
         self.workspace_id = workspace.id
@@ -194,9 +217,9 @@ class Workspace(pulumi.ComponentResource):
         self.storage_account_id = account.id
         self.assets_container_name = pulumi.Output.all(container.name, *roles.assignment_ids.values()).apply(lambda v: v[0])
         self.assets_container_id = container.id
+        self.assets_datastore_name = datastore.name
         self.key_vault_id = vault.id
         self.registry_id = registry.id
-        self.blob_endpoint = account.name.apply(lambda a: f"https://{a}.blob.core.windows.net/")
         self.app_insights_id = insights.id if insights else None
         self.app_insights_connection_string = (
             pulumi.Output.secret(insights.connection_string) if insights else None

@@ -67,7 +67,7 @@ def test_plan_uploads_the_registered_version_content_addressed(registered, train
     digest = content_hash(trained_model_dir)
     (version,) = [r for r in plan["resources"] if r["name"] == "model-v1"]
     assert version["inputs"]["properties"]["tags"]["contentHash"] == digest, version["urn"]
-    assert version["inputs"]["properties"]["modelUri"].endswith(f"/amlops-assets/models/chapter12-loans/{digest}"), version["urn"]
+    assert version["inputs"]["properties"]["modelUri"] == f"azureml://datastores/amlops_assets/paths/models/chapter12-loans/{digest}", version["urn"]
     blobs = sorted(r["inputs"]["blobName"] for r in plan["resources"] if r["name"].startswith("model-v1-"))
     assert blobs == [f"models/chapter12-loans/{digest}/{rel}" for rel in folder_files(trained_model_dir)], "model-v1 blobs"
     assert plan["warnings"] == []

@@ -154,6 +154,7 @@ NAME_RULES: dict[str, tuple[str, str]] = {
     "azure-native:monitor:ScheduledQueryRule": ("ruleName", _AZURE_NAME),
     "pulumi-python:dynamic:Resource": ("endpoint_name", r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$"),
     f"{ML}:Schedule": ("name", r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$"),
+    f"{ML}:Datastore": ("name", r"^[a-z0-9_]{1,255}$"),
     # A role assignment's name is a GUID (Microsoft.Authorization/roleAssignments).
     "azure-native:authorization:RoleAssignment": ("roleAssignmentName", r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
 }
@@ -325,6 +326,40 @@ def test_plan_compute_identity_users_wait_for_its_roles(plans, stack):
     assert by_name(plan, "online-roles-assets-read")["urn"] in online["dependencies"], f"{online['urn']}: must wait for its read role"
 
 
+# --- the asset datastore ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_plan_asset_container_is_an_identity_based_datastore_as_azure_ai_ml_builds_it(plans, stack):
+    """The datastore body equals azure-ai-ml's own REST body for an AzureBlobDatastore without credentials."""
+    import warnings
+
+    from azure.ai.ml._restclient.arm_ml_service.models import AzureBlobDatastore as RestAzureBlobDatastore
+    from azure.ai.ml.entities import AzureBlobDatastore
+
+    plan = plans[stack]
+    ds = by_name(plan, "workspace-datastore")
+    account = by_name(plan, "workspace-storage")["inputs"]["accountName"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        entity = AzureBlobDatastore(
+            name="amlops_assets", account_name=account, container_name="amlops-assets",
+            description="code and model files uploaded by amlops, one content-addressed folder per version",
+        )
+        rest = entity._to_rest_object().properties
+        # azure-ai-ml's entity never sets which identity the service uses; its REST model has the field.
+        assert "service_data_access_auth_identity" in RestAzureBlobDatastore._attr_to_rest_field
+        rest.service_data_access_auth_identity = "WorkspaceSystemAssignedIdentity"
+        expected = rest.as_dict()
+    expected.pop("tags")  # empty in the entity; the plan sets none
+    assert ds["inputs"]["name"] == "amlops_assets", ds["urn"]
+    assert ds["inputs"]["properties"] == expected, ds["urn"]
+    assert ds["inputs"]["properties"]["credentials"] == {"credentialsType": "None"}, f"{ds['urn']}: identity-based (no key stored)"
+    assert ds["inputs"]["workspaceName"] == by_name(plan, "workspace-workspace")["inputs"]["workspaceName"], ds["urn"]
+    for grant in ("workspace-roles-workspace-assets-read", "workspace-roles-deployer-assets-write"):
+        assert by_name(plan, grant)["urn"] in ds["dependencies"], f"{ds['urn']}: waits for {grant}"
+
+
 # --- compute -----------------------------------------------------------------------
 
 
@@ -356,8 +391,8 @@ def test_plan_code_asset_is_content_addressed_one_blob_per_file(plans, tree, sta
     assert version["inputs"]["version"] == digest, version["urn"]
     assert version["inputs"]["name"] == f"{prefix}-{folder}", version["urn"]
     uri = version["inputs"]["properties"]["codeUri"]
-    account = by_name(plan, "workspace-storage")["inputs"]["accountName"]
-    assert uri == f"https://{account}.blob.core.windows.net/amlops-assets/{prefix}-{folder}/{digest}", version["urn"]
+    assert uri == f"azureml://datastores/amlops_assets/paths/{prefix}-{folder}/{digest}", version["urn"]
+    assert by_name(plan, "workspace-datastore")["urn"] in version["dependencies"], f"{version['urn']}: names the datastore"
     blobs = sorted(r["inputs"]["blobName"] for r in plan["resources"] if r["type"] == "azure-native:storage:Blob" and r["name"].startswith(f"{asset}-"))
     assert blobs == sorted(f"{prefix}-{folder}/{digest}/{rel}" for rel in folder_files(tree / folder)), f"{stack}: {asset} blobs"
     blob_urns = {r["urn"] for r in plan["resources"] if r["type"] == "azure-native:storage:Blob" and r["name"].startswith(f"{asset}-")}
@@ -382,6 +417,7 @@ def test_plan_unregistered_model_is_planned_unresolved_with_a_warning(plans, sta
     assert v["inputs"]["version"] == "1" and v["inputs"]["name"] == "chapter12-loans", v["urn"]
     assert v["inputs"]["properties"]["modelType"] == "mlflow_model", v["urn"]
     assert v["inputs"]["properties"]["tags"]["contentHash"] == "unresolved", v["urn"]
+    assert v["inputs"]["properties"]["modelUri"] == "azureml://datastores/amlops_assets/paths/models/chapter12-loans/unresolved-v1", v["urn"]
     assert len(plan["warnings"]) == 1, plan["warnings"]
     assert plan["warnings"][0].startswith("model chapter12-loans:1 is not in the registry at sqlite:///"), plan["warnings"]
     assert "amlops model register" in plan["warnings"][0]

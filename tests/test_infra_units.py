@@ -113,7 +113,7 @@ def test_code_asset_args_name_the_missing_entry_script(tmp_path):
     folder = make(tmp_path / "batch", {"file_batch.py": b""})
     args = CodeAssetArgs(
         asset_name="loans-batch", folder=folder, entry_scripts=("tabular_batch.py",), resource_group_name="rg",
-        workspace_name="ws", storage_account_name="st", container_name="c", blob_endpoint="https://st/",
+        workspace_name="ws", storage_account_name="st", container_name="c", datastore_name="amlops_assets",
     )
     with pytest.raises(ArtifactMissing) as err:
         args.validate()
