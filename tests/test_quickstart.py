@@ -1,24 +1,69 @@
-"""The main job: every stage runs; a second run registers nothing equal or worse."""
+"""The main job: every stage prints what it did, the serve stage's requests are answered and recorded, and a
+second run registers nothing equal or worse."""
 
 from __future__ import annotations
 
 import io
+import json
+import re
+import socket
+from urllib.parse import urlsplit
 
 from rich.console import Console
 
 from amlops import quickstart
 
+STAGE_LINES = {
+    "data": r"loans\.csv: 500 rows \(sha256 [0-9a-f]{12}\); pending loans: 512,000 rows as CSV and Parquet",
+    "train and register": r"registered chapter12-loans:1 \(accuracy 0\.\d{4}\), the first version",
+    "serve": r"  arrays, predict +→ 200 \{\"predict\": \[0, 1\]\}  \(\d+\.\d ms\)",
+    "profile": r"recommendation: \d+ × Standard_\w+ \(.*\) hold .* within p99 ≤ 200 ms.*",
+    "batch": r"batch: scored 512,000 pending loans .*",
+    "plan": r"stack dev: \d+ Azure resources declared \(desired state under pulumi mocks, not a cloud preview\)",
+    "preview": r"dev: \d+ rules over \d+ resources, 0 mandatory and 0 advisory finding\(s\): passed",
+}
+"""One line each stage itself prints (not the runner's `title: N s`), matched whole within that stage's output."""
 
-def test_quickstart_runs_every_stage_then_registers_nothing_equal(state):
+
+def stage_output(text: str, title: str) -> list[str]:
+    """The lines a stage printed: between the rule with its title and the runner's `title: N s` line."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("─") and f" {title} " in line)
+    end = next(i for i in range(start, len(lines)) if re.fullmatch(rf"{re.escape(title)}: \d+\.\d s", lines[i]))
+    return lines[start + 1 : end]
+
+
+def test_quickstart_every_stage_does_its_job_then_registers_nothing_equal(state):
     out = io.StringIO()
-    ctx = quickstart.run("dev", console=Console(file=out, width=200))
+    ctx = quickstart.run("dev", console=Console(file=out, width=250))
     text = out.getvalue()
     assert (ctx.model_name, ctx.model_version) == ("chapter12-loans", 1)
-    assert "registered chapter12-loans:1" in text
-    for title, _ in quickstart.stages():
-        assert f"{title}:" in text, f"stage {title!r} did not report its time"
+    titles = [title for title, _ in quickstart.stages()]
+    assert [t.split(":")[0] for t in titles] == list(STAGE_LINES)
+    for title in titles:
+        pattern = STAGE_LINES[title.split(":")[0]]
+        printed = stage_output(text, title)
+        assert any(re.fullmatch(pattern, line) for line in printed), f"stage {title!r} printed:\n" + "\n".join(printed)
+
+    # the serve stage's results: the book's payloads answered, a 400 and a 401, all recorded, the server gone
+    served = stage_output(text, titles[2])
+    assert any(re.fullmatch(r"  records, predict_proba +→ 200 \{\"predict_proba\": \[\[0\.\d+, 0\.\d+\], .*", l) for l in served)
+    assert any(l.startswith("  a missing column         → 400 {\"message\": \"data[0]: missing column 'age'") for l in served)
+    assert any(l.startswith("  without a key            → 401 ") for l in served)
+    telemetry = state / "endpoints" / ctx.cfg.online.endpoint_name / "telemetry.jsonl"
+    spans = [r for r in map(json.loads, telemetry.read_text().splitlines()) if r.get("kind") == "span"]
+    statuses = [s["attributes"]["http.response.status_code"] for s in spans]
+    assert (statuses.count(400), statuses.count(401)) == (1, 1)
+    assert statuses.count(200) >= 4 + 200  # the four book payloads and 200 timed requests
+    url = urlsplit(re.search(r"at (http://127\.0\.0\.1:\d+)/score", "\n".join(served)).group(1))
+    with socket.socket() as s:
+        assert s.connect_ex((url.hostname, url.port)) != 0, "the quickstart's server still listens"
+
     out2 = io.StringIO()
-    ctx2 = quickstart.run("dev", console=Console(file=out2, width=200), only=quickstart.FOUNDATION)
+    ctx2 = quickstart.run("dev", console=Console(file=out2, width=250), only=quickstart.FOUNDATION)
     assert ctx2.model_version == 1
-    assert "not registered" in out2.getvalue()
+    assert re.search(
+        r"^not registered: the candidate's accuracy (0\.\d{4}) does not beat chapter12-loans:1's \1, the best registered version",
+        out2.getvalue(), re.M,
+    )
     assert len(ctx2.registry.versions("chapter12-loans")) == 1

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.console import Console
 from rich.syntax import Syntax
+from rich.text import Text
 
 from amlops.cli.options import StackOption
+from amlops.cli.output import out as console
 from amlops.stackfile import load_stack, stack_path
 
 config_app = typer.Typer(help="Inspect the typed stack configuration.", no_args_is_help=True)
-console = Console()
 
 
 @config_app.command("show")
@@ -30,7 +30,7 @@ def show(
         raise typer.BadParameter(f"--format must be yaml or json, got {fmt!r}")
     import yaml
 
-    console.print(f"[bold]{stack_path(stack).name}[/bold] is valid; with every default:", highlight=False)
+    console.print(Text.assemble((stack_path(stack).name, "bold"), " is valid; with every default:"))
     console.print(Syntax(yaml.safe_dump(data, sort_keys=False), "yaml", background_color="default"))
 
 

@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
 from amlops.cli.options import StackOption
+from amlops.cli.output import labelled
+from amlops.cli.output import out as console
 from amlops.paths import STACKS_DIR
 from amlops.profiling.errors import NoRecommendation
-
-console = Console()
 
 
 def profile(
@@ -49,12 +48,12 @@ def profile(
     cfg = load_stack(stack, STACKS_DIR)
     bodies = payloads.read_payloads(requests) if requests else payloads.loans_payloads()
     source = str(requests) if requests else "loans dataset (500 rows, one per request)"
-    console.print(f"profiling with {len(bodies)} payloads from {source}", highlight=False)
+    console.print(f"profiling with {len(bodies)} payloads from {source}")
     run = session.profile_stack(
         stack, cfg, bodies, plan,
         payload_source=source, deployment=deployment, url=url, key=key,
         target_rps=target_rps, headroom=headroom, out_dir=out,
-        on_step=lambda step: console.print(display.step_line(step, plan.slo_p99_ms), highlight=False),
+        on_step=lambda step: console.print(display.step_line(step, plan.slo_p99_ms)),
     )
     display.print_run(console, run)
     if not run.recommendation.feasible:
@@ -62,17 +61,17 @@ def profile(
     if write:
         changes = stackwrite.write_recommendation(stack, run.deployment, run.recommendation, STACKS_DIR)
         for c in changes:
-            console.print(f"wrote {c.key}: {c.old} → {c.new}", highlight=False)
+            console.print(f"wrote {c.key}: {c.old} → {c.new}")
         if not changes:
-            console.print(f"the {stack} stack already has these settings: nothing written", highlight=False)
+            console.print(f"the {stack} stack already has these settings: nothing written")
         scale = cfg.online.autoscale
         count = run.recommendation.instance_count
         if scale.enabled and not scale.min_instances <= count <= scale.max_instances:
-            console.print(
-                f"[yellow]note:[/yellow] autoscale keeps instances between {scale.min_instances} and "
-                f"{scale.max_instances}; set amlops:online.autoscale to include {count}",
-                highlight=False,
-            )
+            console.print(labelled(
+                "note:", "yellow",
+                f"autoscale keeps instances between {scale.min_instances} and {scale.max_instances}; "
+                f"set amlops:online.autoscale to include {count}",
+            ))
 
 
 def register(app: typer.Typer) -> None:

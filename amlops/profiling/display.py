@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from amlops.profiling.measurements import StepResult
 from amlops.profiling.recommend import MIB, Recommendation
@@ -62,24 +63,23 @@ def print_run(console: Console, run: ProfileRun) -> None:
     """The table, why stepping stopped, the recommendation with its assumptions, and the report files."""
     rec: Recommendation = run.recommendation
     console.print(steps_table(run))
-    console.print(f"stopped: {run.profile.stop_detail}", highlight=False)
+    console.print(Text(f"stopped: {run.profile.stop_detail}"))
     busiest = max((s.client_cpu_percent or 0.0) for s in run.profile.steps)
     if busiest >= CLIENT_BOUND_PERCENT:
-        console.print(
-            f"[yellow]note:[/yellow] the load generator used {busiest:.0f}% of a core: throughput may be limited by "
+        console.print(Text.assemble(
+            ("note:", "yellow"),
+            f" the load generator used {busiest:.0f}% of a core: throughput may be limited by "
             "the client on this machine, so the capacity below is a lower bound",
-            highlight=False,
-        )
+        ))
     if rec.feasible:
-        console.print(f"[bold green]recommendation:[/bold green] {rec.verdict}", highlight=False)
-        console.print(
+        console.print(Text.assemble(("recommendation:", "bold green"), f" {rec.verdict}"))
+        console.print(Text(
             f"  instanceType {rec.instance_type}, instanceCount {rec.instance_count}, "
             f"maxConcurrentRequestsPerInstance {rec.max_concurrent_requests_per_instance}"
-            + (f", memory request {rec.memory_request_mib} MiB" if rec.memory_request_mib is not None else ""),
-            highlight=False,
-        )
+            + (f", memory request {rec.memory_request_mib} MiB" if rec.memory_request_mib is not None else "")
+        ))
     else:
-        console.print(f"[bold red]no recommendation:[/bold red] {rec.verdict}", highlight=False)
+        console.print(Text.assemble(("no recommendation:", "bold red"), f" {rec.verdict}"))
     for line in rec.assumptions:
-        console.print(f"  [dim]assumes {line}[/dim]", highlight=False)
-    console.print(f"report: {run.files.json_path}  plot: {run.files.png_path}", highlight=False, soft_wrap=True)
+        console.print(Text(f"  assumes {line}", style="dim"))
+    console.print(Text(f"report: {run.files.json_path}  plot: {run.files.png_path}"), soft_wrap=True)
