@@ -188,5 +188,6 @@ def test_batch_quickstart_stage_splits_and_scores_pending_loans_with_ids(registe
     text = buffer.getvalue()
     assert "batch: split 800 pending loans into 1 part files of about 1MB" in text
     assert "batch: scored 800 pending loans from 1 part files at " in text and "; 0 files failed; output " in text
+    assert "batch: prod's schedule (Europe/Amsterdam) runs next at " in text and "; each reads azureml://datastores/" in text
     written = pd.read_csv(ctx.facts["batch"]["output"], header=None, names=["application_id", "prediction"])
     assert written["application_id"].tolist() == frame["application_id"].tolist()

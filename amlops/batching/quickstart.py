@@ -47,7 +47,23 @@ def quickstart_stage(ctx: "Context") -> None:
         f"{settings.mini_batch_size} file(s)); {c.items_failed} files failed; output {result.output_file}",
         highlight=False, markup=False,
     )
+    _schedule_preview(ctx, when)
     ctx.facts["batch"] = {
         "rows": c.output_lines, "files": c.items_succeeded, "failed": c.items_failed,
         "rows_per_second": result.lines_per_second, "output": result.output_file,
     }
+
+
+def _schedule_preview(ctx: "Context", when: datetime) -> None:
+    """What the stack's batch schedule (or, when it has none, prod's) would run next: `amlops batch schedule`."""
+    from amlops.batching.schedule import planned_runs
+    from amlops.stackfile import load_stack
+
+    stack, cfg = (ctx.stack, ctx.cfg) if ctx.cfg.batch.schedule is not None else ("prod", load_stack("prod"))
+    if cfg.batch.schedule is None:
+        ctx.console.print("batch: no stack declares a schedule", highlight=False)
+        return
+    runs = planned_runs(cfg.batch, when, 3)
+    ctx.console.print(f"batch: {stack}'s schedule ({cfg.batch.schedule.time_zone}) runs next at "
+                      + ", ".join(r.when.strftime("%Y-%m-%d %H:%M") for r in runs)
+                      + f"; each reads {runs[0].reads} and writes {runs[0].writes}", highlight=False, markup=False)
