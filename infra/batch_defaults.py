@@ -12,23 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult
 
-from infra.traffic import ClientFactory, ml_client
+from infra.traffic import AzureMLStepProvider
 
 _TARGET = ("subscription_id", "resource_group_name", "workspace_name", "endpoint_name")
 _DEFAULT = "deployment_name"
 
 
-class BatchDefaultProvider(ResourceProvider):
+class BatchDefaultProvider(AzureMLStepProvider):
     """Sets `defaults.deployment_name` of a batch endpoint with MLClient.batch_endpoints."""
 
-    def __init__(self, client_factory: ClientFactory | None = None):
-        self.client_factory = client_factory
-
     def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
-        factory = self.client_factory or ml_client
-        client = factory(props["subscription_id"], props["resource_group_name"], props["workspace_name"])
+        client = self._client(props)
         endpoint = client.batch_endpoints.get(props["endpoint_name"])
         endpoint.defaults = {"deployment_name": props[_DEFAULT]}  # azure-ai-ml sends it as defaults.deploymentName
         client.batch_endpoints.begin_create_or_update(endpoint).result()
@@ -40,9 +36,6 @@ class BatchDefaultProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [k for k in (*_TARGET, _DEFAULT) if olds.get(k) != news.get(k)]
         return DiffResult(changes=bool(changed), replaces=[k for k in changed if k in _TARGET], delete_before_replace=False)
-
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs=self._apply(news))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to undo: the default belongs to the endpoint, which Pulumi deletes on its own."""

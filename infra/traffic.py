@@ -48,15 +48,28 @@ def _percentages(mapping: dict[str, Any] | None) -> dict[str, int]:
     return {str(k): int(v) for k, v in sorted((mapping or {}).items())}
 
 
-class EndpointTrafficProvider(ResourceProvider):
-    """Sets an endpoint's traffic and mirror_traffic with MLClient.online_endpoints."""
+class AzureMLStepProvider(ResourceProvider):
+    """A dynamic provider that applies one setting of a workspace resource through azure-ai-ml (`_apply`)."""
 
     def __init__(self, client_factory: ClientFactory | None = None):
         self.client_factory = client_factory
 
-    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+    def _client(self, props: dict[str, Any]) -> Any:
         factory = self.client_factory or ml_client
-        client = factory(props["subscription_id"], props["resource_group_name"], props["workspace_name"])
+        return factory(props["subscription_id"], props["resource_group_name"], props["workspace_name"])
+
+    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._apply(news))
+
+
+class EndpointTrafficProvider(AzureMLStepProvider):
+    """Sets an endpoint's traffic and mirror_traffic with MLClient.online_endpoints."""
+
+    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+        client = self._client(props)
         endpoint = client.online_endpoints.get(props["endpoint_name"])
         endpoint.traffic = _percentages(props.get("traffic"))
         endpoint.mirror_traffic = _percentages(props.get("mirror_traffic"))
@@ -80,9 +93,6 @@ class EndpointTrafficProvider(ResourceProvider):
         # just re-PUT) are an update in place.
         replaces = [k for k in changed if k in _TARGET]
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
-
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs=self._apply(news))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to undo: the traffic belongs to the endpoint, which Pulumi deletes on its own."""
