@@ -7,6 +7,7 @@ element per file it processed; custom outputs go to AZUREML_BI_OUTPUT_PATH.
 
 from __future__ import annotations
 
+import io
 import ast
 import importlib.util
 import sys
@@ -90,7 +91,7 @@ def test_tabular_batch_quoted_newline_and_cr_line_ends_keep_every_row(azure_env,
     cr.write_bytes(b"income,credit_cards,age\r5000,1,30\r6000,2,40\r")
     result = tabular.run([quoted, str(cr)])
     assert len(result) == 2
-    assert pd.read_csv(__import__("io").StringIO(result[0]), header=None)[0].tolist() == ["two\nlines", "plain"]
+    assert pd.read_csv(io.StringIO(result[0]), header=None)[0].tolist() == ["two\nlines", "plain"]
     assert len(result[1].splitlines()) == 2
 
 
@@ -115,7 +116,7 @@ def test_tabular_batch_columns_in_another_order_are_matched_by_name(azure_env, t
     tabular.init()
     path = write(tmp_path / "o.csv", "age,credit_cards,income\n30,1,5000.5\n19,6,2500\n")
     frame = pd.read_csv(path)
-    out = pd.read_csv(__import__("io").StringIO(tabular.run([path])[0]), header=None)
+    out = pd.read_csv(io.StringIO(tabular.run([path])[0]), header=None)
     assert out[3].tolist() == predictions(trained_model_dir, frame)
 
 
