@@ -192,4 +192,4 @@ def test_promote_cli_refusal_exits_1_with_the_reason(registry, capsys, monkeypat
 
 def test_promote_cli_version_required(capsys, monkeypatch):
     code, out, err = run_cli(capsys, monkeypatch, "promote", NAME, "--to", "dev")
-    assert (code, err) == (2, "error: promote needs NAME:VERSION, got 'chapter12-loans'\n")
+    assert (code, err) == (2, "error: promote takes NAME:VERSION with a version ≥ 1, e.g. chapter12-loans:1, got 'chapter12-loans'\n")

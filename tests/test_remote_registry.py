@@ -74,3 +74,9 @@ def test_promote_gate_reads_the_stacks_azure_ml_registry(azure, tmp_path, capsys
     assert azure.clients[0] == {"registry_name": "loansreg"}
     code, out, err = run_cli(capsys, monkeypatch, "promote", f"{NAME}:7", "--to", "dev", "--no-diff", "--repo", str(repo))
     assert (code, out, err) == (1, "", f"error: {NAME} has no version 7 in Azure ML registry loansreg (versions: 1, 2)\n")
+
+
+def test_publish_needs_a_version(azure, capsys, monkeypatch):
+    code, out, err = run_cli(capsys, monkeypatch, "publish", NAME, "--stack", "dev", "--registry", "loansreg")
+    assert (code, out, azure.calls) == (2, "", [])
+    assert err == "error: publish takes NAME:VERSION with a version ≥ 1, e.g. chapter12-loans:1, got 'chapter12-loans'\n"

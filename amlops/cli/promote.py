@@ -37,7 +37,7 @@ def promote(
     from amlops.registry import Registry
     from amlops.stackfile import load_stack
 
-    name, version = parse_model_ref(ref, "NAME:VERSION")
+    name, version = parse_model_ref(ref, "promote")
     shares = parse_traffic(traffic)
     cfg = load_stack(to, repo / "stacks")
     # The gate reads the registry the stack deploys from: its Azure ML registry when it names one.

@@ -23,7 +23,7 @@ def publish(
     from amlops.registry import Registry
     from amlops.stackfile import load_stack
 
-    name, version = parse_model_ref(ref, "NAME:VERSION")
+    name, version = parse_model_ref(ref, "publish")
     assert version is not None  # version_required
     cfg = load_stack(stack)
     target = registry or cfg.model.azureml_registry
