@@ -100,7 +100,7 @@ def test_diff_scoring_script_change_replaces_code_asset_and_updates_deployment(r
         ("version", old, new, True),
     ]
     [(path, old_uri, new_uri, replaces)] = version[:1]
-    assert (path, old_uri.endswith(f"/amlops-assets/loans-scoring/{old}"), new_uri.endswith(f"/amlops-assets/loans-scoring/{new}"), replaces) == (
+    assert (path, old_uri.endswith(f"/loans-scoring/{old}"), new_uri.endswith(f"/loans-scoring/{new}"), replaces) == (
         "properties.codeUri", True, True, True)
     assert old != new
     [(path, _, code_id, replaces)] = properties(doc, "online-blue")

@@ -130,7 +130,7 @@ def show_cmd(
     tracking_uri: Optional[str] = typer.Option(None, envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI."),
 ) -> None:
     """Show one version: accuracy, framework, lineage, run id, source and every tag."""
-    name, version = parse_model_ref(ref, "NAME[:VERSION]", version_required=False)
+    name, version = parse_model_ref(ref, "model show", version_required=False)
     v = Registry(tracking_uri).get(name, version)
     table = Table(title=f"{v.name}:{v.version}", show_header=False)
     table.add_column("key", style="bold")
