@@ -23,6 +23,7 @@ from infra.model_asset import ModelAsset, ModelAssetArgs, ModelFiles
 from infra.model_source import ModelSourceError, resolve
 from infra.monitoring import Monitoring, MonitoringArgs
 from infra.naming import derive_names, endpoint_name
+from infra.network import PrivateNetwork, PrivateNetworkArgs
 from infra.online_endpoint import KubernetesTarget, OnlineEndpoint, OnlineEndpointArgs
 from infra.schedule import BatchSchedule, BatchScheduleArgs
 from infra.workspace import Workspace, WorkspaceArgs
@@ -86,17 +87,41 @@ def main() -> None:
                 subscription_id=client.subscription_id,
                 deployer_object_id=client.object_id,
                 settings=cfg.workspace,
+                network=cfg.network,
+                image_build_compute=cfg.compute.name if cfg.network.access != "public" else None,
                 app_insights=cfg.monitoring.app_insights,
                 protect=cfg.workspace.protect_state(),
                 tags=tags,
             ),
         )
         scope = {"resource_group_name": ws.resource_group_name, "workspace_name": ws.workspace_name}
+        net = None
+        if cfg.network.virtual_network is not None:
+            net = PrivateNetwork(
+                "network",
+                PrivateNetworkArgs(
+                    settings=cfg.network.virtual_network,
+                    virtual_network_name=names.virtual_network,
+                    private_endpoint_prefix=names.private_endpoint_prefix,
+                    targets={
+                        "workspace": ws.workspace_id,
+                        "storage": ws.storage_account_id,
+                        "key_vault": ws.key_vault_id,
+                        "registry": ws.registry_id,
+                    },
+                    resource_group_name=ws.resource_group_name,
+                    location=location,
+                    tags=tags,
+                ),
+            )
         upload = {
             "storage_account_name": ws.storage_account_name,
             "container_name": ws.assets_container_name,
             "datastore_name": ws.assets_datastore_name,
         }
+        if net is not None:
+            # The runner inside the network uploads through the blob private endpoint: wait for it and its DNS records.
+            upload["container_name"] = pulumi.Output.all(ws.assets_container_name, *net.dns_zone_group_ids.values()).apply(lambda v: v[0])
         kubernetes = cfg.online.target == "kubernetes"
         compute = Compute(
             "compute",
@@ -108,6 +133,7 @@ def main() -> None:
                 registry_id=ws.registry_id,
                 key_vault_id=ws.key_vault_id,
                 assets_container_id=ws.assets_container_id,
+                managed_network=cfg.network.isolation_mode != "Disabled",
                 attach_kubernetes=kubernetes,
                 tags=tags,
                 **scope,

@@ -35,6 +35,9 @@ class ComputeArgs:
     """The workspace's key vault: the cluster reads datastore connection secrets from it."""
     assets_container_id: pulumi.Input[str]
     """The asset container: jobs read code and model files through the identity-based datastore."""
+    managed_network: bool = False
+    """The workspace has a managed network (isolationMode not Disabled): nodes get no public IP, they live in it
+    (https://learn.microsoft.com/azure/machine-learning/how-to-managed-network-compute); default false."""
     attach_kubernetes: bool = False
     """Attach settings.kubernetes as a Kubernetes compute (default false; online.target kubernetes)."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -79,6 +82,7 @@ class Compute(pulumi.ComponentResource):
                     vm_priority=s.priority,
                     os_type=ml.OsType.LINUX,
                     remote_login_port_public_access=ml.RemoteLoginPortPublicAccess.DISABLED,
+                    enable_node_public_ip=False if args.managed_network else None,
                     scale_settings=ml.ScaleSettingsArgs(
                         min_node_count=s.min_nodes,
                         max_node_count=s.max_nodes,

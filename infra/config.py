@@ -35,6 +35,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 _FQDN = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _RULE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_-]{0,63}$")
+_NOT_PUBLIC = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "0.0.0.0/8"))
 ID_COLUMNS_ENV = "AMLOPS_ID_COLUMNS"
 """The batch deployment's environment variable that tells both batch scripts which input columns to carry."""
 
@@ -758,8 +759,8 @@ class NetworkConfig(_Model):
                 net = ipaddress.IPv4Network(item)
             except ValueError:
                 raise ValueError(f"must list IPv4 addresses or CIDR ranges such as 203.0.113.0/24, got {item!r}") from None
-            if not net.is_global:
-                raise ValueError(f"must list public ranges (storage IP rules refuse private ones), got {item!r}")
+            if any(net.overlaps(p) for p in _NOT_PUBLIC):
+                raise ValueError(f"must list public ranges (storage IP rules refuse RFC 1918, loopback and link-local ones), got {item!r}")
             if net.prefixlen == 31:
                 raise ValueError(f"cannot hold a /31 (storage IP rules refuse it; list the two addresses), got {item!r}")
         return v

@@ -81,6 +81,8 @@ class ResourceNames:
     workspace: str
     action_group: str
     action_group_short: str
+    virtual_network: str
+    private_endpoint_prefix: str
     suffix: str
     """The stack suffix itself (endpoint_name() appends it to the endpoints' readable base names)."""
 
@@ -102,5 +104,7 @@ def derive_names(project: str, stack: str, prefix: str, scope: str = "") -> Reso
         workspace=_fit(f"mlw-{base}", suffix, 33, "-"),  # 3-33, letters, digits, - and _
         action_group=_fit(f"ag-{base}", suffix, 260, "-"),
         action_group_short=_alnum(f"{prefix}{stack}")[:12],  # at most 12 characters
+        virtual_network=_fit(f"vnet-{base}", suffix, 64, "-"),  # 2-64 letters, digits, '_', '.', '-'
+        private_endpoint_prefix=_fit(f"pe-{base}", suffix, 54, "-"),  # + "-<target>" (at most 10): 2-64
         suffix=suffix,
     )

@@ -15,9 +15,10 @@ from pulumi_azure_native import (
     storage,
 )
 
-from infra.config import WorkspaceConfig
+from infra.config import NetworkConfig, WorkspaceConfig
 from infra.errors import InvalidArgs
 from infra.naming import ResourceNames
+from infra.network import managed_network, registry_access, storage_access, vault_access
 from infra.roles import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 
 
@@ -37,6 +38,11 @@ class WorkspaceArgs:
     """The subscription (role definition ids are subscription-scoped)."""
     deployer_object_id: pulumi.Input[str]
     """The object id of the principal running `pulumi up` (azure-native's client config): it uploads the assets."""
+    network: NetworkConfig = NetworkConfig()
+    """The stack's amlops:network: public access of the workspace's dependencies and the managed network (default public)."""
+    image_build_compute: str | None = None
+    """The compute cluster that builds environment images when the registry is not public (ACR tasks cannot reach a
+    registry behind a firewall or private endpoint); default none (the registry builds them)."""
     app_insights: bool = True
     """Declare Log Analytics + workspace-based Application Insights (default true)."""
     protect: bool = False
@@ -89,6 +95,7 @@ class Workspace(pulumi.ComponentResource):
             minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
             allow_blob_public_access=False,
             enable_https_traffic_only=True,
+            **storage_access(args.network),
             **common,
             opts=stateful,
         )
@@ -112,6 +119,7 @@ class Workspace(pulumi.ComponentResource):
                 enable_soft_delete=True,
                 # Azure refuses purge protection false once set; leave it out instead.
                 enable_purge_protection=True if s.purge_protection else None,
+                **vault_access(args.network),
             ),
             **common,
             opts=stateful,
@@ -122,6 +130,7 @@ class Workspace(pulumi.ComponentResource):
             resource_group_name=rg,
             sku=containerregistry.SkuArgs(name=s.registry_sku),
             admin_user_enabled=False,
+            **registry_access(args.network),
             **common,
             opts=stateful,
         )
@@ -159,6 +168,8 @@ class Workspace(pulumi.ComponentResource):
             application_insights=insights.id if insights else None,
             public_network_access=s.public_network_access,
             hbi_workspace=s.hbi_workspace,
+            managed_network=managed_network(args.network),
+            image_build_compute=args.image_build_compute,
             friendly_name=n.workspace,
             **common,
             opts=stateful,

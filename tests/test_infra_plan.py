@@ -95,6 +95,7 @@ def test_plan_components_are_parents_of_every_azure_resource(plans, stack):
             "amlops:batch_endpoint:BatchEndpoint",
             "amlops:roles:RoleAssignments",
         }
+        | ({"amlops:network:PrivateNetwork"} if stack == "prod" else set())
         | ({"amlops:autoscale:Autoscale", "amlops:monitoring:Monitoring"} if stack != "dev" else set())
         | ({"amlops:schedule:BatchSchedule"} if stack == "prod" else set())
     ), f"{stack}: component types"
@@ -155,6 +156,12 @@ NAME_RULES: dict[str, tuple[str, str]] = {
     "pulumi-python:dynamic:Resource": ("endpoint_name", r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$"),
     f"{ML}:Schedule": ("name", r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$"),
     f"{ML}:Datastore": ("name", r"^[a-z0-9_]{1,255}$"),
+    # Microsoft.Network: 2-64 (networks, endpoints), 1-80 (zone groups, zone links); zones are domain names.
+    "azure-native:network:VirtualNetwork": ("virtualNetworkName", r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}[a-zA-Z0-9_]$"),
+    "azure-native:network:PrivateEndpoint": ("privateEndpointName", r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}[a-zA-Z0-9_]$"),
+    "azure-native:network:PrivateDnsZoneGroup": ("privateDnsZoneGroupName", r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,78}[a-zA-Z0-9_]$"),
+    "azure-native:privatedns:PrivateZone": ("privateZoneName", r"^privatelink(\.[a-z0-9-]+)+$"),
+    "azure-native:privatedns:VirtualNetworkLink": ("virtualNetworkLinkName", r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,78}[a-zA-Z0-9_]$"),
     # A role assignment's name is a GUID (Microsoft.Authorization/roleAssignments).
     "azure-native:authorization:RoleAssignment": ("roleAssignmentName", r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
 }
@@ -324,6 +331,108 @@ def test_plan_compute_identity_users_wait_for_its_roles(plans, stack):
         assert by_name(plan, grant)["urn"] in batch["dependencies"], f"{batch['urn']}: must wait for {grant}"
     online = by_name(plan, "online-blue")
     assert by_name(plan, "online-roles-assets-read")["urn"] in online["dependencies"], f"{online['urn']}: must wait for its read role"
+
+
+# --- network ----------------------------------------------------------------------------
+
+# (endpoint key, target resource, group id, DNS zones): https://learn.microsoft.com/azure/private-link/private-endpoint-dns
+PRIVATE_LINKS = [
+    ("workspace", "workspace-workspace", "amlworkspace", ["privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"]),
+    ("blob", "workspace-storage", "blob", ["privatelink.blob.core.windows.net"]),
+    ("file", "workspace-storage", "file", ["privatelink.file.core.windows.net"]),
+    ("vault", "workspace-keyvault", "vault", ["privatelink.vaultcore.azure.net"]),
+    ("registry", "workspace-registry", "registry", ["privatelink.azurecr.io"]),
+]
+
+
+def mock_id(plan: dict[str, Any], name: str) -> str:
+    """The id the harness's mocks give a resource: its type and Azure name (the plan's own naming)."""
+    r = by_name(plan, name)
+    package, module, kind = r["type"].split(":")
+    azure_name = r["inputs"].get(NAME_RULES[r["type"]][0]) if r["type"] in NAME_RULES else None
+    known = {"Workspace", "StorageAccount", "Vault", "Registry"}
+    return f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/mock/providers/{package}.{module}/{kind[:1].lower()}{kind[1:]}s/" + (
+        azure_name if kind in known else name
+    )
+
+
+def test_plan_prod_reaches_workspace_storage_vault_and_registry_only_through_private_endpoints(plans):
+    plan = plans["prod"]
+    vnet = by_name(plan, "network-vnet")
+    assert vnet["inputs"]["addressSpace"] == {"addressPrefixes": ["10.40.0.0/16"]}, vnet["urn"]
+    assert [(x["name"], x["addressPrefix"]) for x in vnet["inputs"]["subnets"]] == [("private-endpoints", "10.40.1.0/24"), ("runner", "10.40.2.0/24")], vnet["urn"]
+    assert vnet["inputs"]["subnets"][0]["privateEndpointNetworkPolicies"] == "Disabled", vnet["urn"]
+    zones = {r["inputs"]["privateZoneName"]: r for r in of_type(plan, "azure-native:privatedns:PrivateZone")}
+    assert sorted(zones) == sorted(z for *_, zs in PRIVATE_LINKS for z in zs), "prod: private DNS zones"
+    links = {r["inputs"]["privateZoneName"]: r for r in of_type(plan, "azure-native:privatedns:VirtualNetworkLink")}
+    assert sorted(links) == sorted(zones), "prod: every zone is linked to the network"
+    for zone, link in links.items():
+        assert link["inputs"]["virtualNetwork"] == {"id": mock_id(plan, "network-vnet")}, link["urn"]
+        assert (link["inputs"]["registrationEnabled"], link["inputs"]["location"]) == (False, "global"), link["urn"]
+    subnet = mock_id(plan, "network-vnet") + "/subnets/private-endpoints"
+    for key, target, group, zone_names in PRIVATE_LINKS:
+        pe = by_name(plan, f"network-pe-{key}")
+        (connection,) = pe["inputs"]["privateLinkServiceConnections"]
+        assert (connection["privateLinkServiceId"], connection["groupIds"]) == (mock_id(plan, target), [group]), pe["urn"]
+        assert pe["inputs"]["subnet"]["id"] == subnet, pe["urn"]
+        dns = by_name(plan, f"network-dns-{key}")
+        assert dns["inputs"]["privateEndpointName"] == pe["inputs"]["privateEndpointName"] and pe["urn"] in dns["dependencies"], dns["urn"]
+        assert [c["privateDnsZoneId"] for c in dns["inputs"]["privateDnsZoneConfigs"]] == [
+            mock_id(plan, zones[z]["name"]) for z in zone_names
+        ], dns["urn"]
+    st, kv, acr = (by_name(plan, n)["inputs"] for n in ("workspace-storage", "workspace-keyvault", "workspace-registry"))
+    assert (st["publicNetworkAccess"], st["networkRuleSet"]) == ("Disabled", {"bypass": "AzureServices", "defaultAction": "Deny"})
+    assert (kv["properties"]["publicNetworkAccess"], kv["properties"]["networkAcls"]) == ("disabled", {"bypass": "AzureServices", "defaultAction": "Deny"})
+    assert (acr["publicNetworkAccess"], acr["networkRuleBypassOptions"], acr["sku"]) == ("Disabled", "AzureServices", {"name": "Premium"})
+    cluster = by_name(plan, "compute-cluster")["inputs"]["properties"]["properties"]
+    assert cluster["enableNodePublicIp"] is False, "prod: compute nodes live in the managed network without public IPs"
+
+
+def test_plan_prod_uploads_wait_for_the_private_dns_records(plans):
+    plan = plans["prod"]
+    blob = by_name(plan, "scoring-code-score.py")
+    groups = {r["urn"] for r in of_type(plan, "azure-native:network:PrivateDnsZoneGroup")}
+    assert groups and groups <= set(blob["dependencies"]), f"{blob['urn']}: a runner in the network needs the endpoint's DNS first"
+
+
+def test_plan_prod_managed_network_is_what_azure_ai_mls_workspace_sends(plans):
+    """The workspace's managedNetwork, imageBuildCompute and publicNetworkAccess equal azure-ai-ml's REST body."""
+    import warnings
+
+    from azure.ai.ml.constants._workspace import IsolationMode
+    from azure.ai.ml.entities import FqdnDestination, ManagedNetwork, Workspace
+
+    ws = by_name(plans["prod"], "workspace-workspace")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        entity = Workspace(
+            name=ws["inputs"]["workspaceName"], public_network_access="Disabled", image_build_compute="cpu-sm-cluster",
+            managed_network=ManagedNetwork(
+                isolation_mode=IsolationMode.ALLOW_ONLY_APPROVED_OUTBOUND,
+                outbound_rules=[
+                    FqdnDestination(name="condaforge", destination="conda.anaconda.org"),
+                    FqdnDestination(name="pypi", destination="pypi.org"),
+                    FqdnDestination(name="pythonhosted", destination="files.pythonhosted.org"),
+                ],
+            ),
+        )
+        expected = entity._to_rest_object().as_dict()["properties"]
+    managed = dict(ws["inputs"]["managedNetwork"])
+    assert managed.pop("enableNetworkMonitor") is False, f"{ws['urn']}: the provider's default"
+    assert managed == expected["managedNetwork"], ws["urn"]
+    assert (ws["inputs"]["imageBuildCompute"], ws["inputs"]["publicNetworkAccess"]) == (expected["imageBuildCompute"], expected["publicNetworkAccess"]), ws["urn"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_plan_public_stacks_declare_no_network_and_no_firewall(plans, stack):
+    plan = plans[stack]
+    network = [r["urn"] for r in plan["resources"] if r["type"].startswith(("azure-native:network:", "azure-native:privatedns:"))]
+    assert network == [], network
+    ws = by_name(plan, "workspace-workspace")["inputs"]
+    assert "managedNetwork" not in ws and "imageBuildCompute" not in ws, f"{stack}: workspace network settings"
+    for name, key in (("workspace-storage", "networkRuleSet"), ("workspace-registry", "networkRuleSet")):
+        assert key not in by_name(plan, name)["inputs"], f"{stack}: {name} {key}"
+    assert "networkAcls" not in by_name(plan, "workspace-keyvault")["inputs"]["properties"], f"{stack}: key vault networkAcls"
 
 
 # --- the asset datastore ----------------------------------------------------------------
