@@ -109,13 +109,15 @@ def test_workflows_deploy_goes_dev_then_staging_then_prod():
     deploy = load("deploy.yml")
     jobs = deploy["jobs"]
     assert [(name, jobs[name].get("needs"), jobs[name].get("with")) for name in ("dev", "staging", "prod")] == [
-        ("dev", "test", {"stack": "dev"}), ("staging", "dev", {"stack": "staging"}), ("prod", "staging", {"stack": "prod"}),
+        ("dev", "test", {"stack": "dev"}), ("staging", "dev", {"stack": "staging"}),
+        ("prod", "staging", {"stack": "prod", "runner": '["self-hosted", "linux", "amlops-prod"]'}),
     ]
     assert deploy["on"]["push"] == {"branches": ["main"]}
     assert "concurrency" not in deploy  # one group for all stacks kept dev waiting behind prod's approval
     assert all("secrets" not in job for job in jobs.values())  # no `secrets: inherit`
     up = load("deploy-stack.yml")["jobs"]["up"]
     assert up["environment"] == "${{ inputs.stack }}"  # prod's reviewers gate the prod run
+    assert up["runs-on"] == "${{ fromJSON(inputs.runner) }}"  # a private stack deploys from inside its network
     assert up["concurrency"] == {"group": "pulumi-${{ inputs.stack }}", "cancel-in-progress": False}
     names = [s.get("name") or s.get("uses") for s in up["steps"]]
     assert names.index("amlops check") < names.index("pulumi up") < names.index("smoke test the online endpoint (azure-ai-ml)")
