@@ -67,3 +67,13 @@ def test_error_messages_print_user_text_literally(capsys, monkeypatch):
     assert (code, err) == (
         2, "error: no stack file stacks/Pulumi.[/x]:smile:.yaml for stack '[/x]:smile:'; known stacks: dev, prod, staging\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "allowed"),
+    [(("plan",), "text, json"), (("diff",), "text, markdown, json"), (("check",), "text, markdown, json"),
+     (("config", "show"), "yaml, json")],
+)
+def test_unknown_format_names_the_allowed_ones(capsys, monkeypatch, args, allowed):
+    code, out, err = run_cli(capsys, monkeypatch, *args, "--format", "xml")
+    assert (code, out, err) == (2, "", f"error: --format must be one of {allowed}, got 'xml'\n")

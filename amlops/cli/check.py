@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-from amlops.cli.diff import _format
-from amlops.cli.options import StackOption
+from amlops.cli.options import StackOption, check_format
 from amlops.paths import ROOT
 
 
@@ -27,7 +26,7 @@ def check(
     if list_rules:
         typer.echo(rule_table(), nl=False)
         return
-    _format(fmt, FORMATS)
+    check_format(fmt, FORMATS)
     report = check_stack(stack, repo)
     typer.echo(render(report, fmt), nl=False)
     report.raise_if_failed()

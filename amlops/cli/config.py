@@ -8,7 +8,7 @@ import typer
 from rich.syntax import Syntax
 from rich.text import Text
 
-from amlops.cli.options import StackOption
+from amlops.cli.options import StackOption, check_format
 from amlops.cli.output import out as console
 from amlops.stackfile import load_stack, stack_path
 
@@ -21,13 +21,12 @@ def show(
     fmt: str = typer.Option("yaml", "--format", help="yaml (readable) or json (with every default)."),
 ) -> None:
     """Validate stacks/Pulumi.<stack>.yaml and print the full config, defaults included."""
+    check_format(fmt, ("yaml", "json"))
     cfg = load_stack(stack)
     data = cfg.model_dump(mode="json", by_alias=True)
     if fmt == "json":
         typer.echo(json.dumps(data, indent=2, sort_keys=True))
         return
-    if fmt != "yaml":
-        raise typer.BadParameter(f"--format must be yaml or json, got {fmt!r}")
     import yaml
 
     console.print(Text.assemble((stack_path(stack).name, "bold"), " is valid; with every default:"))

@@ -6,16 +6,9 @@ from pathlib import Path
 
 import typer
 
-from amlops.cli.options import StackOption
+from amlops.cli.options import StackOption, check_format
 from amlops.cli.output import status
-from amlops.errors import UsageError
 from amlops.paths import ROOT
-
-
-def _format(fmt: str, allowed: tuple[str, ...]) -> str:
-    if fmt not in allowed:
-        raise UsageError(f"--format must be one of {', '.join(allowed)}, got {fmt!r}")
-    return fmt
 
 
 def diff(
@@ -30,7 +23,7 @@ def diff(
     """
     from amlops.preview import FORMATS, diff_revision, render
 
-    _format(fmt, FORMATS)
+    check_format(fmt, FORMATS)
     with status(f"planning stack {stack} at {base} and in the working tree…"):
         result = diff_revision(stack, base, repo)
     typer.echo(render(result, fmt), nl=False)

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import typer
 
+from amlops.errors import UsageError
+
 StackOption = typer.Option(
     "dev", "--stack", "-s", help="The stack whose settings to use (stacks/Pulumi.<stack>.yaml)."
 )
+
+
+def check_format(fmt: str, allowed: tuple[str, ...]) -> str:
+    """`fmt` if it is one of `allowed`; else a UsageError listing them."""
+    if fmt not in allowed:
+        raise UsageError(f"--format must be one of {', '.join(allowed)}, got {fmt!r}")
+    return fmt

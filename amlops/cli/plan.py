@@ -6,9 +6,8 @@ import json
 
 import typer
 
-from amlops.cli.options import StackOption
+from amlops.cli.options import StackOption, check_format
 from amlops.cli.output import out, status
-from amlops.errors import UsageError
 
 FORMATS = ("text", "json")
 
@@ -22,8 +21,7 @@ def plan(
 
     This is the desired state of infra/__main__.py run under pulumi mocks, not a cloud preview.
     """
-    if fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    check_format(fmt, FORMATS)
     from amlops.plan import run_plan
     from amlops.plan.render import plan_tree
 
