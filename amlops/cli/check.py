@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from amlops.cli.options import StackOption, check_format
+from amlops.cli.output import status
 from amlops.paths import ROOT
 
 
@@ -27,7 +28,8 @@ def check(
         typer.echo(rule_table(), nl=False)
         return
     check_format(fmt, FORMATS)
-    report = check_stack(stack, repo)
+    with status(f"planning stack {stack} and running the policy rules…"):
+        report = check_stack(stack, repo)
     typer.echo(render(report, fmt), nl=False)
     report.raise_if_failed()
 
