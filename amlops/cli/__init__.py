@@ -39,6 +39,8 @@ def _register() -> None:
 
 _register()
 
+# Typer 0.29's rich help prints a type for every option, flags included (`--dry-run <bool>`), which reads
+# as if the flag took a value; its plain-text help already leaves flags out. One override, for every command.
 _option_type = TyperOption.display_type_rich
 
 
@@ -51,7 +53,7 @@ TyperOption.display_type_rich = _type_unless_flag  # type: ignore[method-assign]
 
 
 def _error(message: str) -> None:
-    err.print(labelled("error:", "red", message), soft_wrap=True)
+    err.print(labelled("error:", "red", message))
 
 
 def usage_message(exc: click_errors.UsageError) -> str:
