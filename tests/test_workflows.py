@@ -167,7 +167,8 @@ def granted(permissions) -> dict[str, int]:
     """A `permissions:` value as scope → level (read-all/write-all expanded, unnamed scopes none)."""
     if permissions in ("read-all", "write-all"):
         level = LEVEL[permissions.removesuffix("-all")]
-        return {scope: min(level, 1) if scope == "id-token" and level == 1 else level for scope in SCOPES}
+        # id-token has no read level: read-all leaves it none, write-all grants it.
+        return {scope: 0 if scope == "id-token" and level == 1 else level for scope in SCOPES}
     return {scope: LEVEL[(permissions or {}).get(scope, "none")] for scope in SCOPES}
 
 
@@ -212,6 +213,15 @@ def test_workflows_permission_check_catches_a_caller_that_grants_too_little(tmp_
     assert permission_problems(caller) == [
         "caller.yml: job 'dev' calls ./.github/workflows/deploy-stack.yml: the nested job 'up' is requesting "
         "'id-token: write', but is only allowed 'id-token: none'"
+    ]
+    caller.write_text("on: push\njobs:\n  dev:\n    uses: ./.github/workflows/deploy-stack.yml\n    permissions: read-all\n")
+    assert permission_problems(caller) == [
+        "caller.yml: job 'dev' calls ./.github/workflows/deploy-stack.yml: the nested job 'up' is requesting "
+        "'id-token: write', but is only allowed 'id-token: none'"
+    ]
+    caller.write_text("on: push\njobs:\n  dev:\n    uses: ./.github/workflows/deploy-stack.yml\n")
+    assert permission_problems(caller) == [
+        "caller.yml: job 'dev' calls ./.github/workflows/deploy-stack.yml without `permissions` (the repository default applies)"
     ]
 
 
