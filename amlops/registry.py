@@ -76,6 +76,17 @@ class RegisterResult:
         )
 
 
+def best_version(versions: list[ModelVersion]) -> ModelVersion | None:
+    """The most accurate of `versions` (the earliest on a tie); the latest when none records accuracy; None if empty.
+
+    The one rule for "the best registered version", in the local registry and in an Azure ML registry alike.
+    """
+    scored = [v for v in versions if v.accuracy is not None]
+    if scored:
+        return max(scored, key=lambda v: (v.accuracy, -v.version))
+    return max(versions, key=lambda v: v.version, default=None)
+
+
 def default_tracking_uri(configured: str | None = None) -> str:
     """MLFLOW_TRACKING_URI, else the stack's registry.trackingUri, else sqlite under .amlops/.
 
@@ -155,12 +166,8 @@ class Registry:
         return sorted(rm.name for rm in self.client.search_registered_models(max_results=1000))
 
     def best(self, name: str) -> ModelVersion | None:
-        """The most accurate version (the earliest on a tie); the latest when none records accuracy; None if none."""
-        versions = self.versions(name)
-        scored = [v for v in versions if v.accuracy is not None]
-        if scored:
-            return max(scored, key=lambda v: (v.accuracy, -v.version))
-        return versions[-1] if versions else None
+        """The version `--if-better` compares with (see best_version); None if `name` has none."""
+        return best_version(self.versions(name))
 
     def get(self, name: str, version: int | None = None) -> ModelVersion:
         """One version (the latest when version is None); raises ModelNotFound listing what exists."""
