@@ -39,6 +39,11 @@ def test_usage_error_prints_one_line_and_exits_2(capsys, monkeypatch, args, line
     assert (code, out, err) == (2, "", line + "\n")
 
 
+def test_profile_max_concurrency_0_is_one_line_and_exit_2(capsys, monkeypatch):
+    code, out, err = run_cli(capsys, monkeypatch, "profile", "--max-concurrency", "0")
+    assert (code, out, err) == (2, "", "error: --max-concurrency must be 1-256, got 0\n")
+
+
 def test_amlops_without_a_command_shows_help_and_one_error_line(capsys, monkeypatch):
     code, out, err = run_cli(capsys, monkeypatch)
     assert code == 2
