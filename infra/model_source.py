@@ -74,6 +74,14 @@ def download(name: str, version: int, uri: str, root: Path | None = None) -> Pat
     dest = cache_dir(uri, name, version, root)
     if (dest / "MLmodel").is_file():
         return dest
+    if uri.startswith("azureml:"):
+        # MLflow reads azureml:// URIs only with the azureml-mlflow plugin, whose newest release
+        # (1.62.0.post6) requires mlflow-skinny<=3.15: it cannot be installed beside mlflow 3.17.
+        raise ModelSourceError(
+            f"model {name}:{version}: the tracking URI {uri} is an Azure ML workspace's, which MLflow reads only "
+            "with azureml-mlflow (not installable with mlflow 3.17); publish the version to an Azure ML registry "
+            "(`amlops publish`) and set amlops:model.azuremlRegistry, or point MLFLOW_TRACKING_URI at an MLflow server"
+        )
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         # Opening a missing sqlite registry would create it (and run ~2 s of migrations).
         raise _not_found(name, version, uri, "no registry database yet")

@@ -118,3 +118,15 @@ def test_registry_download_of_a_missing_version_lists_what_exists(state, trained
     with pytest.raises(ModelNotFound) as err:
         registry.download("chapter12-loans", 4)
     assert str(err.value) == "chapter12-loans has no version 4 (versions: 1)"
+
+
+def test_azureml_tracking_uri_is_refused_naming_the_registry_alternative(state, tmp_path):
+    uri = "azureml://westeurope.api.azureml.ms/mlflow/v1.0/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w"
+    with pytest.raises(ModelSourceError) as err:
+        resolve("chapter12-loans", 1, uri, cache=tmp_path / "cache")
+    assert str(err.value) == (
+        f"model chapter12-loans:1: the tracking URI {uri} is an Azure ML workspace's, which MLflow reads only with "
+        "azureml-mlflow (not installable with mlflow 3.17); publish the version to an Azure ML registry "
+        "(`amlops publish`) and set amlops:model.azuremlRegistry, or point MLFLOW_TRACKING_URI at an MLflow server"
+    )
+    assert not (tmp_path / "cache").exists()
