@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from amlops.paths import SCORING_DIR, STATE_ENV
+from amlops.paths import STATE_ENV
 from amlops.serving import keys as keys_mod
-from amlops.serving.frontdoor import KEY_RECHECK_S
 from amlops.serving.endpoint import LocalEndpoint
 from amlops.serving.telemetry.reader import read_records
 from amlops.stackfile import load_stack
@@ -144,11 +143,11 @@ def test_serve_chunked_body_under_the_limit_is_scored(endpoint):
     conn.close()
 
 
-@pytest.mark.parametrize("query,name", [("", "swagger.json"), ("?version=3", "swagger3.json")])
+@pytest.mark.parametrize("query,name", [("", "swagger.json"), ("?version=3", "swagger3.json"), ("?version=3.1", "swagger3.1.json")])
 def test_serve_swagger_is_the_generated_file(endpoint, query, name):
     status, _, body = request(endpoint, "GET", "/swagger.json" + query, headers=endpoint.headers)
     assert status == 200
-    assert json.loads(body) == json.loads((SCORING_DIR / name).read_text())
+    assert json.loads(body) == json.loads((endpoint.app_root / name).read_text())  # the package's, generated for this model
 
 
 def test_serve_records_a_span_and_the_scripts_log_line_with_the_request_id(endpoint):
@@ -206,10 +205,61 @@ def test_serve_regenerated_key_takes_effect_without_a_restart(endpoint):
     new = keys_mod.regenerate(endpoint.endpoint_name, "primary").primary
     try:
         wait_for(lambda: score(endpoint, {"data": [[1, 2, 3]]}, {"Authorization": f"Bearer {new}"})[0] == 200, "the new key accepted")
-        # Each worker re-reads the key file at most every KEY_RECHECK_S: after that, every
-        # worker (each request may land on another) refuses the old key.
-        time.sleep(KEY_RECHECK_S + 0.2)
-        for _ in range(6):
-            assert score(endpoint, {"data": [[1, 2, 3]]}, {"Authorization": f"Bearer {old}"}) == (401, {"message": "invalid key"})
+        # Each worker re-reads the key file when it changed (checked at most every KEY_RECHECK_S):
+        # then every worker (each request may land on another) refuses the old key.
+        refused = (401, {"message": "invalid key"})
+        wait_for(
+            lambda: all(score(endpoint, {"data": [[1, 2, 3]]}, {"Authorization": f"Bearer {old}"}) == refused for _ in range(6)),
+            "the old key refused by every worker",
+        )
+        assert score(endpoint, {"data": [[1, 2, 3]]}, {"Authorization": f"Bearer {old}"}) == refused
     finally:
         endpoint.key = new
+
+
+def raw(ep, data: bytes) -> bytes:
+    """Send bytes as they are (a malformed request http.client would not send); the whole answer."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", ep.port), timeout=30) as sock:
+        sock.sendall(data)
+        out = b""
+        while chunk := sock.recv(65536):
+            out += chunk
+    return out
+
+
+@pytest.mark.parametrize("chunks", [b"ZZZ\r\nabc\r\n0\r\n\r\n", b"3\r\nabcdef\r\n0\r\n\r\n"], ids=["size", "terminator"])
+def test_serve_malformed_chunked_body_answers_400(endpoint, chunks):
+    head = f"POST /score HTTP/1.1\r\nHost: local\r\nAuthorization: Bearer {endpoint.key}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    answer = raw(endpoint, head.encode() + chunks)
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["message"].startswith("malformed chunked request body (")
+
+
+def test_serve_delete_answers_405_with_allow(endpoint):
+    status, headers, body = request(endpoint, "DELETE", "/score", headers=endpoint.headers)
+    assert (status, headers["allow"], json.loads(body)) == (405, "POST", {"message": "/score answers POST"})
+
+
+def test_serve_health_route_declares_text_plain(endpoint):
+    _, headers, _ = request(endpoint, "GET", "/")
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_serve_unknown_swagger_version_answers_404(endpoint):
+    status, _, body = request(endpoint, "GET", "/swagger.json?version=7", headers=endpoint.headers)
+    assert (status, json.loads(body)) == (404, {"message": "swagger version '7' is not available; available: 2, 2.0, 3, 3.0, 3.1"})
+
+
+def test_serve_double_slash_score_is_scored_and_recorded_as_score(endpoint):
+    rid = "test-double-slash-0001"
+    status, _, body = request(endpoint, "POST", "//score", b'{"data": [[2000, 2, 45]]}', {**endpoint.headers, "Content-Type": "application/json", "x-request-id": rid})
+    assert (status, json.loads(body)) == (200, {"predict": [0]})
+    [span] = wait_for(lambda: [r for r in read_records(endpoint.telemetry_path) if r["kind"] == "span" and r["attributes"].get("request.id") == rid], f"span of {rid}")
+    assert (span["name"], span["attributes"]["http.route"]) == ("POST /score", "/score")
+
+
+def test_serve_text_plain_body_answers_415(endpoint):
+    status, _, body = request(endpoint, "POST", "/score", b'{"data": [[2000, 2, 45]]}', {**endpoint.headers, "Content-Type": "text/plain"})
+    assert (status, json.loads(body)) == (415, {"message": "Content-Type 'text/plain' is not supported; send the header Content-Type: application/json"})

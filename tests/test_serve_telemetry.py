@@ -287,3 +287,19 @@ def test_serve_telemetry_nonsense_rotation_settings_are_refused(field, value, me
     with pytest.raises(UsageError) as err:
         FrontDoorSettings(None, 1024, 1000, None, "e", "d", "m:1", **{field: value})
     assert str(err.value) == message
+
+
+def test_serve_telemetry_long_log_message_is_cut_for_azure_monitor(tmp_path, server_logging):
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+
+    exporter = InMemoryLogRecordExporter()
+    tel = Telemetry({"service.name": "test"}, Exporters(logs=[exporter]))
+    tel.capture_logging()
+    try:
+        logging.getLogger("azmlinfsrv.print.score").info("rejected: %s", "x" * 10_000)
+        tel.force_flush()
+        [data] = exporter.get_finished_logs()
+    finally:
+        tel.shutdown()
+    body = "rejected: " + "x" * 10_000
+    assert data.log_record.body == body[:2000] + f"… ({len(body) - 2000} more characters cut)"

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
-from amlops.serving.telemetry.lines import metrics_line
+from amlops.serving.telemetry.lines import MAX_TEXT, bounded, metrics_line
 from amlops.serving.telemetry.localfile import JsonlLogHandler, JsonlSpanProcessor, JsonlWriter, LineWriter, LocalFile, write_delay_ms
 from amlops.serving.telemetry.scope import current_request, is_script_record
 
@@ -62,7 +62,8 @@ def build_exporters(file: LocalFile, env: Mapping[str, str]) -> Exporters:
 
 class _RequestIdFilter(logging.Filter):
     """For OpenTelemetry's handler (Azure Monitor): stamps the current request id on the record
-    (an attribute of the exported log), and keeps the server's own per-request INFO lines out."""
+    (an attribute of the exported log), cuts a long message to MAX_TEXT characters, and keeps
+    the server's own per-request INFO lines out."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -74,6 +75,9 @@ class _RequestIdFilter(logging.Filter):
         self._last = record
         request = current_request.get()
         record.request_id = request[0] if request is not None else None
+        message = record.getMessage()
+        if len(message) > MAX_TEXT:
+            record.msg, record.args = bounded(message), None
         return True
 
 
