@@ -25,13 +25,19 @@ def target():
 @pytest.mark.parametrize(("auth_mode", "keys", "bearer"), [
     ("key", ("EndpointAuthKeys", {"primary_key": "pk-1", "secondary_key": "sk-1"}), "Bearer pk-1"),
     ("aml_token", ("EndpointAuthToken", {"access_token": "aml-tok"}), "Bearer aml-tok"),
+    ("aad_token", ("EndpointAadToken", {"obj": ("aad-tok", 0)}), "Bearer aad-tok"),
 ])
 def test_remote_invoke_sends_the_endpoints_key_or_token_and_prints_the_answer(azure, target, capsys, monkeypatch, auth_mode, keys, bearer):
     from azure.ai.ml import entities
 
     with ScoringServer({"predict": [1, 0]}) as server:
         azure.endpoint = entities.ManagedOnlineEndpoint(name=target.online_endpoint, auth_mode=auth_mode, scoring_uri=server.url)
-        azure.keys = getattr(entities, keys[0])(**keys[1])
+        if keys[0] == "EndpointAadToken":  # get_keys of an aad_token endpoint: the caller's own Entra token
+            from azure.core.credentials import AccessToken
+
+            azure.keys = entities.EndpointAadToken(AccessToken(*keys[1]["obj"]))
+        else:
+            azure.keys = getattr(entities, keys[0])(**keys[1])
         code, out, err = run_cli(capsys, monkeypatch, "invoke", "--stack", "dev", "--remote", "--data", BODY)
     assert (code, err) == (0, "")
     assert server.requests == [{"path": "/score", "authorization": bearer, "body": BODY}]
