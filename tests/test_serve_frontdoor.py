@@ -49,8 +49,8 @@ def call(app, method: str = "POST", path: str = "/score", headers: dict | None =
     return status, {k.lower(): v for k, v in hdrs}, out
 
 
-def door(app, **kwargs) -> FrontDoor:
-    return FrontDoor(app, keys=None, max_body_bytes=1024, timeout_ms=1000, **kwargs)
+def door(app, max_body_bytes: int = 1024, **kwargs) -> FrontDoor:
+    return FrontDoor(app, keys=None, max_body_bytes=max_body_bytes, timeout_ms=1000, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -212,3 +212,26 @@ def test_serve_frontdoor_unknown_method_is_named_other_in_the_span():
     finally:
         tel.shutdown()
     assert (span.name, span.attributes["http.request.method"]) == ("_OTHER unmatched", "_OTHER")
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+def test_serve_frontdoor_json_integer_over_the_digit_limit_answers_400(chunked):
+    app = Recorder()
+    body = b'{"data": [[' + b"9" * 4301 + b", 2, 45]]}"
+    stream = io.BytesIO(body) if chunked else None
+    status, _, answer = call(door(app, max_body_bytes=1 << 20), headers={"CONTENT_TYPE": "application/json"}, body=body, stream=stream)
+    assert (status, json.loads(answer)) == ("400 Bad Request", {"message": "invalid JSON: a number has more than 4300 digits"})
+    assert app.calls == []
+
+
+def test_serve_frontdoor_long_body_without_long_numbers_reaches_the_app_whole():
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    body = json.dumps({"data": [[2000.5, 2, 45]] * 1000}).encode()
+    assert call(door(app, max_body_bytes=1 << 20), headers={"CONTENT_TYPE": "application/json"}, body=body)[0] == "200 OK"
+    assert seen == [body]

@@ -10,15 +10,17 @@ A local server is one instance. max_queue_wait is "deprecated for managed online
 it is honoured only for Kubernetes targets, where a request that waited longer is a 429.
 
 Locally, requests beyond the busy workers wait in the kernel's accept queue, in arrival order,
-and sync workers take them in that order. So when a worker takes a request and sees more
-waiting behind it (TCP_INFO's accept-queue length of the listening socket), it knows that each
-waiting request arrived with at least the requests the other workers are computing (each
-worker flags its own, from admission until its response is computed), this one (unless
-refused) and the admitted requests between them in flight ahead of it. Those that arrived with the limit already in flight are marked, by their turn in the
-workers' shared count of requests taken (a small file, under a lock), and the worker that
-takes one answers 429; a marked request is not counted as in flight for those behind it (in
-Azure it never enters). The queue wait of a request is the time since its data arrived
-(TCP_INFO's last_data_recv of its connection) when a worker takes it.
+and sync workers take them in that order. When a worker takes a request, and again when it
+has computed one, it reads how many wait (TCP_INFO's accept-queue length of the listening
+socket). Each of those arrived with at least these in flight ahead of it: the requests the
+workers are computing (each worker flags its own, from admission until its response is
+computed), the one just taken (unless refused) and the admitted ones waiting between. Those
+that arrived with the limit already in flight are marked by their turn in the workers'
+shared count of requests taken (a small file, under a lock), and the worker that takes one
+answers 429; a marked request does not count as in flight for those behind it (in Azure it
+never enters). The count is a lower bound, so the imitation refuses no request Azure would
+admit. The queue wait of a request is the time since its data arrived (TCP_INFO's
+last_data_recv of its connection) when a worker takes it.
 """
 
 from __future__ import annotations

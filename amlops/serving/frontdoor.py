@@ -1,7 +1,8 @@
 """The WSGI middleware in front of the inference server's Flask app: what Azure's front end
 does for a managed online endpoint, done locally. Admission (429), key auth (401), the
 methods and media type of each route (405 with Allow, 415), the body limit (413), a
-malformed body (400), the request timeout's status (408), a request id, and a span and
+malformed chunked body or a JSON integer too long for Python (400), the request timeout's
+status (408), a request id, and a span and
 metrics per request. Whatever a client sent that is written back (in a body, a span, a log
 line) is bounded.
 
@@ -19,6 +20,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -56,6 +59,10 @@ KEY_RECHECK_S = 1.0
 SERVER_TIMEOUT_PREFIX = b'{"message": "Scoring timeout after'
 """How the inference server words its own SCORING_TIMEOUT_MS error (a 500)."""
 JSON_TYPE = "application/json"
+MAX_DIGITS = sys.get_int_max_str_digits()
+"""Python refuses to parse longer integers (a ValueError a script may not expect): a 400 here,
+as score.py answers too; only a body longer than this can hold one, so small bodies are not scanned."""
+_TOO_MANY_DIGITS = re.compile(rb"[0-9]{%d}" % (MAX_DIGITS + 1))
 
 StartResponse = Callable[..., object]
 SAMPLED = TraceFlags(TraceFlags.SAMPLED)
@@ -342,6 +349,10 @@ class FrontDoor:
             if length > self.max_body_bytes:
                 self._drain(environ, length)
                 return self._too_large(length)
+            if length > MAX_DIGITS:
+                data = environ["wsgi.input"].read(length)
+                environ["wsgi.input"] = io.BytesIO(data)
+                return self._digits(data)
         elif environ.get("wsgi.input_terminated"):  # chunked: read at most one byte past the limit
             try:
                 data = environ["wsgi.input"].read(self.max_body_bytes + 1)
@@ -352,7 +363,15 @@ class FrontDoor:
                 return self._too_large(None)
             environ["wsgi.input"] = io.BytesIO(data)
             environ["CONTENT_LENGTH"] = str(len(data))
+            if len(data) > MAX_DIGITS:
+                return self._digits(data)
         return None
+
+    @staticmethod
+    def _digits(data: bytes) -> Answer | None:
+        if _TOO_MANY_DIGITS.search(data) is None:
+            return None
+        return _answer("400 Bad Request", f"invalid JSON: a number has more than {MAX_DIGITS} digits")
 
     def _too_large(self, length: int | None) -> Answer:
         size = f"{length} bytes" if length is not None else f"more than {self.max_body_bytes} bytes"
