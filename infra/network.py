@@ -1,11 +1,7 @@
-"""The private network of a stack with `network.access: private`: a virtual network, private endpoints for the
-workspace and its storage (blob and file), key vault and registry, and the private DNS zones that resolve them.
-
-Azure ML's contract: https://learn.microsoft.com/azure/machine-learning/how-to-configure-private-link
-(a workspace private endpoint with the `amlworkspace` sub-resource, resolved by privatelink.api.azureml.ms and
-privatelink.notebooks.azure.net) and https://learn.microsoft.com/azure/machine-learning/how-to-secure-workspace-vnet
-(storage blob and file, key vault and container registry behind private endpoints). Zone names per
-sub-resource: https://learn.microsoft.com/azure/private-link/private-endpoint-dns.
+"""Network access of a stack: the public access and firewalls of the workspace's dependencies, the workspace's
+managed network, and for `network.access: private` a virtual network with private endpoints for the workspace and
+its storage (blob and file), key vault and registry plus the private DNS zones that resolve them
+(infra/private_links.py says which, with Microsoft's pages).
 """
 
 from __future__ import annotations
@@ -18,6 +14,7 @@ from pulumi_azure_native import containerregistry, keyvault, machinelearningserv
 
 from infra.config import NetworkConfig, VirtualNetworkConfig
 from infra.errors import InvalidArgs
+from infra.private_links import PRIVATE_LINKS, TARGETS
 
 PRIVATE_ENDPOINT_SUBNET = "private-endpoints"
 RUNNER_SUBNET = "runner"
@@ -85,31 +82,6 @@ def managed_network(n: NetworkConfig) -> ml.ManagedNetworkSettingsArgs | None:
         }
         or None,
     )
-
-
-@dataclass(frozen=True)
-class PrivateLink:
-    """One private endpoint: which target resource, which of its sub-resources, which DNS zones resolve it."""
-
-    key: str
-    """Short name in resource names (`network-pe-<key>`)."""
-    target: str
-    """Which of PrivateNetworkArgs.targets it connects to."""
-    group_id: str
-    """The private-link sub-resource (Azure's groupIds)."""
-    zones: tuple[str, ...]
-    """The privatelink DNS zones Azure documents for that sub-resource."""
-
-
-PRIVATE_LINKS: tuple[PrivateLink, ...] = (
-    PrivateLink("workspace", "workspace", "amlworkspace", ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net")),
-    PrivateLink("blob", "storage", "blob", ("privatelink.blob.core.windows.net",)),
-    PrivateLink("file", "storage", "file", ("privatelink.file.core.windows.net",)),
-    PrivateLink("vault", "key_vault", "vault", ("privatelink.vaultcore.azure.net",)),
-    PrivateLink("registry", "registry", "registry", ("privatelink.azurecr.io",)),
-)
-"""Every private endpoint a private workspace needs (amlops check's private-endpoints-declared reads the same list)."""
-TARGETS = ("workspace", "storage", "key_vault", "registry")
 
 
 def zone_key(zone: str) -> str:

@@ -26,6 +26,40 @@ def resource(stack: str, type_: str, name: str, inputs: dict[str, Any], **option
     }
 
 
+MOCK = "/subscriptions/0/resourceGroups/mock/providers"
+PROD_NETWORK_INPUTS = {
+    "storageAccount": f"{MOCK}/azure-native.storage/storageAccounts/stloans",
+    "keyVault": f"{MOCK}/azure-native.keyvault/vaults/kv-loans",
+    "containerRegistry": f"{MOCK}/azure-native.containerregistry/registrys/crloans",
+    "managedNetwork": {"isolationMode": "AllowOnlyApprovedOutbound", "outboundRules": {
+        "pypi": {"category": "UserDefined", "destination": "pypi.org", "type": "FQDN"}}},
+}
+"""A private prod workspace: its dependencies' ids and a managed network with one named outbound rule."""
+PRIVATE_ENDPOINTS = [  # (key, target id, group id, zones)
+    ("workspace", f"{MOCK}/azure-native.machinelearningservices/workspaces/mlw-loans", "amlworkspace",
+     ["privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"]),
+    ("blob", PROD_NETWORK_INPUTS["storageAccount"], "blob", ["privatelink.blob.core.windows.net"]),
+    ("file", PROD_NETWORK_INPUTS["storageAccount"], "file", ["privatelink.file.core.windows.net"]),
+    ("vault", PROD_NETWORK_INPUTS["keyVault"], "vault", ["privatelink.vaultcore.azure.net"]),
+    ("registry", PROD_NETWORK_INPUTS["containerRegistry"], "registry", ["privatelink.azurecr.io"]),
+]
+
+
+def private_network(stack: str, common: Any) -> list[dict[str, Any]]:
+    """Private endpoints for the workspace and its dependencies, each with a zone group naming its zones."""
+    out = []
+    for key, target, group, zones in PRIVATE_ENDPOINTS:
+        pe = resource(stack, "azure-native:network:PrivateEndpoint", f"loans-pe-{key}",
+                      {**common(), "privateEndpointName": f"pe-loans-{key}", "privateLinkServiceConnections": [
+                          {"name": f"pe-loans-{key}", "privateLinkServiceId": target, "groupIds": [group]}]})
+        out.append(pe)
+        out.append(resource(stack, "azure-native:network:PrivateDnsZoneGroup", f"loans-dns-{key}",
+                            {"privateDnsZoneGroupName": "default", "privateEndpointName": f"pe-loans-{key}",
+                             "privateDnsZoneConfigs": [{"name": z, "privateDnsZoneId": f"{MOCK}/azure-native.privatedns/privateZones/{z}"} for z in zones]},
+                            dependencies=[pe["urn"]]))
+    return out
+
+
 def sample_plan(stack: str = "dev") -> dict[str, Any]:
     """A plan that passes every rule for `stack` (prod: protected, private, two instances)."""
     prod = stack == "prod"
@@ -53,6 +87,7 @@ def sample_plan(stack: str = "dev") -> dict[str, Any]:
         resource(stack, f"{AML}:Workspace", "loans-workspace",
                  {**common(), "workspaceName": "mlw-loans", "resourceGroupName": "rg-loans",
                   "publicNetworkAccess": "Disabled" if prod else "Enabled",
+                  **(PROD_NETWORK_INPUTS if prod else {}),
                   "connectionString": "InstrumentationKey=abc"}, **stateful),
         resource(stack, f"{AML}:Compute", "loans-cluster",
                  {**common(), "computeName": "cpu-sm-cluster", "workspaceName": "mlw-loans",
@@ -73,6 +108,8 @@ def sample_plan(stack: str = "dev") -> dict[str, Any]:
         resource(stack, "pulumi-python:dynamic:Resource", "loans-online-traffic",
                  {"endpoint_name": "loans-online", "traffic": {"blue": 100}, "mirror_traffic": {}}),
     ]
+    if prod:
+        resources += private_network(stack, common)
     if stack != "dev":
         resources.append(
             resource(stack, "azure-native:monitor:AutoscaleSetting", "loans-online-blue-autoscale",

@@ -32,6 +32,14 @@ def _set(type_suffix: str, path: str, value: Any) -> Mutation:
 _DELETE = object()
 
 
+def _without(name: str) -> Mutation:
+    """Drop the resource named `name` (and so everything that named it)."""
+    def mutate(plan: dict[str, Any]) -> None:
+        plan["resources"] = [r for r in plan["resources"] if r["name"] != name]
+
+    return mutate
+
+
 def _scheduled(default: str | None = "loans-batch", enabled: bool = True, endpoint_id: str = "/batchEndpoints/loans-batch") -> Mutation:
     """Add a batch endpoint, its deployment, the step that sets its default (when given) and a schedule invoking it."""
 
@@ -116,6 +124,14 @@ FAILING: list[tuple[str, str, Mutation, str | None, str]] = [
      urn("prod", f"{AML}:Schedule", SCHEDULE),
      f"{AML}:Schedule 'loans-batch-schedule': an enabled schedule in prod without alerts; set amlops:monitoring.alertsEnabled: "
      "true (with actionGroupEmail) or amlops:batch.schedule.enabled: false in stacks/Pulumi.prod.yaml"),
+    ("private-endpoints-declared", "prod", _without("loans-pe-file"),
+     urn("prod", f"{AML}:Workspace", "loans-workspace"),
+     f"{AML}:Workspace 'loans-workspace': publicNetworkAccess is Disabled but no private endpoint reaches its storage account "
+     "(file); set amlops:network.access: private with amlops:network.virtualNetwork in stacks/Pulumi.prod.yaml"),
+    ("managed-network-outbound", "prod", _set(":Workspace", "inputs.managedNetwork.outboundRules.pypi.destination", _DELETE),
+     urn("prod", f"{AML}:Workspace", "loans-workspace"),
+     f"{AML}:Workspace 'loans-workspace': outbound rule 'pypi' has no destination; give it a destination under "
+     "amlops:network.outboundRules.pypi in stacks/Pulumi.prod.yaml"),
 ]
 
 
@@ -167,6 +183,31 @@ def test_check_traffic_falls_back_to_stack_config_when_plan_has_no_traffic_step(
         "amlops:online.traffic in stacks/Pulumi.dev.yaml: live traffic sums to 0, must be 100 while deployments "
         "exist (blue); set amlops:online.traffic in stacks/Pulumi.dev.yaml, e.g. with `amlops promote ... --traffic NAME=PCT`",
     )]
+
+
+def test_check_private_endpoint_without_its_dns_zone_fails_on_the_endpoint():
+    doc = sample_plan("prod")
+    doc["resources"] = [r for r in doc["resources"] if r["name"] != "loans-dns-registry"]
+    assert _run("private-endpoints-declared", doc) == [(
+        urn("prod", "azure-native:network:PrivateEndpoint", "loans-pe-registry"),
+        "azure-native:network:PrivateEndpoint 'loans-pe-registry': no private DNS zone group names privatelink.azurecr.io, "
+        "so registry host names still resolve to the public address; declare a PrivateDnsZoneGroup for it (infra/network.py)",
+    )]
+
+
+def test_check_prod_workspace_without_managed_network_fails():
+    doc = sample_plan("prod")
+    find(doc, ":Workspace")["inputs"].pop("managedNetwork")
+    assert _run("managed-network-outbound", doc) == [(
+        urn("prod", f"{AML}:Workspace", "loans-workspace"),
+        f"{AML}:Workspace 'loans-workspace': managedNetwork.isolationMode is None in prod; set amlops:network.isolationMode: "
+        "AllowOnlyApprovedOutbound (with named amlops:network.outboundRules) or AllowInternetOutbound in stacks/Pulumi.prod.yaml",
+    )]
+
+
+def test_check_public_workspaces_outside_prod_need_no_network():
+    for rule_id in ("private-endpoints-declared", "managed-network-outbound"):
+        assert _run(rule_id, sample_plan("staging")) == [], rule_id
 
 
 def test_check_traffic_without_deployments_passes():

@@ -10,7 +10,8 @@ import yaml
 
 from amlops.plan import run_plan
 from infra.config import ConfigError, parse_config
-from infra.network import PRIVATE_LINKS, zone_key
+from infra.network import zone_key
+from infra.private_links import PRIVATE_LINKS
 from tree_support import copy_tree
 
 ROOT = Path(__file__).resolve().parent.parent
