@@ -18,6 +18,8 @@ from amlops.serving.endpoint import LocalEndpoint
 from amlops.serving.settings import Admission
 from amlops.stackfile import load_stack
 
+from serve_support import scoring_with
+
 OVER = "too many pending requests: this instance takes at most {limit} at once (2 x max_concurrent_requests_per_instance {mcrpi}); retry with backoff"
 
 
@@ -197,9 +199,7 @@ def answer(sock: socket.socket) -> tuple[int, dict]:
 
 @pytest.mark.slow
 def test_serve_burst_while_the_worker_is_busy_answers_429_over_the_limit(state, trained_model_dir, tmp_path):
-    scoring = tmp_path / "scoring"
-    scoring.mkdir()
-    (scoring / "score.py").write_text(BLOCKING_SCRIPT)
+    scoring = scoring_with(tmp_path / "scoring", BLOCKING_SCRIPT)
     cfg = one_worker(load_stack("dev"), tmp_path, 1)
     with LocalEndpoint(cfg, trained_model_dir, scoring_dir=scoring, max_concurrent_requests_per_instance=1, auth=False) as ep:
         first = raw_request(ep.port, b"block")

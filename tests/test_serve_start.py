@@ -22,6 +22,8 @@ from amlops.serving.server import PortInUse, ServerStartError, script_error
 from amlops.errors import UsageError
 from amlops.stackfile import load_stack
 
+from serve_support import scoring_with
+
 pytestmark = pytest.mark.slow
 
 STUCK_SCRIPT = textwrap.dedent('''
@@ -35,7 +37,7 @@ STUCK_SCRIPT = textwrap.dedent('''
         pass
 
     @rawhttp
-    def run(request):
+    def run(request):  # noqa: F811
         if request.get_data() == b"stuck":
             while not NEVER.wait(0.01):  # until the server's request timeout interrupts it
                 pass
@@ -62,9 +64,7 @@ def post(ep, body: bytes) -> tuple[int, dict]:
 
 
 def test_serve_init_failure_raises_the_scripts_own_error(state, trained_model_dir, tmp_path):
-    scoring = tmp_path / "scoring"
-    scoring.mkdir()
-    (scoring / "score.py").write_text("def init():\n    raise RuntimeError('cannot load the model: disk on fire')\n\ndef run(data):\n    return data\n")
+    scoring = scoring_with(tmp_path / "scoring", "def init():\n    raise RuntimeError('cannot load the model: disk on fire')\n")
     ep = LocalEndpoint(load_stack("dev"), trained_model_dir, workers=1, scoring_dir=scoring)
     with pytest.raises(ServerStartError) as err:
         ep.start()
@@ -88,9 +88,7 @@ def test_serve_port_in_use_raises_port_in_use(state, trained_model_dir):
 
 
 def test_serve_request_that_never_finishes_answers_408_and_the_worker_survives(state, trained_model_dir, tmp_path):
-    scoring = tmp_path / "scoring"
-    scoring.mkdir()
-    (scoring / "score.py").write_text(STUCK_SCRIPT)
+    scoring = scoring_with(tmp_path / "scoring", STUCK_SCRIPT)
     cfg = with_request_settings(load_stack("dev"), request_timeout_ms=500)
     with LocalEndpoint(cfg, trained_model_dir, scoring_dir=scoring) as ep:
         assert post(ep, b"go") == (200, {"done": True})

@@ -1,0 +1,16 @@
+"""Scoring folders for serve tests: the shipped score.py with init() or run() replaced, so that the
+package step (which reads the shipped script's model loading and signature) works as it does for
+scoring/, while the server runs the test's own behaviour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from amlops.paths import SCORING_DIR
+
+
+def scoring_with(folder: Path, overrides: str) -> Path:
+    """`folder`/score.py = scoring/score.py followed by `overrides` (later definitions win)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "score.py").write_text((SCORING_DIR / "score.py").read_text() + "\n\n# test overrides\n" + overrides)
+    return folder
