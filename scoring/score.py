@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
-import sys
 import warnings
+from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from azureml_inference_server_http.api.aml_request import rawhttp
@@ -57,8 +57,10 @@ NUMBER, INTEGER, BOOLEAN, STRING = "number", "integer", "boolean", "string"
 KINDS = {"double": NUMBER, "float": NUMBER, "long": INTEGER, "integer": INTEGER, "boolean": BOOLEAN, "string": STRING}
 """MLflow ColSpec types → the JSON value each column takes (what the generated swagger says)."""
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-DOUBLE_MAX_INT = int(sys.float_info.max)
-"""The largest integer a JSON number may have in a float column (the spec's maximum)."""
+NUMBER_LIMITS = (1.7976931348623157e308, 3.4028234663852886e38)
+"""The magnitudes a float column may take, tried in order at init: the largest double, else the largest
+float32 (tree ensembles compute in float32 and refuse larger values); the first the model scores is
+the column's bound, and the swagger's minimum/maximum."""
 
 logger = logging.getLogger("azmlinfsrv.print.score")
 """Under `azmlinfsrv.print`, the logger the server sends to Application Insights (1.4.1 attaches
@@ -75,7 +77,23 @@ as_frame = False
 """True when the model needs a DataFrame (string or boolean columns, a ColumnTransformer over names);
 otherwise rows go to the model as one float64 array, which is several times cheaper per request."""
 binary_classes: tuple | None = None
+number_limit = NUMBER_LIMITS[0]
+number_int_limit = int(Decimal(repr(NUMBER_LIMITS[0])))
+"""number_limit as the exact decimal its text spells: the largest integer a float column takes (JSON
+Schema validators compare an integer with the swagger's maximum that way)."""
 max_rows = DEFAULT_MAX_ROWS
+
+
+class Loaded(NamedTuple):
+    """What load() finds in a model folder: the model and how its requests are checked."""
+
+    model: object
+    path: Path
+    columns: tuple[str, ...]
+    kinds: tuple[str, ...]
+    methods: tuple[str, ...]
+    as_frame: bool
+    number_limit: float
 
 
 class ModelLoadError(Exception):
@@ -144,32 +162,26 @@ def read_mlmodel(folder: Path) -> tuple[list[str], list[tuple[str, str]] | None]
     return trusted, [(str(s["name"]), str(s["type"])) for s in specs]
 
 
-def _probe(loaded: object, width: int) -> bool:
-    """Whether the model scores a float64 array (no DataFrame needed): one row of zeros, once at init."""
+def _scores(loaded: object, rows: list, columns: tuple[str, ...], kinds: tuple[str, ...], as_frame: bool) -> bool:
+    """Whether the model scores these rows (one probe at load time; any failure means no)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            loaded.predict(np.zeros((1, width)))  # type: ignore[attr-defined]
+            loaded.predict(to_model_input(rows, columns, kinds, as_frame))  # type: ignore[attr-defined]
         return True
-    except Exception:  # noqa: BLE001 - any failure means "needs a DataFrame"; the frame path is checked below
+    except Exception:  # noqa: BLE001 - a probe: the model's own error is not the point
         return False
 
 
-def init() -> None:
-    """Azure contract: called once per worker before any request; load the model from AZUREML_MODEL_DIR.
+def load(root: Path) -> Loaded:
+    """Load the one skops MLflow model below `root` with exactly the trusted types its MLmodel records.
 
-    Raises ModelLoadError (the deployment then fails to start) when there is no skops MLflow
-    model below the folder, when the file needs types its MLmodel does not trust (the message
-    names them and the setting), when no column names are known, or when AMLOPS_MAX_ROWS is not
-    a positive whole number.
+    Raises ModelLoadError when there is no such model, when the file needs types its MLmodel does
+    not trust (naming them and the setting), or when no column names are known.
     """
-    global model, columns, kinds, column_set, methods, as_frame, binary_classes, max_rows
     import skops.io
 
-    max_rows = read_max_rows(os.environ.get(MAX_ROWS_ENV))
-    if MODEL_DIR_ENV not in os.environ:
-        raise ModelLoadError(f"{MODEL_DIR_ENV} is not set; it must point at the registered model's folder")
-    path = find_model_file(Path(os.environ[MODEL_DIR_ENV]))
+    path = find_model_file(root)
     trusted, signature = read_mlmodel(path.parent)
     untrusted = [t for t in skops.io.get_untrusted_types(file=path) if t not in trusted]
     if untrusted:
@@ -187,26 +199,52 @@ def init() -> None:
                 "feature names; save it with a signature (mlflow.models.infer_signature)"
             )
         signature = [(str(n), "double") for n in names]
-    columns = tuple(name for name, _ in signature)
-    kinds = tuple(KINDS[t] for _, t in signature)
-    column_set = frozenset(columns)
-    if len(column_set) != len(columns):
-        raise ModelLoadError(f"{path}: the signature names a column twice: {', '.join(columns)}")
-    methods = tuple(m for m in METHODS if hasattr(loaded, m))
-    if "predict" not in methods:
+    cols = tuple(name for name, _ in signature)
+    kns = tuple(KINDS[t] for _, t in signature)
+    if len(set(cols)) != len(cols):
+        raise ModelLoadError(f"{path}: the signature names a column twice: {', '.join(cols)}")
+    meths = tuple(m for m in METHODS if hasattr(loaded, m))
+    if "predict" not in meths:
         raise ModelLoadError(f"{path}: {type(loaded).__name__} has no predict method")
-    numeric = all(k in (NUMBER, INTEGER) for k in kinds)
-    as_frame = not (numeric and _probe(loaded, len(columns)))
-    classes = getattr(loaded, "classes_", None)
+    neutral = {NUMBER: 0.0, INTEGER: 0, BOOLEAN: False, STRING: ""}
+    zeros = [[neutral[k] for k in kns]]
+    # A float64 array is several times cheaper per request than a DataFrame; a model that selects
+    # columns by name (a ColumnTransformer) or has string columns needs the DataFrame.
+    frame = not (all(k in (NUMBER, INTEGER) for k in kns) and _scores(loaded, zeros, cols, kns, False))
+    limit = NUMBER_LIMITS[-1]
+    for candidate in NUMBER_LIMITS:
+        extremes = [[sign * candidate if k == NUMBER else neutral[k] for k in kns] for sign in (1, -1)]
+        if _scores(loaded, extremes, cols, kns, frame):
+            limit = candidate
+            break
+    return Loaded(loaded, path, cols, kns, meths, frame, limit)
+
+
+def init() -> None:
+    """Azure contract: called once per worker before any request; load the model from AZUREML_MODEL_DIR.
+
+    Raises ModelLoadError (the deployment then fails to start) when load() does, or when
+    AZUREML_MODEL_DIR is not set or AMLOPS_MAX_ROWS is not a positive whole number.
+    """
+    global model, columns, kinds, column_set, methods, as_frame, binary_classes, number_limit, number_int_limit, max_rows
+
+    max_rows = read_max_rows(os.environ.get(MAX_ROWS_ENV))
+    if MODEL_DIR_ENV not in os.environ:
+        raise ModelLoadError(f"{MODEL_DIR_ENV} is not set; it must point at the registered model's folder")
+    found = load(Path(os.environ[MODEL_DIR_ENV]))
+    columns, kinds, methods, as_frame = found.columns, found.kinds, found.methods, found.as_frame
+    column_set = frozenset(columns)
+    number_limit, number_int_limit = found.number_limit, int(Decimal(repr(found.number_limit)))
+    classes = getattr(found.model, "classes_", None)
     binary_classes = tuple(classes.tolist()) if classes is not None and len(classes) == 2 else None
-    model = loaded
+    model = found.model
     # Rows are scored as a numpy array in the fitted column order; scikit-learn would warn
     # about the missing feature names on every request.
     warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
     logger.info(
-        "loaded %s from %s: columns %s, %s input, methods %s, at most %d rows per request",
-        type(loaded).__name__, path, ", ".join(f"{c} ({k})" for c, k in zip(columns, kinds)),
-        "DataFrame" if as_frame else "array", ", ".join(methods), max_rows,
+        "loaded %s from %s: columns %s, %s input, numbers up to %g, methods %s, at most %d rows per request",
+        type(model).__name__, found.path, ", ".join(f"{c} ({k})" for c, k in zip(columns, kinds)),
+        "DataFrame" if as_frame else "array", number_limit, ", ".join(methods), max_rows,
     )
 
 
@@ -230,9 +268,9 @@ def _valid(kind: str, value: object) -> bool:
     """Whether a JSON value is what a column of this kind takes (exactly what the swagger states)."""
     t = type(value)
     if kind == NUMBER:
-        return t is float and math.isfinite(value) or t is int and -DOUBLE_MAX_INT <= value <= DOUBLE_MAX_INT  # type: ignore[operator,arg-type]
-    if kind == INTEGER:
-        return t is int and INT64_MIN <= value <= INT64_MAX  # type: ignore[operator]
+        return t is float and -number_limit <= value <= number_limit or t is int and -number_int_limit <= value <= number_int_limit  # type: ignore[operator]
+    if kind == INTEGER:  # 45.0 is the integer 45 (JSON Schema's meaning since draft 6); 45.5 is not
+        return (t is int or t is float and value.is_integer()) and INT64_MIN <= value <= INT64_MAX  # type: ignore[union-attr,operator]
     if kind == BOOLEAN:
         return t is bool
     return t is str
@@ -240,7 +278,7 @@ def _valid(kind: str, value: object) -> bool:
 
 def _expected(kind: str) -> str:
     return {
-        NUMBER: "a finite number",
+        NUMBER: f"a number from -{number_limit:.17g} to {number_limit:.17g}",
         INTEGER: "an integer from -2^63 to 2^63-1",
         BOOLEAN: "true or false",
         STRING: "a string",
@@ -342,6 +380,11 @@ def _rows_to_input(rows: list, where: str, *, records_only: bool) -> object:
             if not _valid(kinds[j], value):
                 at = f"{where}[{i}].{columns[j]}" if records else f"{where}[{i}][{j}] ({columns[j]})"
                 raise InputError(f"{at}: expected {_expected(kinds[j])}, got {_json_type(value)}")
+    return to_model_input(values, columns, kinds, as_frame)
+
+
+def to_model_input(values: list, columns: tuple[str, ...], kinds: tuple[str, ...], as_frame: bool) -> object:
+    """Checked rows (lists in column order) as the model takes them: one float64 array, or a typed DataFrame."""
     if not as_frame:
         return np.array(values, dtype=np.float64)
     import pandas as pd

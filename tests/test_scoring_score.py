@@ -84,15 +84,21 @@ def test_score_power_bi_shape_answers_results_like_the_books_shape(score):
     assert call(score, json.dumps({"Inputs": {"data": records}})) == (200, {"Results": [0, 1]})
 
 
-def test_score_integer_columns_accept_the_int64_range(score):
-    body = json.dumps({"data": [[2000, 9223372036854775807, -9223372036854775808]]})
+def test_score_integer_columns_accept_the_int64_range_and_whole_floats(score):
+    body = json.dumps({"data": [[2000, 9223372036854775807, -9223372036854775808], [2000.0, 2.0, 45.0]]})
     status, answer = call(score, body)
-    assert status == 200 and list(answer) == ["predict"] and len(answer["predict"]) == 1
+    assert status == 200 and list(answer) == ["predict"] and len(answer["predict"]) == 2
+    assert call(score, json.dumps({"data": [[2000.0, 2.0, 45.0]]})) == call(score, json.dumps({"data": [[2000, 2, 45]]}))
+
+
+def test_score_float_columns_take_integers_up_to_the_spelled_double_maximum(score):
+    largest = 17976931348623157 * 10**292  # 1.7976931348623157e+308 as the exact decimal the swagger spells
+    assert call(score, json.dumps({"data": [[largest, 2, 45], [-largest, 2, 45]]}))[0] == 200
 
 
 def test_score_columns_and_types_come_from_the_signature(score):
-    assert (score.columns, score.kinds, score.methods, score.as_frame) == (
-        ("income", "credit_cards", "age"), ("number", "integer", "integer"), ("predict", "predict_proba"), False,
+    assert (score.columns, score.kinds, score.methods, score.as_frame, score.number_limit) == (
+        ("income", "credit_cards", "age"), ("number", "integer", "integer"), ("predict", "predict_proba"), False, 1.7976931348623157e308,
     )
 
 
@@ -124,16 +130,18 @@ BAD = [
     ('{"data": [{"income": 1, "credit_cards": 2, "age": 3, "zip": 1}]}', "data[0]: unknown column 'zip' (columns: income, credit_cards, age)"),
     ('{"data": [[1, "2", 3]]}', "data[0][1] (credit_cards): expected an integer from -2^63 to 2^63-1, got a string"),
     ('{"data": [[1, 2, true]]}', "data[0][2] (age): expected an integer from -2^63 to 2^63-1, got true"),
-    ('{"data": [[true, 2, 3]]}', "data[0][0] (income): expected a finite number, got true"),
-    ('{"data": [[null, 2, 3]]}', "data[0][0] (income): expected a finite number, got null"),
+    ('{"data": [[true, 2, 3]]}', "data[0][0] (income): expected a number from -1.7976931348623157e+308 to 1.7976931348623157e+308, got true"),
+    ('{"data": [[null, 2, 3]]}', "data[0][0] (income): expected a number from -1.7976931348623157e+308 to 1.7976931348623157e+308, got null"),
     ('{"data": [[1, 2.5, 3]]}', "data[0][1] (credit_cards): expected an integer from -2^63 to 2^63-1, got 2.5"),
-    ('{"data": [[1, 2, 45.0]]}', "data[0][2] (age): expected an integer from -2^63 to 2^63-1, got 45.0"),
+    ('{"data": [[1, 2, 45.5]]}', "data[0][2] (age): expected an integer from -2^63 to 2^63-1, got 45.5"),
+    ('{"data": [[1, 9223372036854775808.0, 3]]}', "data[0][1] (credit_cards): expected an integer from -2^63 to 2^63-1, got 9.223372036854776e+18"),
     ('{"data": [[1, 9223372036854775808, 3]]}', "data[0][1] (credit_cards): expected an integer from -2^63 to 2^63-1, got 9223372036854775808"),
     ('{"data": [[1, -9223372036854775809, 3]]}', "data[0][1] (credit_cards): expected an integer from -2^63 to 2^63-1, got -9223372036854775809"),
-    ('{"data": [{"income": NaN, "credit_cards": 2, "age": 3}]}', "data[0].income: expected a finite number, got nan"),
+    ('{"data": [{"income": NaN, "credit_cards": 2, "age": 3}]}', "data[0].income: expected a number from -1.7976931348623157e+308 to 1.7976931348623157e+308, got nan"),
     ('{"data": [[1, 2, Infinity]]}', "data[0][2] (age): expected an integer from -2^63 to 2^63-1, got inf"),
-    ('{"data": [[1e999, 2, 3]]}', "data[0][0] (income): expected a finite number, got inf"),
-    ('{"data": [[1' + "0" * 400 + ', 2, 3]]}', "data[0][0] (income): expected a finite number, got an integer with 401 digits"),
+    ('{"data": [[1e999, 2, 3]]}', "data[0][0] (income): expected a number from -1.7976931348623157e+308 to 1.7976931348623157e+308, got inf"),
+    ('{"data": [[1' + "0" * 400 + ', 2, 3]]}', "data[0][0] (income): expected a number from -1.7976931348623157e+308 to 1.7976931348623157e+308, got an integer with 401 digits"),
+    ('{"data": [[17976931348623157' + "0" * 291 + '1, 2, 3]]}', "data[0][0] (income): expected a number from -1.7976931348623157e+308 to 1.7976931348623157e+308, got an integer with 309 digits"),
     ('{"data": [[1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3]]}', "data has 6 rows; at most 5 per request"),
     ('{"Inputs": {"data": [[1, 2, 3]]}}', "Inputs.data[0]: expected a record (an object with income, credit_cards, age), got an array"),
     ('{"Inputs": {"data": [{"income": 1, "credit_cards": 2}]}}', "Inputs.data[0]: missing column 'age' (columns: income, credit_cards, age)"),
@@ -181,7 +189,7 @@ def test_score_imports_nothing_from_the_repository():
     imports = [line.split()[1] for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert sorted(imports) == [
         "__future__", "azureml_inference_server_http.api.aml_request", "azureml_inference_server_http.api.aml_response",
-        "json", "logging", "math", "numpy", "os", "pathlib", "sys", "warnings",
+        "decimal", "json", "logging", "numpy", "os", "pathlib", "typing", "warnings",
     ]
 
 

@@ -101,9 +101,9 @@ def test_endpoint_logs_shows_the_last_requests_and_their_log_lines(state):
     assert "10:00:00.100 INFO  [rid-0] rejected: data[0]: bad" in only.stdout
 
 
-def test_endpoint_swagger_check_passes_on_the_shipped_files(state):
-    out = amlops("endpoint", "swagger", "--check")
-    assert (out.returncode, out.stdout.strip()) == (0, "scoring/swagger.json and scoring/swagger3.json are up to date")
+def test_endpoint_swagger_without_a_registered_model_names_the_fix(state):
+    out = amlops("endpoint", "swagger", "--stack", "dev")
+    assert out.returncode == 1 and "model 'chapter12-loans' is not registered at" in out.stderr, out.stderr
 
 
 @pytest.mark.slow

@@ -210,20 +210,37 @@ def logs_cmd(
 
 @endpoint_app.command("swagger")
 def swagger_cmd(
-    check: bool = typer.Option(False, "--check", help="Only check that scoring/swagger*.json are up to date (exit 1 if not)."),
+    stack: str = StackOption,
+    model: Optional[str] = typer.Option(None, "--model", metavar="NAME:VERSION", help="Describe this registered version instead of the stack's pin."),
+    deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Whose maxRows to state (default: the deployment with the most traffic)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also copy swagger.json, swagger3.json and swagger3.1.json into this folder."),
 ) -> None:
-    """Write scoring/swagger.json (Swagger 2.0) and scoring/swagger3.json (OpenAPI 3) from amlops/serving/swagger.py."""
-    from amlops.errors import AmlopsError
-    from amlops.serving import swagger
+    """Package scoring/ for a model: its swagger files, generated from the model's signature in Power BI's shape."""
+    import shutil
 
-    if check:
-        stale = swagger.stale_files()
-        if stale:
-            raise AmlopsError(f"out of date: {', '.join(p.name for p in stale)}; run `amlops endpoint swagger` to regenerate")
-        console.print("scoring/swagger.json and scoring/swagger3.json are up to date")
-        return
-    changed = swagger.write_files()
-    console.print(f"wrote {', '.join(p.name for p in changed) if changed else 'nothing (already up to date)'}")
+    from amlops.deployments import choose_deployment
+    from amlops.registry import Registry
+    from amlops.serving import swagger
+    from amlops.serving.endpoint import model_for
+    from amlops.serving.package import package_scoring
+
+    cfg = load_stack(stack)
+    chosen = choose_deployment(cfg, deployment)
+    name, version = model_for(cfg, chosen, model)
+    model_dir = Registry(cfg.registry.tracking_uri).download(name, version)
+    max_rows = cfg.online.deployments[chosen].request_settings.max_rows
+    app_root = package_scoring(model_dir, max_rows=max_rows, title=f"{name}:{version}")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for file in swagger.FILES:
+            shutil.copyfile(app_root / file, out / file)
+    console.print(
+        f"packaged scoring/ for {name}:{version} ({chosen}: at most {max_rows:,} rows per request) at {app_root}\n"
+        f"  swagger.json: Swagger 2.0, Power BI's shape (Inputs.data records, GlobalParameters → Results)\n"
+        f"  swagger3.json, swagger3.1.json: OpenAPI 3.1, Power BI's shape and the book's {{\"data\", \"method\"}}"
+        + (f"\n  copied to {out}" if out is not None else ""),
+        soft_wrap=True,
+    )
 
 
 def register(app: typer.Typer) -> None:

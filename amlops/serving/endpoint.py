@@ -18,6 +18,7 @@ from pathlib import Path
 from amlops.errors import UsageError
 from amlops.paths import SCORING_DIR, state_dir
 from amlops.serving import keys as keys_mod
+from amlops.serving.package import package_scoring
 from amlops.serving.server import GunicornServer, GunicornSpec
 from amlops.serving.settings import Admission, FrontDoorSettings
 from amlops.serving.telemetry.localfile import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, telemetry_path
@@ -93,6 +94,8 @@ class LocalEndpoint:
         self.scoring_dir = Path(scoring_dir)
         if not (self.scoring_dir / ENTRY_SCRIPT).is_file():
             raise UsageError(f"{self.scoring_dir}: no {ENTRY_SCRIPT} (the scoring entry script)")
+        # scoring/ plus the swagger generated from this model's signature: what the server runs.
+        self.app_root = package_scoring(self.model_dir, max_rows=self.settings.max_rows, title=self.model_ref, scoring_dir=self.scoring_dir)
         self.endpoint_name = cfg.online.endpoint_name
         self.key: str | None = None
         self.secondary_key: str | None = None
@@ -126,7 +129,7 @@ class LocalEndpoint:
         )
         env = {
             **dep.environment_variables,  # what the deployment sets in Azure; ours win below
-            "AML_APP_ROOT": str(self.scoring_dir),
+            "AML_APP_ROOT": str(self.app_root),
             "AZUREML_ENTRY_SCRIPT": ENTRY_SCRIPT,
             "AZUREML_MODEL_DIR": str(self.model_dir),
             "AMLOPS_MAX_ROWS": str(self.settings.max_rows),
