@@ -567,6 +567,44 @@ def test_plan_online_deployment_carries_stack_settings(plans, stack, auth, insta
     assert d["ignoreChanges"] == (["sku.capacity"] if stack != "dev" else []), d["urn"]
 
 
+def test_plan_prod_online_deployment_and_endpoint_are_what_azure_ai_ml_sends(plans):
+    """Built from the stack's settings, azure-ai-ml's ManagedOnlineDeployment/ManagedOnlineEndpoint REST bodies equal the plan's."""
+    import warnings
+
+    from azure.ai.ml.entities import (
+        CodeConfiguration, IdentityConfiguration, ManagedOnlineDeployment, ManagedOnlineEndpoint, OnlineRequestSettings, ProbeSettings,
+    )
+
+    plan = plans["prod"]
+    d, ep = by_name(plan, "online-blue"), by_name(plan, "online-endpoint")
+    p = d["inputs"]["properties"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        entity = ManagedOnlineDeployment(
+            name="blue", endpoint_name=ep["inputs"]["endpointName"], model=p["model"],
+            code_configuration=CodeConfiguration(code=p["codeConfiguration"]["codeId"], scoring_script="score.py"),
+            environment=p["environmentId"], instance_type="Standard_F4s_v2", instance_count=2,
+            environment_variables={"AMLOPS_MAX_ROWS": "1000", "WORKER_COUNT": "4"}, app_insights_enabled=True,
+            request_settings=OnlineRequestSettings(request_timeout_ms=2000, max_concurrent_requests_per_instance=8, max_queue_wait_ms=200),
+            liveness_probe=ProbeSettings(initial_delay=10, period=10, timeout=2, failure_threshold=3, success_threshold=1),
+            readiness_probe=ProbeSettings(initial_delay=10, period=5, timeout=2, failure_threshold=3, success_threshold=1),
+        )
+        rest = entity._to_rest_object(location="westeurope").as_dict()
+        endpoint = ManagedOnlineEndpoint(
+            name=ep["inputs"]["endpointName"], auth_mode="aml_token", identity=IdentityConfiguration(type="system_assigned"),
+            description="the loans model, managed online endpoint",
+        )._to_rest_online_endpoint(location="westeurope").as_dict()
+    expected = {k: v for k, v in rest["properties"].items() if k != "properties"}
+    # The provider sends Azure's documented default, which azure-ai-ml leaves out.
+    assert {k: v for k, v in p.items() if k != "egressPublicNetworkAccess"} == expected, d["urn"]
+    assert p["egressPublicNetworkAccess"] == "Enabled", d["urn"]
+    assert d["inputs"]["sku"] == rest["sku"], d["urn"]
+    assert ep["inputs"]["identity"] == endpoint["identity"], ep["urn"]
+    assert {k: ep["inputs"]["properties"][k] for k in ("authMode", "description")} == {
+        k: endpoint["properties"][k] for k in ("authMode", "description")
+    }, ep["urn"]
+
+
 def test_plan_prod_probes_and_queue_are_iso_durations(plans):
     p = by_name(plans["prod"], "online-blue")["inputs"]["properties"]
     assert p["requestSettings"] == {"maxConcurrentRequestsPerInstance": 8, "maxQueueWait": "PT0.2S", "requestTimeout": "PT2S"}
