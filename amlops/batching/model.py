@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from amlops.errors import UsageError
+from amlops.modelref import parse_model_ref
 from infra.config import StackConfig
 
 
@@ -19,8 +20,7 @@ def resolve_model(cfg: StackConfig, ref: str | None = None, folder: Path | None 
 
     name, version = cfg.model.name, cfg.model.version
     if ref is not None:
-        name, sep, text = ref.partition(":")
-        if not name or not sep or not text.isdigit() or int(text) < 1:
-            raise UsageError(f"--model takes NAME:VERSION (a version ≥ 1), got {ref!r}")
-        version = int(text)
+        name, parsed = parse_model_ref(ref, "--model")
+        assert parsed is not None  # a version is required
+        version = parsed
     return Registry(cfg.registry.tracking_uri).download(name, version), f"{name}:{version}"
