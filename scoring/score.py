@@ -353,7 +353,7 @@ def _power_bi_fields(doc: dict) -> tuple[object, str, str]:
 
 
 def _rows_to_input(rows: list, where: str, *, records_only: bool) -> object:
-    width = len(columns)
+    width, limit = len(columns), number_limit
     records = type(rows[0]) is dict
     if records_only and not records:
         raise InputError(f"{where}[0]: expected a record (an object with {', '.join(columns)}), got {_json_type(rows[0])}")
@@ -377,9 +377,14 @@ def _rows_to_input(rows: list, where: str, *, records_only: bool) -> object:
         if len(row) != width:
             raise InputError(f"{where}[{i}]: expected {width} values ({', '.join(columns)}), got {len(row)}")
         for j, value in enumerate(row):
-            if not _valid(kinds[j], value):
+            # The common case inline (a float in a float column, an int in an int column); anything
+            # else takes _valid(), which states the rule in full.
+            t, kind = type(value), kinds[j]
+            if t is float and kind is NUMBER and -limit <= value <= limit or t is int and kind is INTEGER and INT64_MIN <= value <= INT64_MAX:
+                continue
+            if not _valid(kind, value):
                 at = f"{where}[{i}].{columns[j]}" if records else f"{where}[{i}][{j}] ({columns[j]})"
-                raise InputError(f"{at}: expected {_expected(kinds[j])}, got {_json_type(value)}")
+                raise InputError(f"{at}: expected {_expected(kind)}, got {_json_type(value)}")
     return to_model_input(values, columns, kinds, as_frame)
 
 
