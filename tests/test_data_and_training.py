@@ -36,7 +36,8 @@ def test_pending_loans_are_500_rows_doubled_ten_times(tmp_path):
     assert out.pending_csv.rows == 512_000
     assert pq.ParquetFile(out.pending_parquet.path).metadata.num_rows == 512_000
     head = pd.read_csv(out.pending_csv.path, nrows=1000)
-    assert list(head.columns) == ["income", "credit_cards", "age"]
+    assert list(head.columns) == ["application_id", "income", "credit_cards", "age"]
+    assert head["application_id"].tolist()[:2] == ["A0000001", "A0000002"] and head["application_id"].is_unique
     assert out.loans.digest == data_mod.file_digest(out.loans.path)
 
 
