@@ -42,11 +42,10 @@ def id_columns() -> tuple[str, ...]:
 
 def _read_csv(path: Path, text: tuple[str, ...] | None) -> pa.Table:
     """The CSV as one block; `text` columns (all when None) are read as strings, keeping their exact spelling."""
-    with path.open("rb") as fh:
-        head = fh.readline()
-    if not head.strip():
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
+        names = next(csv.reader(fh), None)  # the csv module ends lines at \n, \r\n or a lone \r
+    if not names or not any(n.strip() for n in names):
         raise InputFileError(f"{path}: line 1: empty; a CSV needs a header line naming its columns")
-    names = next(csv.reader([head.decode("utf-8-sig", errors="replace")]))
     keep = names if text is None else [n for n in names if n in text]
     convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in keep}, strings_can_be_null=False)
     # one block: column types are inferred from the whole file, never from its first megabyte only
