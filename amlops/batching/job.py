@@ -3,7 +3,8 @@
 The parent streams mini-batches (lists of files) to forked workers, retries a mini-batch
 whose run() raised, timed out or whose worker died (up to max_retries), and checks
 errorThreshold (failed files) after every outcome. A job in which no file succeeded has
-failed, as in Azure. Its outputs replace an earlier job's only when it succeeds: the
+failed, as in Azure ("No succeeded mini batch item returned from run()",
+https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-batch-endpoints). Its outputs replace an earlier job's only when it succeeds: the
 append_row file is assembled without a name, and the script's own outputs
 (AZUREML_BI_OUTPUT_PATH) go to the job's reports folder first. Ctrl-C or SIGTERM stops
 the workers; a SIGKILL of this process kills them too (see worker.die_with_parent).
