@@ -133,6 +133,9 @@ def _mock_outputs(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dic
         outputs["instrumentationKey"] = "00000000-0000-0000-0000-000000000000"
     elif typ.endswith(":Workspace") and "machinelearningservices" in typ:
         outputs["identity"] = {**(plain.get("identity") or {}), "principalId": "mock-principal"}
+    if "SystemAssigned" in str((plain.get("identity") or {}).get("type", "")) and "principalId" not in (outputs.get("identity") or {}):
+        # Azure gives every system-assigned identity an object id; role assignments name it.
+        outputs["identity"] = {**(plain.get("identity") or {}), "principalId": f"mock-principal-{azure_name}"}
     return resource_id, outputs
 
 
