@@ -321,11 +321,11 @@ class FrontDoor:
     @staticmethod
     def _media_type(environ: dict) -> Answer | None:
         """A 415 unless the body is uncompressed JSON (no Content-Type is taken as JSON)."""
-        encoding = environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
-        if encoding not in ("", "identity"):
-            return _answer("415 Unsupported Media Type", f"Content-Encoding {_shown(encoding)} is not supported; send the JSON body uncompressed")
-        content_type = environ.get("CONTENT_TYPE", "")
-        if not content_type:
+        encoding = environ.get("HTTP_CONTENT_ENCODING")
+        if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+            return _answer("415 Unsupported Media Type", f"Content-Encoding {_shown(encoding.strip())} is not supported; send the JSON body uncompressed")
+        content_type = environ.get("CONTENT_TYPE")
+        if not content_type or content_type == JSON_TYPE:
             return None
         media, _, params = content_type.partition(";")
         if media.strip().lower() != JSON_TYPE:
