@@ -32,6 +32,11 @@ def trained_dir(name: str) -> Path:
     return state_dir() / "trained" / name
 
 
+def imported_dir(name: str) -> Path:
+    """Where `amlops model import` (and the quickstart) leave the converted MLflow model folder of `name`."""
+    return state_dir() / "imported" / name
+
+
 def data_dir() -> Path:
     """Generated datasets (loans.csv, pending loans) under the state folder."""
     path = state_dir() / "data"

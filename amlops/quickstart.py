@@ -63,6 +63,34 @@ def stage_train_register(ctx: Context) -> None:
     ctx.model_name, ctx.model_version = winner.name, winner.version
 
 
+IMPORTED_NAME = "chapter12-loans-pkl"
+"""The registry name the quickstart gives the book's pickled model once imported."""
+
+
+def stage_import(ctx: Context) -> None:
+    """The book registers a joblib `model.pkl`: pickle the candidate the way it does, then bring it in with
+    `amlops model import` (explicit trust, checked estimator, skops + signature, lineage) and the if-better gate."""
+    import joblib
+    import skops.io
+
+    from amlops.importing import import_pickle
+    from amlops.paths import data_dir, imported_dir, trained_dir
+
+    folder = trained_dir(ctx.cfg.model.name)
+    estimator = skops.io.load(folder / "model.skops", trusted=[])
+    pkl = data_dir() / "model.pkl"
+    joblib.dump(estimator, pkl)
+    imported = import_pickle(pkl, imported_dir(IMPORTED_NAME), trust_pickle=True, columns="income:double,credit_cards:long,age:long")
+    ctx.console.print(
+        f"imported {pkl.name} (sha256 {imported.sha256[:12]}, {imported.estimator}) with columns "
+        + ", ".join(f"{c.name}:{c.type}" for c in imported.columns) + " as an MLflow skops model",
+        highlight=False, markup=False,
+    )
+    accuracy = training.read_facts(folder).get("accuracy")
+    result = ctx.registry.register(IMPORTED_NAME, imported.folder, if_better=True, accuracy=float(accuracy) if accuracy else None)
+    ctx.console.print(result.describe(), highlight=False, markup=False)
+
+
 def stages() -> list[tuple[str, Stage]]:
     """The stages in order; each capability adds its own here."""
     from amlops.batching.quickstart import quickstart_stage as batch_stage
@@ -74,6 +102,7 @@ def stages() -> list[tuple[str, Stage]]:
     return [
         ("data", stage_data),
         ("train and register", stage_train_register),
+        ("import: the book's model.pkl", stage_import),
         ("serve: the scoring script under the Azure ML inference server", serve_stage),
         ("profile: stepped load and a size recommendation", profile_stage),
         ("batch: the 512,000 pending loans with the stack's batch settings", batch_stage),

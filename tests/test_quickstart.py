@@ -16,6 +16,7 @@ from amlops import quickstart
 STAGE_LINES = {
     "data": r"loans\.csv: 500 rows \(sha256 [0-9a-f]{12}\); pending loans: 512,000 rows as CSV and Parquet",
     "train and register": r"registered chapter12-loans:1 \(accuracy 0\.\d{4}\), the first version",
+    "import": r"registered chapter12-loans-pkl:1 \(accuracy 0\.\d{4}\), the first version",
     "serve": r"  arrays, predict +→ 200 \{\"predict\": \[0, 1\]\}  \(\d+\.\d ms\)",
     "profile": r"recommendation: \d+ × Standard_\w+ \(.*\) hold .* within p99 ≤ 200 ms.*",
     "batch": r"batch: scored 512,000 pending loans .*",
@@ -46,7 +47,7 @@ def test_quickstart_every_stage_does_its_job_then_registers_nothing_equal(state)
         assert any(re.fullmatch(pattern, line) for line in printed), f"stage {title!r} printed:\n" + "\n".join(printed)
 
     # the serve stage's results: the book's payloads answered, a 400 and a 401, all recorded, the server gone
-    served = stage_output(text, titles[2])
+    served = stage_output(text, titles[3])
     assert any(re.fullmatch(r"  records, predict_proba +→ 200 \{\"predict_proba\": \[\[0\.\d+, 0\.\d+\], .*", l) for l in served)
     assert any(l.startswith("  a missing column         → 400 {\"message\": \"data[0]: missing column 'age'") for l in served)
     assert any(l.startswith("  without a key            → 401 ") for l in served)

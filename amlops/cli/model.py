@@ -14,7 +14,7 @@ from amlops import training
 from amlops.cli.output import out as console
 from amlops.errors import UsageError
 from amlops.modelref import parse_model_ref
-from amlops.paths import data_dir, state_dir, trained_dir
+from amlops.paths import data_dir, imported_dir, trained_dir
 from amlops.registry import Registry
 
 DEFAULT_NAME = "chapter12-loans"
@@ -67,11 +67,6 @@ def register_cmd(
         extra[key] = value
     result = Registry(tracking_uri).register(name, folder, if_better=if_better, accuracy=accuracy, extra_tags=extra, trust=trust)
     console.print(result.describe())
-
-
-def imported_dir(name: str) -> Path:
-    """Where `model import` leaves the converted MLflow model folder."""
-    return state_dir() / "imported" / name
 
 
 @model_app.command("import")
