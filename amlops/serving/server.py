@@ -7,14 +7,13 @@ port with no race, and a port in use is a clear error before anything starts. Th
 
 gunicorn never outlives the process that started it: it runs in its own session (a Ctrl-C
 on the terminal reaches only amlops, which stops it), its parent-death signal is SIGTERM
-(closing the terminal, or amlops being killed, stops it gracefully), and an interrupted
+(amlops.serving.launch: closing the terminal, or amlops being killed, stops it gracefully), and an interrupted
 start-up stops it before re-raising. It opens no control socket (gunicorn's default is one
 path per user, which every server on the machine would share).
 """
 
 from __future__ import annotations
 
-import ctypes
 import http.client
 import os
 import re
@@ -30,7 +29,6 @@ from amlops.errors import AmlopsError, UsageError
 from amlops.serving.settings import LISTENER_FD
 
 READY_TIMEOUT_S = 120.0
-_PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT_S = 15.0
 GRACEFUL_TIMEOUT_S = 5
 
@@ -99,21 +97,6 @@ def script_error(log_text: str) -> str | None:
     return None
 
 
-def _die_with_parent(parent: int):
-    """A preexec_fn: the child gets SIGTERM when this process dies (Linux's PR_SET_PDEATHSIG).
-
-    The signal follows the thread that started the child: start servers from a thread that
-    lives as long as they should (the main thread, in amlops)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def setup() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before the call above took effect
-            os._exit(1)
-
-    return setup
-
-
 class GunicornServer:
     """One gunicorn master (and its workers) that this process started."""
 
@@ -142,6 +125,7 @@ class GunicornServer:
         fd = sock.fileno()
         shared = os.dup(fd)  # the workers' view of the accept queue (amlops.serving.admission); gunicorn closes `fd`
         args = [
+            sys.executable, "-m", "amlops.serving.launch", str(os.getpid()),  # SIGTERM to gunicorn if we die
             sys.executable, "-m", "gunicorn",
             "--bind", f"fd://{fd}",
             "--workers", str(self.spec.workers),
@@ -166,7 +150,6 @@ class GunicornServer:
                 stderr=subprocess.STDOUT,
                 pass_fds=(fd, shared),
                 start_new_session=True,  # Ctrl-C reaches amlops, which then stops gunicorn cleanly
-                preexec_fn=_die_with_parent(os.getpid()),
             )
         finally:
             sock.close()  # gunicorn holds its own copies
