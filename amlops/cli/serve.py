@@ -182,7 +182,8 @@ def logs_cmd(
     """Show recent requests (spans: status, latency, request id) and the script's log lines with their request ids; --remote: the deployed container's log."""
     if remote:
         return remote_cli.logs(stack, subscription, deployment, container, tail)
-    from amlops.serving.telemetry import recent, telemetry_path
+    from amlops.serving.telemetry.localfile import telemetry_path
+    from amlops.serving.telemetry.reader import recent
 
     name = load_stack(stack).online.endpoint_name
     path = telemetry_path(name)
