@@ -26,6 +26,7 @@ from infra.naming import derive_names, endpoint_name
 from infra.network import PrivateNetwork, PrivateNetworkArgs
 from infra.online_endpoint import KubernetesTarget, OnlineEndpoint, OnlineEndpointArgs
 from infra.schedule import BatchSchedule, BatchScheduleArgs
+from infra.scoring_package import scoring_codes
 from infra.workspace import Workspace, WorkspaceArgs
 
 OFFLINE_ENV = "AMLOPS_PLAN_OFFLINE"
@@ -139,6 +140,15 @@ def main() -> None:
                 **scope,
             ),
         )
+        # Each online deployment runs scoring/ packaged with the swagger of its model version, exactly what
+        # `amlops serve` serves; the first package (the pinned version's) keeps the plain resource names.
+        scoring, missing_swagger = scoring_codes(cfg, {m.version: m.folder for m in models}, root / "scoring")
+        for warning in missing_swagger:
+            pulumi.log.warn(warning)
+        folders = {
+            "scoring": (scoring[0].folder, {c.label: c.folder for c in scoring[1:]}),
+            "batch": (root / "batch", {}),
+        }
         scripts = {"scoring": ("score.py",), "batch": (SCRIPTS[cfg.batch.mode], *SHARED_MODULES)}
         code, env = {}, {}
         for artifact, entry_scripts in scripts.items():
@@ -146,7 +156,8 @@ def main() -> None:
                 f"{artifact}-code",
                 CodeAssetArgs(
                     asset_name=f"{cfg.prefix}-{artifact}",
-                    folder=root / artifact,
+                    folder=folders[artifact][0],
+                    variants=folders[artifact][1],
                     entry_scripts=entry_scripts,
                     description=f"{artifact}/: the {artifact} entry scripts",
                     **scope,
@@ -173,13 +184,14 @@ def main() -> None:
                 **({} if cfg.model.azureml_registry else upload),
             ),
         )
+        scoring_ids = {scoring[0].label: code["scoring"].code_id, **code["scoring"].variant_ids}
         online = OnlineEndpoint(
             "online",
             OnlineEndpointArgs(
                 settings=cfg.online,
                 endpoint_name=endpoint_name(cfg.online.endpoint_name, names.suffix),
                 model_ids={d: model.asset_ids[cfg.deployment_model_version(d)] for d in cfg.online.deployments},
-                code_id=code["scoring"].code_id,
+                code_ids={d: scoring_ids[c.label] for c in scoring for d in c.deployments},
                 environment_id=env["scoring"].environment_id,
                 subscription_id=client.subscription_id,
                 location=location,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from pulumi_azure_native import machinelearningservices as ml
 from infra.content import content_hash, folder_files
 from infra.errors import ArtifactMissing, InvalidArgs
 from infra.upload import datastore_uri, upload_folder
+
+LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 
 
 @dataclass(frozen=True)
@@ -36,50 +39,71 @@ class CodeAssetArgs:
     description: str = ""
     """The asset's description (default empty)."""
     tags: dict[str, str] = field(default_factory=dict)
-    """Tags on the code version (default none); the content hash is added."""
+    """Tags on the code versions (default none); the content hash is added."""
+    variants: dict[str, Path] = field(default_factory=dict)
+    """Further folders uploaded as versions of the same code container, by label (default none): e.g. scoring/
+    packaged for another model version. Their blobs are `<name>-<label>-<file>`, their CodeVersion
+    `<name>-<label>-version`; labels are letters, digits and hyphens."""
 
     def validate(self) -> None:
-        if not self.folder.is_dir():
-            raise ArtifactMissing(f"CodeAsset {self.asset_name}: the artifact folder {self.folder} does not exist")
-        missing = [s for s in self.entry_scripts if not (self.folder / s).is_file()]
-        if missing:
-            raise ArtifactMissing(
-                f"CodeAsset {self.asset_name}: {self.folder} has no {', '.join(missing)} "
-                f"(files there: {', '.join(folder_files(self.folder)) or 'none'})"
-            )
         if not self.asset_name:
             raise InvalidArgs("CodeAsset", "asset_name", "must not be empty")
+        bad = sorted(label for label in self.variants if not LABEL.fullmatch(label))
+        if bad:
+            raise InvalidArgs("CodeAsset", "variants", f"labels must be letters, digits and hyphens, got {bad}")
+        for folder in (self.folder, *self.variants.values()):
+            if not folder.is_dir():
+                raise ArtifactMissing(f"CodeAsset {self.asset_name}: the artifact folder {folder} does not exist")
+            missing = [s for s in self.entry_scripts if not (folder / s).is_file()]
+            if missing:
+                raise ArtifactMissing(
+                    f"CodeAsset {self.asset_name}: {folder} has no {', '.join(missing)} "
+                    f"(files there: {', '.join(folder_files(folder)) or 'none'})"
+                )
 
 
 class CodeAsset(pulumi.ComponentResource):
-    """One blob per file under <container>/<asset>/<hash>/ and a CodeVersion whose version is the hash."""
+    """A CodeContainer; per folder, one blob per file under <container>/<asset>/<hash>/ and a CodeVersion whose version is the hash."""
 
     code_id: pulumi.Output[str]
+    """The id of the main folder's CodeVersion."""
     version: str
     code_uri: pulumi.Output[str]
+    variant_ids: dict[str, pulumi.Output[str]]
+    """The CodeVersion id of each variant, by label."""
+    variant_versions: dict[str, str]
 
     def __init__(self, name: str, args: CodeAssetArgs, opts: pulumi.ResourceOptions | None = None):
         args.validate()
         super().__init__("amlops:code_asset:CodeAsset", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        digest = content_hash(args.folder)
-        prefix = f"{args.asset_name}/{digest}"
-        blobs = upload_folder(
-            name,
-            args.folder,
-            prefix,
-            account_name=args.storage_account_name,
-            container_name=args.container_name,
-            resource_group_name=args.resource_group_name,
-            parent=self,
-        )
         container = ml.CodeContainer(
             f"{name}-container",
             name=args.asset_name,
             resource_group_name=args.resource_group_name,
             workspace_name=args.workspace_name,
             properties=ml.CodeContainerPropertiesArgs(description=args.description),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.code_id, self.version, self.code_uri = self._code_version(name, args.folder, container, args)
+        self.variant_ids, self.variant_versions = {}, {}
+        for label, folder in sorted(args.variants.items()):
+            self.variant_ids[label], self.variant_versions[label], _ = self._code_version(f"{name}-{label}", folder, container, args)
+        self.register_outputs(
+            {"codeId": self.code_id, "version": self.version, "codeUri": self.code_uri, "variantVersions": self.variant_versions}
+        )
+
+    def _code_version(self, name: str, folder: Path, container: ml.CodeContainer, args: CodeAssetArgs):
+        """The folder's blobs and CodeVersion: (its id, the content hash, its code URI)."""
+        digest = content_hash(folder)
+        prefix = f"{args.asset_name}/{digest}"
+        blobs = upload_folder(
+            name,
+            folder,
+            prefix,
+            account_name=args.storage_account_name,
+            container_name=args.container_name,
+            resource_group_name=args.resource_group_name,
+            parent=self,
         )
         code_uri = datastore_uri(args.datastore_name, prefix)
         version = ml.CodeVersion(
@@ -96,7 +120,4 @@ class CodeAsset(pulumi.ComponentResource):
             # Assets are immutable: a new hash is a new version, never an edit in place.
             opts=pulumi.ResourceOptions(parent=self, depends_on=blobs),
         )
-        self.code_id = version.id
-        self.version = digest
-        self.code_uri = code_uri
-        self.register_outputs({"codeId": self.code_id, "version": digest, "codeUri": code_uri})
+        return version.id, digest, code_uri

@@ -18,3 +18,7 @@ class InvalidArgs(InfraError):
 
 class ArtifactMissing(InfraError):
     """An artifact folder or file (scoring/, batch/, an environment spec) does not exist."""
+
+
+class ScoringPackageError(InfraError):
+    """scoring/ cannot be packaged for a model (no score.py, or score.py cannot load the model); the message says why."""

@@ -38,8 +38,9 @@ class OnlineEndpointArgs:
     """The endpoint's Azure name: the readable base with the stack suffix (infra.naming.endpoint_name)."""
     model_ids: dict[str, pulumi.Input[str]]
     """The model asset id each deployment serves, by deployment name."""
-    code_id: pulumi.Input[str]
-    """The scoring CodeVersion id."""
+    code_ids: dict[str, pulumi.Input[str]]
+    """The scoring CodeVersion id each deployment runs, by deployment name (scoring/ packaged with the swagger
+    of the deployment's model version and maxRows: infra/scoring_package.py)."""
     environment_id: pulumi.Input[str]
     """The scoring EnvironmentVersion id."""
     subscription_id: pulumi.Input[str]
@@ -72,6 +73,9 @@ class OnlineEndpointArgs:
         missing = sorted(set(s.deployments) - set(self.model_ids))
         if missing:
             raise InvalidArgs("OnlineEndpoint", "model_ids", f"has no model for deployments {missing}")
+        missing = sorted(set(s.deployments) - set(self.code_ids))
+        if missing:
+            raise InvalidArgs("OnlineEndpoint", "code_ids", f"has no scoring code for deployments {missing}")
         if s.target == "kubernetes" and self.kubernetes is None:
             raise InvalidArgs("OnlineEndpoint", "kubernetes", "is required when settings.target is kubernetes")
         unknown = sorted((set(s.traffic) | set(s.mirror_traffic)) - set(s.deployments))
@@ -164,7 +168,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 location=args.location,
                 tags=args.tags,
                 sku=ml.SkuArgs(name="Default", capacity=d.instance_count),
-                properties=self._properties(args, d, args.model_ids[dep_name]),
+                properties=self._properties(args, d, args.model_ids[dep_name], args.code_ids[dep_name]),
                 **scope,
                 opts=deployment_opts,
             )
@@ -213,10 +217,10 @@ class OnlineEndpoint(pulumi.ComponentResource):
         )
 
     @staticmethod
-    def _properties(args: OnlineEndpointArgs, d: DeploymentConfig, model_id: pulumi.Input[str]):
+    def _properties(args: OnlineEndpointArgs, d: DeploymentConfig, model_id: pulumi.Input[str], code_id: pulumi.Input[str]):
         common = dict(
             model=model_id,
-            code_configuration=ml.CodeConfigurationArgs(code_id=args.code_id, scoring_script=args.scoring_script),
+            code_configuration=ml.CodeConfigurationArgs(code_id=code_id, scoring_script=args.scoring_script),
             environment_id=args.environment_id,
             environment_variables=deployment_environment(d),
             app_insights_enabled=d.app_insights_enabled,

@@ -89,8 +89,6 @@ def test_diff_scoring_script_change_replaces_code_asset_and_updates_deployment(r
         ("replace", f"{AML}:CodeVersion", "scoring-code-version"),
         ("replace", "storage:Blob", "scoring-code-environment/conda.yaml"),
         ("replace", "storage:Blob", "scoring-code-score.py"),
-        ("replace", "storage:Blob", "scoring-code-swagger.json"),
-        ("replace", "storage:Blob", "scoring-code-swagger3.json"),
         ("update", f"{AML}:OnlineDeployment", "online-blue"),
     ]
     version = properties(doc, "scoring-code-version")

@@ -14,6 +14,7 @@ from infra.content import content_hash, folder_files
 import shutil
 
 from infra.model_source import ModelSourceError, cache_dir, resolve, tracking_uri
+from registry_support import registered_state
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,14 +39,7 @@ def test_missing_registry_is_reported_without_creating_one(state):
 @pytest.fixture(scope="module")
 def registered(tmp_path_factory, trained_model_dir):
     """A state folder whose registry holds chapter12-loans:1 (registered once for this module)."""
-    from amlops.registry import Registry
-
-    folder = tmp_path_factory.mktemp("registered-state")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AMLOPS_STATE_DIR", str(folder))
-        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        result = Registry().register("chapter12-loans", trained_model_dir)
-        assert result.registered is not None and result.registered.version == 1
+    with registered_state(tmp_path_factory.mktemp("registered-state"), trained_model_dir) as folder:
         yield folder
 
 

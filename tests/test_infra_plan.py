@@ -527,9 +527,14 @@ def test_plan_unregistered_model_is_planned_unresolved_with_a_warning(plans, sta
     assert v["inputs"]["properties"]["modelType"] == "mlflow_model", v["urn"]
     assert v["inputs"]["properties"]["tags"]["contentHash"] == "unresolved", v["urn"]
     assert v["inputs"]["properties"]["modelUri"] == "azureml://datastores/amlops_assets/paths/models/chapter12-loans/unresolved-v1", v["urn"]
-    assert len(plan["warnings"]) == 1, plan["warnings"]
+    assert len(plan["warnings"]) == 2, plan["warnings"]
     assert plan["warnings"][0].startswith("model chapter12-loans:1 is not in the registry at sqlite:///"), plan["warnings"]
     assert "amlops model register" in plan["warnings"][0]
+    assert plan["warnings"][1] == (
+        "online deployment blue: the scoring code is planned without swagger.json, swagger3.json, swagger3.1.json, as model "
+        "chapter12-loans:1 is unresolved; Azure would serve the inference server's generic /swagger.json, not the one "
+        "`amlops serve` serves"
+    )
 
 
 # --- online --------------------------------------------------------------------------
@@ -773,7 +778,12 @@ def test_plan_kubernetes_target_and_registry_model(tree, offline_env, tmp_path):
     assert d["model"] == "azureml://registries/shared-models/models/chapter12-loans/versions/1", "online-blue model reference"
     assert by_name(plan, "online-endpoint")["inputs"]["properties"]["compute"].endswith("/computes/aks-online"), "online-endpoint compute"
     uploads = [r["urn"] for r in plan["resources"] if r["type"] in (f"{ML}:ModelVersion", f"{ML}:ModelContainer")]
-    assert uploads == [] and plan["warnings"] == [], (uploads, plan["warnings"])
+    assert uploads == [], uploads
+    assert plan["warnings"] == [
+        "online deployment blue: the scoring code is planned without swagger.json, swagger3.json, swagger3.1.json, as model "
+        "chapter12-loans:1 is referenced in the Azure ML registry shared-models, not downloaded; Azure would serve the "
+        "inference server's generic /swagger.json, not the one `amlops serve` serves"
+    ]
 
 
 # --- failures ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from amlops.paths import ROOT, STATE_ENV, SCORING_DIR
 from amlops.plan import run_plan
 from amlops.registry import Registry
 from amlops.serving.endpoint import LocalEndpoint
+from amlops.serving.package import package_scoring
 from amlops.stackfile import load_stack
 from infra.content import content_hash
 from models_support import CASES
@@ -81,7 +82,8 @@ def test_three_models_record_their_trusted_types_and_signature(registered):
     assert Registry().get(case.name, 1).tags["skops_trusted_types"] == ",".join(case.trust)
 
 
-def test_three_models_are_planned_with_the_same_scoring_code(registered, tmp_path):
+def test_three_models_are_planned_with_scoring_packaged_for_their_signature(registered, tmp_path):
+    """The scoring code asset is scoring/ unchanged plus the swagger generated for the model (what `amlops serve` serves)."""
     case, folder, state = registered
     tree = copy_tree(ROOT, tmp_path / "tree")
     stack_file = tree / "stacks" / "Pulumi.dev.yaml"
@@ -93,7 +95,11 @@ def test_three_models_are_planned_with_the_same_scoring_code(registered, tmp_pat
     by_name = {r["name"]: r for r in plan["resources"]}
     model = by_name["model-v1"]["inputs"]["properties"]
     assert model["modelUri"].endswith(f"/models/{case.name}/{content_hash(folder)}"), model["modelUri"]
-    assert by_name["scoring-code-version"]["inputs"]["version"] == SCORING_HASH
+    max_rows = load_stack("dev", tree / "stacks").online.deployments["blue"].request_settings.max_rows
+    package = package_scoring(folder, max_rows=max_rows, title=f"{case.name}:1", scoring_dir=tree / "scoring")
+    assert by_name["scoring-code-version"]["inputs"]["version"] == content_hash(package)
+    assert (package / "score.py").read_bytes() == (SCORING_DIR / "score.py").read_bytes()
+    assert json.loads((package / "swagger.json").read_text())["info"]["title"] == f"{case.name}:1"
     blue = by_name["online-blue"]["inputs"]["properties"]
     assert blue["model"].endswith(f"/modelVersions/{case.name}/versions/1"), blue["model"]
     assert blue["codeConfiguration"]["scoringScript"] == "score.py"
