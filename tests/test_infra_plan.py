@@ -1,7 +1,7 @@
 """The Pulumi program under mocks, once per stack (one harness process each), on a copy of the tree.
 
 The copy isolates the plans from edits made to the working tree while the tests run;
-the state folder is empty, so the model version is planned as unresolved (with a warning).
+the state folder is empty, so the model version is planned as unresolved (with warnings: no model files, no swagger).
 """
 
 from __future__ import annotations

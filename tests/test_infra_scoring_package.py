@@ -128,3 +128,45 @@ def test_plan_deployments_on_two_model_versions_each_run_their_own_package(env, 
     assert [r["name"] for r in plan["resources"] if r["type"] == "azure-native:machinelearningservices:CodeContainer"] == [
         "batch-code-container", "scoring-code-container",
     ], "one code container per artifact, whatever the number of versions"
+
+
+def test_scoring_codes_give_each_model_version_and_row_limit_its_own_package(state, trained_model_dir):
+    from infra.scoring_package import scoring_codes
+
+    cfg = load_stack("prod")
+    blue = cfg.online.deployments["blue"]
+    settings = blue.request_settings.model_copy(update={"max_rows": 500})
+    cfg.online.deployments.update(
+        green=blue.model_copy(update={"model_version": 2}),
+        canary=blue.model_copy(update={"request_settings": settings}),
+    )
+    codes, warnings = scoring_codes(cfg, {1: trained_model_dir, 2: None}, ROOT / "scoring")
+    assert [(c.label, c.deployments) for c in codes] == [("", ("blue",)), ("rows500", ("canary",)), ("v2", ("green",))]
+    assert codes[2].folder == ROOT / "scoring"
+    limits = [json.loads((c.folder / "swagger.json").read_text())["definitions"]["ServiceInput"]["properties"]["Inputs"]["properties"]["data"]["maxItems"] for c in codes[:2]]
+    assert limits == [1000, 500]
+    assert warnings == [
+        "online deployment green: the scoring code is planned without swagger.json, swagger3.json, swagger3.1.json, as model "
+        "chapter12-loans:2 is unresolved; Azure would serve the inference server's generic /swagger.json, not the one "
+        "`amlops serve` serves"
+    ]
+
+
+def test_code_asset_args_check_every_variant_folder_and_label(tmp_path):
+    from infra.code_asset import CodeAssetArgs
+    from infra.errors import ArtifactMissing, InvalidArgs
+
+    (tmp_path / "main").mkdir()
+    (tmp_path / "main" / "score.py").write_text("")
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / "swagger.json").write_text("{}")
+    common = dict(
+        asset_name="loans-scoring", folder=tmp_path / "main", entry_scripts=("score.py",), resource_group_name="rg",
+        workspace_name="ws", storage_account_name="st", container_name="c", datastore_name="amlops_assets",
+    )
+    with pytest.raises(ArtifactMissing) as err:
+        CodeAssetArgs(**common, variants={"v2": tmp_path / "v2"}).validate()
+    assert str(err.value) == f"CodeAsset loans-scoring: {tmp_path / 'v2'} has no score.py (files there: swagger.json)"
+    with pytest.raises(InvalidArgs) as err:
+        CodeAssetArgs(**common, variants={"": tmp_path / "main", "v 2": tmp_path / "main"}).validate()
+    assert str(err.value) == "CodeAsset: variants labels must be letters, digits and hyphens, got ['', 'v 2']"
