@@ -427,13 +427,14 @@ def run(request):
     try:
         x, method, power_bi = parse_body(request.get_data())
     except InputError as exc:
-        logger.info("rejected: %s", exc)
+        # The caller gets the whole message; the log (sent to Application Insights) never gets row values.
+        logger.info("rejected: %s", str(exc).split(", got ", 1)[0])
         return _error(400, str(exc))
     try:
         answer, rejected = _score(x, method)
     except ValueError as exc:  # e.g. a category the model's encoder refuses: the rows' fault, not the server's
         message = f"the model cannot score these rows: {str(exc).splitlines()[0][:300]}"
-        logger.info("rejected: %s", message)
+        logger.info("rejected: the model cannot score these rows (%s)", type(exc).__name__)
         return _error(400, message)
     # The book's alert ("more than 100 rejected loans in 30 minutes") counts these lines in
     # Application Insights traces; infra/monitoring.py's query parses this exact format.

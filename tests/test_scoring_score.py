@@ -226,3 +226,15 @@ def test_score_init_with_types_the_mlmodel_does_not_trust_fails_naming_them_and_
     modelfile.record_trust(case.folder, ["sklearn.tree._tree.Tree"])
     module.init()
     assert call(module, json.dumps({"data": case.rows[:2]}))[0] == 200
+
+
+def test_score_rejection_log_names_the_field_but_never_a_row_value(score, caplog):
+    with caplog.at_level("INFO", logger="azmlinfsrv.print.score"):
+        status, body = call(score, json.dumps({"data": [{"income": "73456.78", "credit_cards": 2, "age": 45}]}))
+    lines = [r.getMessage() for r in caplog.records if r.name == "azmlinfsrv.print.score"]
+    expected = "data[0].income: expected a number from -1.7976931348623157e+308 to 1.7976931348623157e+308"
+    assert (status, body["message"]) == (400, f"{expected}, got a string")
+    assert lines == [f"rejected: {expected}"]
+    with caplog.at_level("INFO", logger="azmlinfsrv.print.score"):
+        call(score, json.dumps({"data": [[2000, 2.5, 45]]}))
+    assert "2.5" not in caplog.records[-1].getMessage() and caplog.records[-1].getMessage().startswith("rejected: data[0][1] (credit_cards)")
