@@ -3,10 +3,13 @@ model's signature (infra/swagger.py). The result is the app root the inference s
 (AML_APP_ROOT): what `amlops serve` serves and what the Pulumi program uploads as the scoring code
 asset of every online deployment, so the deployed /swagger.json is the one served locally.
 
-The inference server answers /swagger.json with a `swagger2.json`/`swagger3.json`/`swagger3.1.json`
-(or `swagger.json`) it finds in its app root, and generates a generic one only when there is none
-(`_read_user_swagger` in azureml_inference_server_http/server/swagger.py, 1.4.1; AML_APP_ROOT is the
-"root directory for the app": https://github.com/microsoft/azureml-inference-server/blob/main/docs/AzureMLInferenceServer.md).
+The inference server answers /swagger.json (?version=2, 3, 3.1) with `swagger.json` (else `swagger2.json`),
+`swagger3.json` or `swagger3.1.json` from its app root as they are, and generates a generic spec only when the
+file is missing (`Swagger2Builder._read_user_swagger` and `_SwaggerBuilder._read_swagger` in
+azureml_inference_server_http/server/swagger.py, 1.4.1). AML_APP_ROOT is the "root directory for the app"
+(https://github.com/microsoft/azureml-inference-server/blob/main/docs/AzureMLInferenceServer.md); on a managed
+online endpoint the code asset's folder holds the entry script (`/var/azureml-app/<code folder>/score.py` in the
+startup log of https://learn.microsoft.com/azure/machine-learning/how-to-inference-server-http).
 
 Packages are content-addressed under `<state>/packages/<key>/`, the key covering scoring/'s files,
 the model folder, the row limit, the title and the generator's own source, so a package is built
