@@ -49,13 +49,14 @@ def test_quickstart_every_stage_does_its_job_then_registers_nothing_equal(state)
     # the serve stage's results: the book's payloads answered, a 400 and a 401, all recorded, the server gone
     served = stage_output(text, titles[3])
     assert any(re.fullmatch(r"  records, predict_proba +→ 200 \{\"predict_proba\": \[\[0\.\d+, 0\.\d+\], .*", l) for l in served)
+    assert any(re.fullmatch(r"  Power BI's shape +→ 200 \{\"Results\": \[0, 1\]\}  \(\d+\.\d ms\)", l) for l in served)
     assert any(l.startswith("  a missing column         → 400 {\"message\": \"data[0]: missing column 'age'") for l in served)
     assert any(l.startswith("  without a key            → 401 ") for l in served)
     telemetry = state / "endpoints" / ctx.cfg.online.endpoint_name / "telemetry.jsonl"
     spans = [r for r in map(json.loads, telemetry.read_text().splitlines()) if r.get("kind") == "span"]
     statuses = [s["attributes"]["http.response.status_code"] for s in spans]
     assert (statuses.count(400), statuses.count(401)) == (1, 1)
-    assert statuses.count(200) >= 4 + 200  # the four book payloads and 200 timed requests
+    assert statuses.count(200) >= 5 + 200  # the four book payloads, Power BI's, and 200 timed requests
     url = urlsplit(re.search(r"at (http://127\.0\.0\.1:\d+)/score", "\n".join(served)).group(1))
     with socket.socket() as s:
         assert s.connect_ex((url.hostname, url.port)) != 0, "the quickstart's server still listens"

@@ -32,6 +32,7 @@ def quickstart_stage(ctx) -> None:
                 ("records, predict", {"data": BOOK_RECORDS, "method": "predict"}),
                 ("arrays, predict_proba", {"data": BOOK_ROWS, "method": "predict_proba"}),
                 ("records, predict_proba", {"data": BOOK_RECORDS, "method": "predict_proba"}),
+                ("Power BI's shape", {"Inputs": {"data": BOOK_RECORDS}, "GlobalParameters": {"method": "predict"}}),
                 ("a missing column", {"data": [{"income": 2000, "credit_cards": 2}]}),
             ):
                 r = client.post(ep.scoring_url, json=payload)
