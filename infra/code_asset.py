@@ -60,6 +60,9 @@ class CodeAssetArgs:
                     f"CodeAsset {self.asset_name}: {folder} has no {', '.join(missing)} "
                     f"(files there: {', '.join(folder_files(folder)) or 'none'})"
                 )
+        hashes = [content_hash(f) for f in (self.folder, *self.variants.values())]
+        if len(set(hashes)) < len(hashes):  # one content is one version: two resources would declare it twice
+            raise InvalidArgs("CodeAsset", "variants", f"must each hold different files from the folder and each other (content hashes {hashes})")
 
 
 class CodeAsset(pulumi.ComponentResource):

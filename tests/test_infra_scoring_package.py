@@ -170,3 +170,9 @@ def test_code_asset_args_check_every_variant_folder_and_label(tmp_path):
     with pytest.raises(InvalidArgs) as err:
         CodeAssetArgs(**common, variants={"": tmp_path / "main", "v 2": tmp_path / "main"}).validate()
     assert str(err.value) == "CodeAsset: variants labels must be letters, digits and hyphens, got ['', 'v 2']"
+    (tmp_path / "v2" / "score.py").write_text("")
+    (tmp_path / "v2" / "swagger.json").unlink()
+    with pytest.raises(InvalidArgs) as err:
+        CodeAssetArgs(**common, variants={"v2": tmp_path / "v2"}).validate()
+    digest = content_hash(tmp_path / "main")
+    assert str(err.value) == f"CodeAsset: variants must each hold different files from the folder and each other (content hashes {[digest, digest]!r})"
