@@ -25,6 +25,7 @@ import copy
 import importlib.util
 import itertools
 import json
+import logging
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -129,10 +130,29 @@ def _decorated_run(api: ModelApi):
     return input_schema("Inputs", inputs)(input_schema("GlobalParameters", params)(output_schema(results)(run)))
 
 
+def _import_server_builders():
+    """The server's swagger module, imported without letting it switch off this process's loggers.
+
+    Importing it configures logging (`logging.config.dictConfig`, which disables every logger
+    that already exists): in `pulumi up` or the CLI that would silence amlops' own loggers.
+    """
+    manager = logging.Logger.manager
+    before = {name: lg.disabled for name, lg in manager.loggerDict.items() if isinstance(lg, logging.Logger)}
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        from azureml_inference_server_http import constants
+        from azureml_inference_server_http.server import swagger
+    finally:
+        for name, disabled in before.items():
+            manager.loggerDict[name].disabled = disabled  # type: ignore[union-attr]
+        root.handlers[:], root.level = handlers, level
+    return constants, swagger.Swagger2Builder, swagger.Swagger31Builder
+
+
 def _server_specs(run) -> dict[str, dict]:
     """The inference server's own Swagger 2.0 and OpenAPI 3.1 documents for `run`."""
-    from azureml_inference_server_http import constants
-    from azureml_inference_server_http.server.swagger import Swagger2Builder, Swagger31Builder
+    constants, Swagger2Builder, Swagger31Builder = _import_server_builders()
 
     with tempfile.TemporaryDirectory() as empty_app_root:  # no user files: the builders generate
         script = _Script(run)

@@ -73,7 +73,7 @@ def test_diff_markdown_has_summary_table_and_collapsible_details():
     find(head, "OnlineDeployment")["inputs"]["sku"]["capacity"] = 3
     md = render(_diff(base, head), "markdown")
     assert md == (
-        "### Stack `prod`: 0 to add, 0 to replace, 1 to update, 1 to remove, 9 unchanged\n"
+        f"### Stack `prod`: 0 to add, 0 to replace, 1 to update, 1 to remove, {len(base['resources']) - 2} unchanged\n"
         "\n"
         "> `amlops diff` main → working tree: compares desired states: the Pulumi program run offline under mocks at "
         "each revision, not a cloud preview (no credentials, no network; drift and values Azure computes are not shown).\n"

@@ -128,3 +128,16 @@ def test_cli_endpoint_swagger_writes_the_models_specs(state, trained_model_dir, 
     assert sorted(p.name for p in (tmp_path / "specs").iterdir()) == sorted(swagger.FILES)
     doc = json.loads((tmp_path / "specs" / "swagger.json").read_text())
     assert doc["info"]["title"] == "chapter12-loans:1"
+
+
+def test_swagger_generation_leaves_the_process_loggers_enabled():
+    """Importing the inference server configures logging and would switch off every existing logger."""
+    import subprocess
+    import sys
+
+    code = (
+        "import logging; a = logging.getLogger('amlops.promotion'); "
+        "from infra.swagger import _import_server_builders; _import_server_builders(); print(a.disabled)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"

@@ -167,7 +167,7 @@ def test_serve_records_a_span_and_the_scripts_log_line_with_the_request_id(endpo
         "http.request.method": "POST", "http.route": "/score", "request.id": rid, "http.response.status_code": 400,
     }
     assert spans[0]["duration_ms"] > 0
-    assert [r["body"] for r in logs] == ["rejected: data[0]: expected 3 values (income, credit_cards, age), got 2"]
+    assert [r["body"] for r in logs] == ["rejected: data[0]: expected 3 values (income, credit_cards, age)"]  # never the value
     assert logs[0]["trace_id"] == spans[0]["trace_id"]
 
 
