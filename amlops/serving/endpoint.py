@@ -17,36 +17,25 @@ from pathlib import Path
 
 from amlops.errors import UsageError
 from amlops.paths import SCORING_DIR, state_dir
+from amlops import modelref
+from amlops.deployments import choose_deployment
 from amlops.serving import keys as keys_mod
 from amlops.serving.package import package_scoring
 from amlops.serving.server import GunicornServer, GunicornSpec
 from amlops.serving.settings import Admission, FrontDoorSettings
 from amlops.serving.telemetry.localfile import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, telemetry_path
 from infra.config import DeploymentConfig, StackConfig
+from infra.online_endpoint import MAX_ROWS_ENV
 
 ENTRY_SCRIPT = "score.py"
 WSGI_APP = "amlops.serving.wsgi:app"
 
 
-def choose_deployment(cfg: StackConfig, deployment: str | None = None) -> str:
-    """The named deployment, else the one taking the most live traffic (the first declared on a tie)."""
-    deployments = cfg.online.deployments
-    if not deployments:
-        raise UsageError("the stack declares no online deployments (amlops:online.deployments)")
-    if deployment is not None:
-        if deployment not in deployments:
-            raise UsageError(f"no deployment {deployment!r} in amlops:online.deployments; known: {', '.join(deployments)}")
-        return deployment
-    names = list(deployments)
-    return max(names, key=lambda n: (cfg.online.traffic.get(n, 0), -names.index(n)))
-
-
 def parse_model_ref(ref: str) -> tuple[str, int]:
-    """`NAME:VERSION` → (name, version); raises UsageError naming the value."""
-    name, sep, version = ref.rpartition(":")
-    if not sep or not name or not version.isdigit() or int(version) < 1:
-        raise UsageError(f"--model takes NAME:VERSION with a version ≥ 1, e.g. chapter12-loans:1, got {ref!r}")
-    return name, int(version)
+    """`--model NAME:VERSION` → (name, version), through the one parser."""
+    name, version = modelref.parse_model_ref(ref, "--model")
+    assert version is not None  # required
+    return name, version
 
 
 def model_for(cfg: StackConfig, deployment: str, override: str | None = None) -> tuple[str, int]:
@@ -132,7 +121,7 @@ class LocalEndpoint:
             "AML_APP_ROOT": str(self.app_root),
             "AZUREML_ENTRY_SCRIPT": ENTRY_SCRIPT,
             "AZUREML_MODEL_DIR": str(self.model_dir),
-            "AMLOPS_MAX_ROWS": str(self.settings.max_rows),
+            MAX_ROWS_ENV: str(self.settings.max_rows),
             "SCORING_TIMEOUT_MS": str(self.settings.request_timeout_ms),
             "SERVICE_NAME": self.endpoint_name,
             **front.to_env(),
