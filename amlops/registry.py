@@ -96,6 +96,17 @@ def default_tracking_uri(configured: str | None = None) -> str:
     return model_source.tracking_uri(configured)
 
 
+def pick_version(versions: list["ModelVersion"], name: str, version: int | None, where: str = "") -> "ModelVersion":
+    """`version` among `versions` (non-empty, oldest first), the latest when None; ModelNotFound lists what exists."""
+    if version is None:
+        return versions[-1]
+    for v in versions:
+        if v.version == version:
+            return v
+    have = ", ".join(str(v.version) for v in versions)
+    raise ModelNotFound(f"{name} has no version {version}{where} (versions: {have})")
+
+
 class Registry:
     """A model registry at one MLflow tracking URI."""
 
@@ -178,13 +189,7 @@ class Registry:
                 f"model {name!r} is not registered at {self.tracking_uri} (registered: {known}); "
                 "run `amlops model train` and `amlops model register` first"
             )
-        if version is None:
-            return versions[-1]
-        for v in versions:
-            if v.version == version:
-                return v
-        have = ", ".join(str(v.version) for v in versions)
-        raise ModelNotFound(f"{name} has no version {version} (versions: {have})")
+        return pick_version(versions, name, version)
 
     def download(self, name: str, version: int) -> Path:
         """The version's MLflow model folder on local disk, cached per registry.

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from amlops.azure.calls import call
 from amlops.errors import ModelNotFound
-from amlops.registry import ModelVersion
+from amlops.registry import ModelVersion, pick_version
 
 
 @dataclass(frozen=True)
@@ -104,13 +104,7 @@ class AzureModelRegistry:
                 f"model {name!r} is not in Azure ML registry {self.name}; publish a registered version first "
                 f"(`amlops publish {name}:VERSION --stack STACK`)"
             )
-        if version is None:
-            return versions[-1]
-        for v in versions:
-            if v.version == version:
-                return v
-        have = ", ".join(str(v.version) for v in versions)
-        raise ModelNotFound(f"{name} has no version {version} in Azure ML registry {self.name} (versions: {have})")
+        return pick_version(versions, name, version, f" in Azure ML registry {self.name}")
 
     def publish(self, source: ModelVersion, folder: Path, *, if_better: bool = False) -> Published:
         """Copy a registered version (its MLflow folder and tags) to the registry as its next version.
