@@ -145,8 +145,10 @@ def test_profile_server_pid_adds_cpu_and_memory(fake):
     import os
 
     ep = fake()
-    plan = LoadPlan(max_concurrency=1, step_requests=30, **QUICK)
+    # enough requests that the serving (this process) spends whole clock ticks of CPU, which is all psutil can see
+    plan = LoadPlan(max_concurrency=1, step_requests=2000, **QUICK)
     step = run_profile(Target(ep.url), BODIES, plan, server_pid=os.getpid()).steps[0]
+    assert step.requests == 2000
     assert step.server_cpu_percent > 0
     assert step.server_peak_rss_bytes > 10 * 1024 * 1024
     assert step.server_processes >= 1
