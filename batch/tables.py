@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -65,16 +66,16 @@ def _arrow_message(path: Path, text: str) -> str:
     return text
 
 
-def read_table(path: str | os.PathLike, text: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """A CSV or Parquet file as a DataFrame; CSV columns in `text` (all when None) stay strings as spelled.
+def read_table(path: str | os.PathLike, text: tuple[str, ...] | None = None) -> pa.Table:
+    """A CSV or Parquet file as an Arrow table; CSV columns in `text` (all when None) stay strings as spelled.
     Raises InputFileError naming the file."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _read_csv(path, text).to_pandas()
+        return _read_csv(path, text)
     if suffix == ".parquet":
         try:
-            return pq.read_table(path).to_pandas()
+            return pq.read_table(path)
         except (pa.ArrowException, OSError) as exc:
             raise InputFileError(f"{path}: not a readable Parquet file: {exc}") from None
     raise InputFileError(f"{path}: not a .csv or .parquet file")
@@ -97,64 +98,71 @@ def csv_line_of(path: Path, record: int) -> int:
     return start
 
 
-def _where(path: Path, frame: pd.DataFrame, position: int) -> str:
+def _where(path: Path, position: int) -> str:
     if path.suffix.lower() == ".csv":
         return f"line {csv_line_of(path, position)}"
     return f"row {position + 1}"
 
 
-def features(frame: pd.DataFrame, wanted: tuple[Feature, ...], path: Path) -> pd.DataFrame:
+def _numbers(col: pa.ChunkedArray) -> np.ndarray:
+    """A column as float64, with NaN where a value is missing or not a number."""
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        return pd.to_numeric(col.to_pandas(), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type):
+        return pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+    return np.full(len(col), np.nan)  # booleans, dates, …: not numbers
+
+
+def features(table: pa.Table, wanted: tuple[Feature, ...], path: Path) -> pd.DataFrame:
     """The model's columns, in its order and types; the first bad value raises InputFileError naming where."""
-    missing = [f.name for f in wanted if f.name not in frame.columns]
+    missing = [f.name for f in wanted if f.name not in table.column_names]
     if missing:
         raise InputFileError(
             f"{path}: lacks column(s) {', '.join(missing)}; the model reads {', '.join(f.name for f in wanted)}"
         )
     out = {}
     for f in wanted:
-        col = frame[f.name]
+        col = table.column(f.name)
         if f.numeric:
-            values = pd.to_numeric(col, errors="coerce") if col.dtype == object or pd.api.types.is_string_dtype(col) else col
-            array = np.asarray(values, dtype="float64")
+            array = _numbers(col)
             bad = ~np.isfinite(array)
             if f.integer:
                 bad |= ~bad & ((np.mod(array, 1, where=~bad, out=np.zeros(len(array))) != 0) | (np.abs(array) > INT64_MAX))
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 kind = "a whole number" if f.integer else "a number"
+                shown = col[i].as_py()
                 raise InputFileError(
-                    f"{path}: {_where(path, frame, i)}: column {f.name} must be {kind}, got {str(col.iloc[i])[:40]!r} "
+                    f"{path}: {_where(path, i)}: column {f.name} must be {kind}, got {str(shown if shown is not None else 'nan')[:40]!r} "
                     f"({int(bad.sum())} such row(s) in the file)"
                 )
             out[f.name] = array.astype("int64") if f.integer else array
         else:
-            nulls = col.isna().to_numpy()
+            nulls = pc.is_null(col).to_numpy(zero_copy_only=False)
             if nulls.any():
-                i = int(np.flatnonzero(nulls)[0])
-                raise InputFileError(f"{path}: {_where(path, frame, i)}: column {f.name} is empty")
-            out[f.name] = col.astype(str)
-    return pd.DataFrame(out, index=frame.index)
+                raise InputFileError(f"{path}: {_where(path, int(np.flatnonzero(nulls)[0]))}: column {f.name} is empty")
+            out[f.name] = col.to_pandas().astype(str)
+    return pd.DataFrame(out)
 
 
-def score(model: LoadedModel, path: str | os.PathLike) -> pd.DataFrame:
+def score(model: LoadedModel, path: str | os.PathLike) -> pa.Table:
     """One file's output rows: the id columns (or the whole input row) and `prediction`, in the input's order."""
     path = Path(path)
     ids = id_columns()
-    frame = read_table(path, ids or None)  # carried columns keep their exact text
-    absent = [c for c in ids if c not in frame.columns]
+    table = read_table(path, ids or None)  # carried columns keep their exact text
+    absent = [c for c in ids if c not in table.column_names]
     if absent:
         raise InputFileError(f"{path}: lacks id column(s) {', '.join(absent)} (amlops:batch.idColumns)")
-    x = features(frame, model.features, path)
-    kept = frame[list(ids)] if ids else frame
-    if not len(frame):
-        return kept.assign(**{PREDICTION: pd.Series([], dtype="int64")})
+    x = features(table, model.features, path)
+    kept = table.select(list(ids)) if ids else table
+    if not table.num_rows:
+        return kept.append_column(PREDICTION, pa.array([], type=pa.int64()))
     predicted = model.estimator.predict(x)  # type: ignore[attr-defined]
-    return kept.assign(**{PREDICTION: predicted})
+    return kept.append_column(PREDICTION, pa.array(np.asarray(predicted)))
 
 
-def csv_bytes(frame: pd.DataFrame, header: bool) -> bytes:
+def csv_bytes(table: pa.Table, header: bool) -> bytes:
     """The rows as CSV (quoted where needed), with or without the header line."""
     sink = pa.BufferOutputStream()
-    table = pa.Table.from_pandas(frame, preserve_index=False)
     pacsv.write_csv(table, sink, write_options=_WITH_HEADER if header else _NO_HEADER)
     return sink.getvalue().to_pybytes()

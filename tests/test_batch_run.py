@@ -67,7 +67,7 @@ def test_batch_run_append_row_writes_frames_space_separated_without_header_or_in
 def test_batch_run_fewer_elements_than_files_counts_the_difference_as_failed(tmp_path, trained_model_dir):
     entry = script(tmp_path, "def run(mb):\n    return [p for p in mb if not p.endswith('1.csv')]\n")
     folder = parts(tmp_path / "in", 3, 1)
-    result, out, reports = job(tmp_path, trained_model_dir, folder, entry, mini_batch_size=3)
+    result, out, reports = job(tmp_path, trained_model_dir, folder, entry, mini_batch_size=3, max_concurrency_per_instance=1)
     assert (result.counts.items_succeeded, result.counts.items_failed) == (2, 1)
     assert errors(reports) == (
         f"mini-batch 0 (3 files from {folder / 'part-00000.csv'}): 1 of 3 items failed: run() returned 2 elements: "
@@ -120,8 +120,8 @@ def test_batch_run_max_concurrency_starts_that_many_workers_each_init_once(tmp_p
 
 def test_batch_run_logging_level_filters_worker_logs(tmp_path, trained_model_dir):
     folder = parts(tmp_path / "in", 1, 2)
-    _, _, warn = job(tmp_path / "w", trained_model_dir, folder, logging_level="WARNING")
-    _, _, debug = job(tmp_path / "d", trained_model_dir, folder, logging_level="DEBUG")
+    _, _, warn = job(tmp_path / "w", trained_model_dir, folder, logging_level="WARNING", max_concurrency_per_instance=1)
+    _, _, debug = job(tmp_path / "d", trained_model_dir, folder, logging_level="DEBUG", max_concurrency_per_instance=1)
     assert (warn / "logs" / "worker0.log").read_text() == ""
     assert "mini-batch 0: 1 files, 1 elements returned" in (debug / "logs" / "worker0.log").read_text()
 

@@ -176,6 +176,8 @@ def run_job(spec: JobSpec, console: Console | None = None) -> reports.JobResult:
         else:
             pool.kill()
         runner.abort_pending()
+        for part in folder.glob(".part-*"):  # a worker stopped before the parent claimed its part file
+            part.unlink(missing_ok=True)
         output_file = None
         if status == "SUCCEEDED":
             _publish_script_outputs(folder / SCRIPT_OUTPUTS, out)
