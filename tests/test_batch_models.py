@@ -16,7 +16,7 @@ from amlops.batching.split import split
 from batch_support import job
 from models_support import CASES, forest_frame, pipeline_frame
 
-IDS = {"environment_variables": {"AMLOPS_ID_COLUMNS": "row_id"}, "id_columns": ("row_id",)}
+IDS = {"environment_variables": {"AMLOPS_ID_COLUMNS": "row_id"}}
 
 
 def frame_for(name: str) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from amlops.stackfile import load_stack
 from batch_support import errors, hidden, job, loans_csv, parts, processed, script
 
 FEATURES = list(data_mod.FEATURES)
-IDS = {"environment_variables": {"AMLOPS_ID_COLUMNS": "application_id"}, "id_columns": ("application_id",)}
+IDS = {"environment_variables": {"AMLOPS_ID_COLUMNS": "application_id"}}
 
 
 def predicted(model_dir: Path, frame: pd.DataFrame) -> list[int]:

@@ -9,7 +9,7 @@ from typing import Literal
 
 from amlops.errors import UsageError
 from amlops.paths import BATCH_DIR
-from infra.config import BatchConfig
+from infra.config import ID_COLUMNS_ENV, BatchConfig
 
 Mode = Literal["tabular", "files"]
 DEFAULT_SCRIPTS: dict[str, Path] = {"tabular": BATCH_DIR / "tabular_batch.py", "files": BATCH_DIR / "file_batch.py"}
@@ -38,7 +38,12 @@ class BatchSettings:
     logging_level: str = "INFO"
     environment_variables: dict[str, str] = field(default_factory=dict)
     """The deployment's environment variables (the stack's, plus the id columns the scripts read)."""
-    id_columns: tuple[str, ...] = ()
+
+    @property
+    def id_columns(self) -> tuple[str, ...]:
+        """The input columns carried into the output: what the environment tells the scripts (one source)."""
+        raw = self.environment_variables.get(ID_COLUMNS_ENV, "")
+        return tuple(c.strip() for c in raw.split(",") if c.strip())
 
     @property
     def workers(self) -> int:
@@ -71,5 +76,4 @@ def from_config(cfg: BatchConfig, mode: Mode | None = None, size: int | None = N
         output_file_name=cfg.output_file_name,
         logging_level=cfg.logging_level,
         environment_variables=cfg.deployment_environment(),
-        id_columns=tuple(cfg.id_columns),
     )

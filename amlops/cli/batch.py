@@ -11,6 +11,7 @@ import typer
 from rich.text import Text
 
 from amlops.cli.options import StackOption
+from amlops.cli.remote import SubscriptionOption
 from amlops.cli.output import err as console
 from amlops.cli.output import out
 
@@ -96,8 +97,6 @@ def register(app: typer.Typer) -> None:
 
 
 # --- the deployed batch endpoint (azure-ai-ml): submit, status, download ----------------------------
-
-from amlops.cli.remote import SubscriptionOption  # noqa: E402  # this section's own import, kept with it
 
 
 @batch_app.command("submit")
