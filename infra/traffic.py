@@ -6,7 +6,8 @@ resource sets both maps through azure-ai-ml once every deployment is in place.
 
 The provider runs in Pulumi's dynamic-provider process, which unpickles it by reference:
 `infra.traffic` must be importable there (the repo is installed editable into the
-virtualenv that Pulumi.yaml names), and azure-ai-ml + azure-identity must be installed.
+virtualenv that Pulumi.yaml names), and azure-ai-ml + azure-identity must be installed. Its
+credential is the one rule of infra/credential.py.
 """
 
 from __future__ import annotations
@@ -36,11 +37,16 @@ def endpoint_revision(*declared: Any) -> str:
 
 
 def ml_client(subscription_id: str, resource_group_name: str, workspace_name: str) -> Any:
-    """The real client: azure-ai-ml with DefaultAzureCredential (az login, a CI identity…)."""
-    from azure.ai.ml import MLClient
-    from azure.identity import DefaultAzureCredential
+    """The real client: azure-ai-ml with the one credential rule (infra/credential.py).
 
-    return MLClient(DefaultAzureCredential(), subscription_id, resource_group_name, workspace_name)
+    In the deploy workflow this runs in Pulumi's dynamic-provider process, which inherits the
+    `pulumi up` step's environment: GitHub's ACTIONS_ID_TOKEN_* and AZURE_CLIENT_ID/AZURE_TENANT_ID.
+    """
+    from azure.ai.ml import MLClient
+
+    from infra.credential import credential
+
+    return MLClient(credential(), subscription_id, resource_group_name, workspace_name)
 
 
 def _percentages(mapping: dict[str, Any] | None) -> dict[str, int]:

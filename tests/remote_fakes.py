@@ -185,7 +185,7 @@ def install(monkeypatch) -> Azure:
     """Replace azure.ai.ml.MLClient (and the credential) with fakes bound to a fresh Azure; set the subscription."""
     fake = Azure()
     monkeypatch.setattr("azure.ai.ml.MLClient", fake_mlclient(fake))
-    monkeypatch.setattr("amlops.azure.credential.credential", lambda env=None: "test-credential")
+    monkeypatch.setattr("infra.credential.credential", lambda env=None: "test-credential")
     monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", SUBSCRIPTION)
     return fake
 

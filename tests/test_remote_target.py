@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from amlops.azure import credential as cred
+from infra import credential as cred
 from amlops.azure.errors import RemoteUsageError
 from amlops.azure.target import ml_client, target_for
 from amlops.plan import run_plan

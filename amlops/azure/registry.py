@@ -75,7 +75,7 @@ class AzureModelRegistry:
     def client(self) -> Any:
         """MLClient(registry_name=...): registry-scoped, no workspace (the SDK finds the registry's region)."""
         if self._client is None:
-            from amlops.azure.credential import credential
+            from infra.credential import credential
 
             factory = self._factory
             if factory is None:

@@ -60,7 +60,7 @@ def ml_client(target: Target, credential: Any = None, factory: Callable[..., Any
     if factory is None:
         from azure.ai.ml import MLClient as factory  # noqa: N813  # the import costs ≈ 1 s: only when used
     if credential is None:
-        from amlops.azure.credential import credential as default_credential
+        from infra.credential import credential as default_credential
 
         credential = default_credential()
     return factory(

@@ -1,4 +1,10 @@
-"""The Azure credential of the remote commands: GitHub's OIDC token in a workflow, else DefaultAzureCredential.
+"""The one Azure credential rule: GitHub's OIDC token exchanged in a workflow, else DefaultAzureCredential.
+
+Every Azure call uses it: amlops' remote commands, `amlops publish`, the promotion gate, and the
+Pulumi program's post-deployment steps (infra/traffic.py, infra/batch_defaults.py,
+infra/managed_network.py), which run inside `pulumi up` in the deploy workflow. It lives in infra/
+because infra never imports amlops and amlops may import infra. Its dependencies (azure-identity)
+are imported only when a credential is built.
 
 In a GitHub Actions job with `id-token: write`, the runner exposes ACTIONS_ID_TOKEN_REQUEST_URL and
 ACTIONS_ID_TOKEN_REQUEST_TOKEN; the token requested for the audience `api://AzureADTokenExchange` is
