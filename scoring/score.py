@@ -82,6 +82,8 @@ number_int_limit = int(Decimal(repr(NUMBER_LIMITS[0])))
 """number_limit as the exact decimal its text spells: the largest integer a float column takes (JSON
 Schema validators compare an integer with the swagger's maximum that way)."""
 max_rows = DEFAULT_MAX_ROWS
+collection = None
+"""scoring/datacollection.py's collectors when the deployment's data collector is on, else None."""
 
 
 class Loaded(NamedTuple):
@@ -226,7 +228,7 @@ def init() -> None:
     Raises ModelLoadError (the deployment then fails to start) when load() does, or when
     AZUREML_MODEL_DIR is not set or AMLOPS_MAX_ROWS is not a positive whole number.
     """
-    global model, columns, kinds, column_set, methods, as_frame, binary_classes, number_limit, number_int_limit, max_rows
+    global model, columns, kinds, column_set, methods, as_frame, binary_classes, number_limit, number_int_limit, max_rows, collection
 
     max_rows = read_max_rows(os.environ.get(MAX_ROWS_ENV))
     if MODEL_DIR_ENV not in os.environ:
@@ -238,6 +240,7 @@ def init() -> None:
     classes = getattr(found.model, "classes_", None)
     binary_classes = tuple(classes.tolist()) if classes is not None and len(classes) == 2 else None
     model = found.model
+    collection = _collection()
     # Rows are scored as a numpy array in the fitted column order; scikit-learn would warn
     # about the missing feature names on every request.
     warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
@@ -246,6 +249,17 @@ def init() -> None:
         type(model).__name__, found.path, ", ".join(f"{c} ({k})" for c, k in zip(columns, kinds)),
         "DataFrame" if as_frame else "array", number_limit, ", ".join(methods), max_rows,
     )
+
+
+def _collection():
+    """The model_inputs/model_outputs collectors (scoring/datacollection.py, beside this script) when Azure's
+    data collector configuration is present; imported only then."""
+    if not (os.environ.get("AZUREML_MDC_CONFIG_PATH") or os.environ.get("AZUREML_MDC_ENABLED", "").lower() == "true"):
+        return None
+    from datacollection import Collection
+
+    classes = getattr(model, "classes_", None)
+    return Collection(columns, frozenset(c for c, k in zip(columns, kinds) if k == INTEGER), None if classes is None else classes.tolist(), logger)
 
 
 def _json_type(value: object) -> str:
@@ -436,6 +450,8 @@ def run(request):
         message = f"the model cannot score these rows: {str(exc).splitlines()[0][:300]}"
         logger.info("rejected: the model cannot score these rows (%s)", type(exc).__name__)
         return _error(400, message)
+    if collection is not None:
+        collection.collect(x, answer, method, request.headers.get("x-request-id"))
     # The book's alert ("more than 100 rejected loans in 30 minutes") counts these lines in
     # Application Insights traces; infra/monitoring.py's query parses this exact format.
     if rejected is None:

@@ -30,7 +30,7 @@ def lock_pins() -> dict[str, str]:
 def test_scoring_environment_pins_equal_requirements_lock():
     lock = lock_pins()
     pins = pip_pins()
-    assert sorted(pins) == ["azureml-inference-server-http", "numpy", "pandas", "pyyaml", "scikit-learn", "skops"]
+    assert sorted(pins) == ["azureml-ai-monitoring", "azureml-inference-server-http", "numpy", "pandas", "pyyaml", "scikit-learn", "skops"]
     assert {name: lock[name] for name in pins} == pins
 
 

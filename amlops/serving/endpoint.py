@@ -25,7 +25,9 @@ from amlops.serving.server import GunicornServer, GunicornSpec
 from amlops.serving.settings import Admission, FrontDoorSettings
 from amlops.serving.telemetry.localfile import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, telemetry_path
 from infra.config import DeploymentConfig, StackConfig
+from infra.monitor_config import TARGET_COLUMN_ENV, DataCollectorConfig
 from infra.online_endpoint import MAX_ROWS_ENV
+from amlops.modelmonitor.agent import CollectorAgent
 
 ENTRY_SCRIPT = "score.py"
 WSGI_APP = "amlops.serving.wsgi:app"
@@ -70,9 +72,13 @@ class LocalEndpoint:
         admission: bool = True,
         telemetry_max_bytes: int = DEFAULT_MAX_BYTES,
         telemetry_backups: int = DEFAULT_BACKUPS,
+        data_collector: DataCollectorConfig | None = None,
+        target_column: str | None = None,
     ):
         """`max_concurrent_requests_per_instance` overrides the stack's (429 above twice it);
-        `admission=False` takes every request (no 429), as a plain inference server does."""
+        `admission=False` takes every request (no 429), as a plain inference server does.
+        `data_collector` turns on the deployment's data collection (its local agent, amlops.modelmonitor.agent);
+        `target_column` names the model_outputs column (the monitor's training label)."""
         self.cfg = cfg
         self.model_dir = Path(model_dir)
         self.deployment = choose_deployment(cfg, deployment)
@@ -133,6 +139,14 @@ class LocalEndpoint:
             worker_timeout_s=worker_timeout_s(self.settings.request_timeout_ms),
             log_dir=state / "logs",
         )
+        if target_column:
+            env[TARGET_COLUMN_ENV] = target_column
+        self.collector: CollectorAgent | None = None
+        if data_collector is not None:
+            self.collector = CollectorAgent(
+                self.endpoint_name, self.deployment, collections=data_collector.collections,
+                sampling_rate=data_collector.sampling_rate, rolling_rate=data_collector.rolling_rate, state=state,
+            )
         self._server = GunicornServer(spec, host=host, port=port)
 
     @property
@@ -172,12 +186,23 @@ class LocalEndpoint:
         if self.admission is not None:  # a fresh count of requests taken
             self.admission.state_file.parent.mkdir(parents=True, exist_ok=True)
             self.admission.state_file.write_bytes(b"")
-        self._server.start()
+        if self.collector is not None:  # score.py's collectors post to it from the workers
+            self._server.spec.env.update(self.collector.start().env)
+        try:
+            self._server.start()
+        except BaseException:
+            self._stop_collector()
+            raise
         return self
+
+    def _stop_collector(self) -> None:
+        if self.collector is not None:
+            self.collector.stop()
 
     def stop(self) -> int | None:
         """Stop gunicorn (SIGTERM to the master, then wait); returns its exit code."""
         code = self._server.stop()
+        self._stop_collector()
         if self.admission is not None:
             self.admission.state_file.unlink(missing_ok=True)
         return code
