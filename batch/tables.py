@@ -1,16 +1,24 @@
-"""Read one input file of a batch job and score it: the part both batch entry scripts share.
+"""Read one input file of a batch job, check its rows against the model's signature, and score it.
 
-An item of an Azure batch model deployment is a file (run() gets file paths), so a file
-is scored whole or not at all: any row that cannot be scored fails its file, with an
-error naming the file, the line (CSV) or row (Parquet) and the column. Part of the
-batch/ code asset; imports only numpy, pandas and pyarrow.
+The part both batch entry scripts share, and the one rule `amlops batch split` applies when it
+sets bad rows aside (it loads this file, so the split and the scripts cannot disagree).
+An item of an Azure batch model deployment is a file (run() gets file paths), so the scripts
+score a file whole or not at all: a row that cannot be scored fails its file, with an error
+naming the file, the line (CSV, as an editor counts lines) or row (Parquet) and the column.
+Values reach the model as pandas reads them with the signature's dtypes: integers exactly as
+int64 (parsed from the text, never through float64), floats as float64; a value outside int64,
+an empty cell, a non-finite number is refused and named. Part of the batch/ code asset; imports
+only numpy, pandas and pyarrow.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -24,9 +32,11 @@ from model_loader import Feature, LoadedModel
 ID_COLUMNS_ENV = "AMLOPS_ID_COLUMNS"
 """Comma-separated input columns to carry into the output; set by the deployment (amlops:batch.idColumns)."""
 PREDICTION = "prediction"
-INT64_MAX = 2**63 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+SHOWN = 40
+"""At most this many characters of a bad value are quoted in a message."""
 # Quoted fields may hold line breaks.
-_PARSE = pacsv.ParseOptions(newlines_in_values=True)
+PARSE = pacsv.ParseOptions(newlines_in_values=True)
 _NO_HEADER = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 _WITH_HEADER = pacsv.WriteOptions(include_header=True, quoting_style="needed")
 
@@ -35,130 +45,300 @@ class InputFileError(ValueError):
     """An input file cannot be read or holds a row the model cannot score."""
 
 
+@dataclass(frozen=True)
+class BadRow:
+    """A row the model cannot score: its 0-based position among the table's records, the first bad column, why."""
+
+    record: int
+    column: str
+    reason: str
+
+
 def id_columns() -> tuple[str, ...]:
     """The id columns the deployment asks for (none: whole input rows are carried)."""
     raw = os.environ.get(ID_COLUMNS_ENV, "")
     return tuple(c.strip() for c in raw.split(",") if c.strip())
 
 
-def _read_csv(path: Path, text: tuple[str, ...] | None) -> pa.Table:
-    """The CSV as one block; `text` columns (all when None) are read as strings, keeping their exact spelling."""
-    with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
-        names = next(csv.reader(fh), None)  # the csv module ends lines at \n, \r\n or a lone \r
+# --- reading ----------------------------------------------------------------------------------------
+
+
+def line_count(data: bytes) -> tuple[int, int]:
+    """(the 1-based line the end of `data` is on, the line ends in it), counting \n, \r\n and a lone \r."""
+    ends = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+    return 1 + ends, ends
+
+
+def encoding_error(path: Path, line: int, byte: int, value: int, hint: str) -> str:
+    """The one wording for a CSV that is not UTF-8 (the split and the entry scripts both use it)."""
+    return f"{path}: line {line}, byte {byte}: 0x{value:02x} is not UTF-8; {hint}"
+
+
+ENCODING_HINT = "convert the file to UTF-8, or cut it with `amlops batch split --encoding ENCODING` (e.g. latin-1)"
+"""What to do about a non-UTF-8 CSV: the scripts read UTF-8 (what pyarrow reads), as Azure runs them."""
+
+
+def not_utf8(path: Path, data: bytes) -> str | None:
+    """Where `data` stops being UTF-8, as one line naming the file, line and byte; None when it is UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return encoding_error(path, line_count(data[:exc.start])[0], exc.start + 1, data[exc.start], ENCODING_HINT)
+    return None
+
+
+def header(path: Path, data: bytes) -> list[str]:
+    """The CSV's header names; InputFileError when it has none."""
+    names = next(csv.reader(text_lines(data)), None)  # a line ends at \n, \r\n or a lone \r
     if not names or not any(n.strip() for n in names):
         raise InputFileError(f"{path}: line 1: empty; a CSV needs a header line naming its columns")
-    keep = names if text is None else [n for n in names if n in text]
-    convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in keep}, strings_can_be_null=False)
-    # one block: column types are inferred from the whole file, never from its first megabyte only
-    read = pacsv.ReadOptions(block_size=max(path.stat().st_size + 1, 1 << 16), use_threads=False)
+    return names
+
+
+def csv_strings(path: Path, data: bytes) -> pa.Table:
+    """A CSV's bytes as one table of strings, every value exactly as spelled (types come from the signature)."""
+    names = header(path, data)
+    convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False)
+    # one block: a record is never cut at a block boundary guess
+    read = pacsv.ReadOptions(block_size=max(len(data) + 1, 1 << 16), use_threads=False)
     try:
-        return pacsv.read_csv(path, read_options=read, parse_options=_PARSE, convert_options=convert)
+        return pacsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=PARSE, convert_options=convert)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise InputFileError(f"{path}: {_arrow_message(path, str(exc))}") from None
+        raise InputFileError(not_utf8(path, data) or f"{path}: {_arrow_message(data, str(exc))}") from None
 
 
-def _arrow_message(path: Path, text: str) -> str:
+def _arrow_message(data: bytes, text: str) -> str:
     text = text.removeprefix("CSV parse error: ").strip()
     if text.startswith("Row #"):
         number, _, rest = text[len("Row #"):].partition(": ")
         if number.isdigit():
-            return f"line {csv_line_of(path, int(number) - 2)}: {rest.strip()}"
+            return f"line {lines_of(text_lines(data), [int(number) - 2])[0]}: {rest.strip()}"
     return text
 
 
-def read_table(path: str | os.PathLike, text: tuple[str, ...] | None = None) -> pa.Table:
-    """A CSV or Parquet file as an Arrow table; CSV columns in `text` (all when None) stay strings as spelled.
-    Raises InputFileError naming the file."""
+def read_table(path: str | os.PathLike) -> pa.Table:
+    """A CSV (every column as strings, as spelled) or Parquet file as an Arrow table.
+
+    Raises InputFileError naming the file (and the line and byte where a CSV is not UTF-8);
+    OSError when the file cannot be read at all."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _read_csv(path, text)
+        return csv_strings(path, path.read_bytes())
     if suffix == ".parquet":
         try:
             return pq.read_table(path)
-        except (pa.ArrowException, OSError) as exc:
+        except pa.ArrowException as exc:
             raise InputFileError(f"{path}: not a readable Parquet file: {exc}") from None
     raise InputFileError(f"{path}: not a .csv or .parquet file")
 
 
-def csv_line_of(path: Path, record: int) -> int:
-    """The 1-based line on which data record `record` (0-based, after the header) starts, counting blank lines,
-    CR-only line ends and line breaks inside quoted fields as a reader of the file sees them."""
-    with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
-        reader = csv.reader(fh)
-        next(reader, None)
-        start = reader.line_num + 1
-        index = 0
-        for row in reader:
-            if row:  # pyarrow skips empty lines: they are not records
-                if index == record:
-                    return start
+def text_lines(data: bytes) -> Iterator[str]:
+    """The bytes as lines for the csv module (line ends kept: \\n, \\r\\n or a lone \\r)."""
+    return io.StringIO(data.decode("utf-8-sig", errors="replace"), newline="")
+
+
+def lines_of(lines: Iterable[str], records: list[int], width: int | None = None,
+             misfits: list[tuple[int, int]] | None = None) -> list[int]:
+    """The 1-based line on which each data record (0-based, after the header; `records` ascending) starts,
+    counting blank lines, lone-CR line ends and line breaks inside quoted fields as an editor does. One pass.
+
+    With `width`, a row of another number of fields is not a record (pyarrow's invalid_row_handler
+    skipped it): its (line, fields) goes to `misfits`, and the whole input is read."""
+    reader = csv.reader(lines)
+    next(reader, None)
+    found: list[int] = []
+    wanted = iter(records)
+    target = next(wanted, None)
+    start, index = reader.line_num + 1, 0
+    for row in reader:
+        if target is None and misfits is None:
+            break
+        if row:  # empty lines are not records (pyarrow skips them)
+            if width is not None and len(row) != width:
+                if misfits is not None:
+                    misfits.append((start, len(row)))
+            else:
+                while target == index:
+                    found.append(start)
+                    target = next(wanted, None)
                 index += 1
-            start = reader.line_num + 1
-    return start
+        start = reader.line_num + 1
+    while target is not None:
+        found.append(start)
+        target = next(wanted, None)
+    return found
 
 
-def _where(path: Path, position: int) -> str:
-    if path.suffix.lower() == ".csv":
-        return f"line {csv_line_of(path, position)}"
-    return f"row {position + 1}"
+def where(path: Path, data: bytes | None, records: list[int]) -> list[str]:
+    """How messages name records of `path`: `line N` (CSV) or `row N` (Parquet, 1-based)."""
+    if path.suffix.lower() == ".csv" and data is not None:
+        return [f"line {n}" for n in lines_of(text_lines(data), records)]
+    return [f"row {r + 1}" for r in records]
 
 
-def _numbers(col: pa.ChunkedArray) -> np.ndarray:
-    """A column as float64, with NaN where a value is missing or not a number."""
-    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-        return pd.to_numeric(col.to_pandas(), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_null(col.type):
-        return pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
-    return np.full(len(col), np.nan)  # booleans, dates, …: not numbers
+# --- checking and converting ----------------------------------------------------------------------
 
 
-def features(table: pa.Table, wanted: tuple[Feature, ...], path: Path) -> pd.DataFrame:
-    """The model's columns, in its order and types; the first bad value raises InputFileError naming where."""
+def _shown(value: object) -> str:
+    return repr(str(value)[:SHOWN])
+
+
+def _reasons(values: list, bad: np.ndarray, integer: bool) -> dict[int, str]:
+    """Why each flagged value cannot be read, one string per row (the slow path, bad rows only)."""
+    kind = "a whole number" if integer else "a number"
+    out = {}
+    for i in np.flatnonzero(bad):
+        v = values[int(i)]
+        if v is None or (isinstance(v, str) and not v.strip()):
+            out[int(i)] = "is empty"
+            continue
+        try:
+            number = float(v)
+        except (TypeError, ValueError):
+            out[int(i)] = f"must be {kind}, got {_shown(v)}"
+            continue
+        if not np.isfinite(number):
+            out[int(i)] = f"must be a finite number, got {_shown(v)}"
+        elif integer and number != int(number):
+            out[int(i)] = f"must be a whole number, got {_shown(v)}"
+        else:
+            out[int(i)] = f"is outside the int64 range [{INT64_MIN}, {INT64_MAX}], got {_shown(v)}"
+    return out
+
+
+def _exact_int(text: str) -> int | None:
+    """A string's integer value when it spells one (as int or as an integral float), else None."""
+    s = text.strip()
+    if "_" in s or "x" in s.lower():  # Python reads 1_000 and 0x10; pandas does not
+        return None
+    try:
+        return int(s)
+    except ValueError:
+        pass
+    try:
+        number = float(s)
+    except ValueError:
+        return None
+    return int(number) if np.isfinite(number) and number == int(number) else None
+
+
+def _integers(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """An integer feature as exact int64 values and a mask of rows that hold no int64."""
+    n = len(col)
+    t = col.type
+    if pa.types.is_integer(t):
+        bad = pc.is_null(col).to_numpy(zero_copy_only=False)
+        if t == pa.uint64():
+            bad = bad | pc.fill_null(pc.greater(col, pa.scalar(INT64_MAX, t)), False).to_numpy(zero_copy_only=False)
+        safe = pc.if_else(pa.array(bad), pa.scalar(0, t), col) if bad.any() else col
+        return pc.cast(safe, pa.int64()).to_numpy(zero_copy_only=False), bad
+    if pa.types.is_floating(t) or pa.types.is_null(t):
+        x = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+        ok = np.isfinite(x)
+        ok &= np.where(ok, np.mod(x, 1, where=ok, out=np.zeros(n)) == 0, False)
+        ok &= (x >= -(2.0**63)) & (x < 2.0**63)
+        return np.where(ok, x, 0).astype("int64"), ~ok
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        try:  # the fast path: every value spells an int64 in decimal (Arrow would also read 0x10)
+            if not pc.any(pc.match_substring(col, "x", ignore_case=True)).as_py():
+                return pc.cast(col, pa.int64()).to_numpy(zero_copy_only=False), np.zeros(n, bool)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        values = np.zeros(n, "int64")
+        bad = np.zeros(n, bool)
+        for i, text in enumerate(col.to_pylist()):
+            v = _exact_int(text) if text is not None else None
+            if v is None or not INT64_MIN <= v <= INT64_MAX:
+                bad[i] = True
+            else:
+                values[i] = v
+        return values, bad
+    return np.zeros(n, "int64"), np.ones(n, bool)  # booleans, dates, …: not numbers
+
+
+def _floats(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """A float feature as float64 values and a mask of rows that hold no finite number."""
+    t = col.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        try:
+            x = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            x = pd.to_numeric(col.to_pandas(), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t):
+        x = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
+    else:
+        x = np.full(len(col), np.nan)
+    return x, ~np.isfinite(x)
+
+
+def check(table: pa.Table | pa.RecordBatch, wanted: tuple[Feature, ...]) -> tuple[dict[str, np.ndarray], list[BadRow]]:
+    """The model's columns converted to their signature's dtypes, and every row that cannot be scored
+    (its first bad column, in the model's order), ascending. Raises InputFileError when a column is missing."""
     missing = [f.name for f in wanted if f.name not in table.column_names]
     if missing:
         raise InputFileError(
-            f"{path}: lacks column(s) {', '.join(missing)}; the model reads {', '.join(f.name for f in wanted)}"
+            f"lacks column(s) {', '.join(missing)}; the model reads {', '.join(f.name for f in wanted)}"
         )
-    out = {}
+    columns: dict[str, np.ndarray] = {}
+    reasons: dict[int, BadRow] = {}
     for f in wanted:
         col = table.column(f.name)
+        col = col if isinstance(col, pa.ChunkedArray) else pa.chunked_array([col])
         if f.numeric:
-            array = _numbers(col)
-            bad = ~np.isfinite(array)
-            if f.integer:
-                bad |= ~bad & ((np.mod(array, 1, where=~bad, out=np.zeros(len(array))) != 0) | (np.abs(array) > INT64_MAX))
+            values, bad = _integers(col) if f.integer else _floats(col)
             if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                kind = "a whole number" if f.integer else "a number"
-                shown = col[i].as_py()
-                raise InputFileError(
-                    f"{path}: {_where(path, i)}: column {f.name} must be {kind}, got {str(shown if shown is not None else 'nan')[:40]!r} "
-                    f"({int(bad.sum())} such row(s) in the file)"
-                )
-            out[f.name] = array.astype("int64") if f.integer else array
+                for i, why in _reasons(col.to_pylist(), bad, f.integer).items():
+                    reasons.setdefault(i, BadRow(i, f.name, why))
         else:
             nulls = pc.is_null(col).to_numpy(zero_copy_only=False)
-            if nulls.any():
-                raise InputFileError(f"{path}: {_where(path, int(np.flatnonzero(nulls)[0]))}: column {f.name} is empty")
-            out[f.name] = col.to_pandas().astype(str)
-    return pd.DataFrame(out)
+            for i in np.flatnonzero(nulls):
+                reasons.setdefault(int(i), BadRow(int(i), f.name, "is empty"))
+            values = col.to_pandas().astype(str).to_numpy()
+        columns[f.name] = values
+    return columns, [reasons[i] for i in sorted(reasons)]
+
+
+def features(table: pa.Table, wanted: tuple[Feature, ...], path: Path, data: bytes | None = None) -> pd.DataFrame:
+    """The model's columns, in its order and types; the first bad row raises InputFileError naming where."""
+    try:
+        columns, bad = check(table, wanted)
+    except InputFileError as exc:
+        raise InputFileError(f"{path}: {exc}") from None
+    if bad:
+        first = bad[0]
+        raise InputFileError(
+            f"{path}: {where(path, data, [first.record])[0]}: column {first.column} {first.reason} "
+            f"({len(bad)} such row(s) in the file)"
+        )
+    return pd.DataFrame(columns)
+
+
+# --- scoring ---------------------------------------------------------------------------------------
 
 
 def score(model: LoadedModel, path: str | os.PathLike) -> pa.Table:
-    """One file's output rows: the id columns (or the whole input row) and `prediction`, in the input's order."""
+    """One file's output rows: the id columns (or the whole input row) and `prediction`, in the input's order.
+
+    Raises InputFileError (the file's content) or OSError (the file cannot be read)."""
     path = Path(path)
+    data = path.read_bytes() if path.suffix.lower() == ".csv" else None
+    table = csv_strings(path, data) if data is not None else read_table(path)  # carried columns keep their exact text
     ids = id_columns()
-    table = read_table(path, ids or None)  # carried columns keep their exact text
     absent = [c for c in ids if c not in table.column_names]
     if absent:
         raise InputFileError(f"{path}: lacks id column(s) {', '.join(absent)} (amlops:batch.idColumns)")
-    x = features(table, model.features, path)
+    x = features(table, model.features, path, data)
     kept = table.select(list(ids)) if ids else table
     if not table.num_rows:
         return kept.append_column(PREDICTION, pa.array([], type=pa.int64()))
     predicted = model.estimator.predict(x)  # type: ignore[attr-defined]
     return kept.append_column(PREDICTION, pa.array(np.asarray(predicted)))
+
+
+def unreadable(path: str | os.PathLike, exc: OSError) -> str:
+    """One line for a file the script cannot open or read: it fails alone (run() leaves it out)."""
+    return f"{path}: cannot be read ({exc.strerror or exc}); the file fails alone and is not retried"
 
 
 def csv_bytes(table: pa.Table, header: bool) -> bytes:

@@ -7,7 +7,12 @@ Azure calls run() with a list of file paths (CSV or Parquet part files of one ta
 run() returns one element per file it scored: that file's rows as CSV lines (id
 columns or the whole row, then `prediction`), which append_row writes as they are,
 one element after another, to the deployment's output file. A file it cannot score
-is left out, so Azure counts exactly that file as failed (errorThreshold).
+is left out, so Azure counts exactly that file as failed (errorThreshold): "each returned
+output element indicates one successful run of an input element in the input mini_batch"
+(the page above, "The run method"), and an exception would fail every file of the mini-batch
+and retry them all. So a file that cannot be read (a permission error, a file gone) fails
+alone and is not retried, and a file with a header but no rows is left out too: append_row
+would write a blank line for its empty element.
 Imports only its runtime dependencies, never this repository.
 """
 
@@ -17,7 +22,7 @@ import logging
 import warnings
 
 from model_loader import LoadedModel, load_model
-from tables import InputFileError, csv_bytes, score
+from tables import InputFileError, csv_bytes, score, unreadable
 
 logger = logging.getLogger(__name__)
 model: LoadedModel | None = None
@@ -45,6 +50,13 @@ def run(mini_batch: list[str]) -> list[str]:
             rows = score(model, path)
         except InputFileError as exc:
             logger.error("%s", exc)
+            continue
+        except OSError as exc:
+            logger.error("%s", unreadable(path, exc))
+            continue
+        if not rows.num_rows:
+            logger.error("%s: holds a header but no rows: nothing to score (left out: append_row would write a blank "
+                         "line for it, so Azure counts the file failed)", path)
             continue
         results.append(csv_bytes(rows, header=False).decode().removesuffix("\n"))
     return results

@@ -66,7 +66,8 @@ def test_batch_run_uses_stack_pinned_model_and_writes_where_azure_would(monkeypa
         f"input {pending} (tabular); script {ROOT / 'batch' / 'tabular_batch.py'}; model chapter12-loans:1",
     ]
     files = len(list(pending.iterdir()))
-    assert f"files: {files} succeeded, 0 failed; {files} elements returned, 400 output lines" in out
+    assert f"rows: 400 in, 400 scored, 0 rejected, 0 in failed files; files failed: 0" in out
+    assert f"files: {files} succeeded, 0 failed; {files} elements returned" in out
     cfg = stackfile.load_stack("dev").batch
     (written,) = (state / "datastores" / cfg.output.datastore).rglob(cfg.output_file_name)
     assert f"output: {written}" in out and len(written.read_text().splitlines()) == 400
@@ -105,7 +106,7 @@ def test_batch_run_threshold_exceeded_exits_1_with_reason(monkeypatch, capsys, s
     assert not (tmp_path / "out" / "predictions.csv").exists()
 
 
-def test_batch_split_writes_parts_and_says_how_many(monkeypatch, capsys, state, tmp_path):
+def test_batch_split_writes_parts_and_says_how_many(monkeypatch, capsys, registered, tmp_path):
     src = loans_csv(tmp_path / "big.csv", 2000)
     code, out, err = amlops(monkeypatch, capsys, "batch", "split", str(src), "--out", str(tmp_path / "parts"), "--part-size", "16KB")
     parts = sorted((tmp_path / "parts").iterdir())
@@ -186,8 +187,9 @@ def test_batch_quickstart_stage_splits_and_scores_pending_loans_with_ids(registe
                   model_name="chapter12-loans", model_version=1)
     quickstart_stage(ctx)
     text = buffer.getvalue()
-    assert "batch: split 800 pending loans into 1 part files of about 1MB" in text
-    assert "batch: scored 800 pending loans from 1 part files at " in text and "; 0 files failed; output " in text
+    assert "batch: split 800 pending loans into 1 part files of about 1MB, each row checked against the model's signature: 800 scorable, 0 set aside" in text
+    assert "batch: scored 800 pending loans from 1 part files at " in text
+    assert "; rows in 800, scored 800, rejected 0; 0 files failed; output " in text
     assert "batch: prod's schedule (Europe/Amsterdam) runs next at " in text and "; each reads azureml://datastores/" in text
     written = pd.read_csv(ctx.facts["batch"]["output"], header=None, names=["application_id", "prediction"])
     assert written["application_id"].tolist() == frame["application_id"].tolist()

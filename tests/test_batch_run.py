@@ -79,30 +79,36 @@ def test_batch_run_files_mode_publishes_per_file_outputs_only_when_the_job_succe
     folder = parts(tmp_path / "in", 3, 4)
     result, out, reports = job(tmp_path, trained_model_dir, folder, mode="files", output_action="summary_only", mini_batch_size=1, **IDS)
     assert result.status == "SUCCEEDED"
-    assert sorted(p.name for p in out.iterdir()) == ["part-00000.csv", "part-00001.csv", "part-00002.csv"]
+    names = sorted(p.name for p in out.iterdir())
+    assert [n.rsplit("-", 1)[0] for n in names] == ["part-00000", "part-00001", "part-00002"]
+    assert (result.counts.rows_in, result.counts.rows_scored) == (12, 12)
     frame = pd.read_csv(folder / "part-00001.csv")
-    written = pd.read_csv(out / "part-00001.csv")
+    written = pd.read_csv(out / names[1])
     assert written["application_id"].tolist() == frame["application_id"].tolist()
     assert written["prediction"].tolist() == predicted(trained_model_dir, frame)
     assert not (reports / "outputs").exists() and result.output_file is None
 
 
-def test_batch_run_files_mode_same_stem_twice_refused_before_work(tmp_path, trained_model_dir):
+def test_batch_run_files_mode_same_stem_in_two_folders_keeps_both_outputs(tmp_path, trained_model_dir):
     loans_csv(tmp_path / "in" / "a" / "x.csv", 1)
-    loans_csv(tmp_path / "in" / "b" / "x.csv", 1)
-    with pytest.raises(DataError, match=r"share the name 'x'; files mode writes one x\.csv per input: rename one"):
-        job(tmp_path, trained_model_dir, tmp_path / "in", mode="files")
+    loans_csv(tmp_path / "in" / "b" / "x.csv", 2, start=10)
+    result, out, _ = job(tmp_path, trained_model_dir, tmp_path / "in", mode="files", output_action="summary_only", mini_batch_size=1)
+    assert (result.status, result.counts.items_succeeded, result.counts.rows_scored) == ("SUCCEEDED", 2, 3)
+    outputs = sorted(out.iterdir())
+    assert len(outputs) == 2 and all(p.name.startswith("x-") for p in outputs)
+    assert sorted(len(pd.read_csv(p)) for p in outputs) == [1, 2]
 
 
-def test_batch_run_header_only_files_succeed_with_no_rows_in_both_modes(tmp_path, trained_model_dir):
-    folder = tmp_path / "in"
-    folder.mkdir()
+def test_batch_run_header_only_file_adds_no_blank_line_and_counts_as_failed(tmp_path, trained_model_dir):
+    folder = parts(tmp_path / "in", 1, 2)
     (folder / "h.csv").write_text("application_id,income,credit_cards,age\n")
     tab, out, _ = job(tmp_path / "t", trained_model_dir, folder)
     files, fout, _ = job(tmp_path / "f", trained_model_dir, folder, mode="files", output_action="summary_only")
-    assert (tab.status, tab.counts.items_succeeded, (out / "predictions.csv").read_text()) == ("SUCCEEDED", 1, "\n")
-    assert (files.status, files.counts.items_succeeded) == ("SUCCEEDED", 1)
-    assert (fout / "h.csv").read_text().splitlines() == ['"application_id","income","credit_cards","age","prediction"']
+    assert (tab.status, tab.counts.items_succeeded, tab.counts.items_failed) == ("SUCCEEDED", 1, 1)
+    assert "" not in (out / "predictions.csv").read_text().split("\n")[:-1] and tab.counts.rows_scored == 2
+    assert (files.status, files.counts.items_succeeded) == ("SUCCEEDED", 2)
+    (header_only,) = fout.glob("h-*.csv")
+    assert header_only.read_text().splitlines() == ['"application_id","income","credit_cards","age","prediction"']
 
 
 def test_batch_run_huge_mini_batch_size_puts_every_file_in_one_mini_batch(tmp_path, trained_model_dir):

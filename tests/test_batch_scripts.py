@@ -95,10 +95,92 @@ def test_tabular_batch_quoted_newline_and_cr_line_ends_keep_every_row(azure_env,
     assert len(result[1].splitlines()) == 2
 
 
-def test_tabular_batch_header_only_file_succeeds_with_no_rows(azure_env, tmp_path):
+def test_tabular_batch_header_only_file_left_out_so_no_blank_line_is_written(azure_env, tmp_path, caplog):
     tabular = load("tabular_batch")
     tabular.init()
-    assert tabular.run([write(tmp_path / "h.csv", HEADER)]) == [""]
+    header_only = write(tmp_path / "h.csv", HEADER)
+    good = write(tmp_path / "g.csv", HEADER + "A1,5000,1,30\n")
+    result = tabular.run([header_only, good])
+    assert len(result) == 1 and "" not in result  # append_row writes an element plus a line break: "" would be a blank line
+    assert f"{header_only}: holds a header but no rows: nothing to score" in caplog.text
+
+
+EXACT = {"credit_cards": [2**63 - 1, -(2**63 - 1), -(2**63), 2**53 + 1, 0], "age": [30, 2**53 + 1, 40, -(2**63), 2**63 - 1]}
+
+
+def test_tabular_batch_integers_reach_the_model_exactly_as_pandas_reads_them(azure_env, trained_model_dir, tmp_path):
+    tabular = load("tabular_batch")
+    tabular.init()
+    seen = []
+    estimator = tabular.model.estimator
+    real = estimator.predict
+    estimator.predict = lambda x: (seen.append(x.copy()), real(x))[1]
+    incomes = ["1e308", "-0.0", "5000.5", "1.7976931348623157e308", "-1e308"]
+    rows = "".join(f"A{i},{incomes[i]},{EXACT['credit_cards'][i]},{EXACT['age'][i]}\n" for i in range(5))
+    path = write(tmp_path / "exact.csv", HEADER + rows)
+    result = tabular.run([path])
+    expected = pd.read_csv(path, dtype={"income": "float64", "credit_cards": "int64", "age": "int64"})
+    (got,) = seen
+    assert got["credit_cards"].tolist() == EXACT["credit_cards"] and got["age"].tolist() == EXACT["age"]
+    assert got.dtypes.astype(str).tolist() == ["float64", "int64", "int64"]
+    assert got["income"].tolist() == expected["income"].tolist() and str(got["income"][1]) == "-0.0"
+    out = pd.read_csv(io.StringIO(result[0]), header=None)
+    assert out[4].tolist() == predictions(trained_model_dir, expected)  # 2**63-1 is scored as itself, not as -2**63
+
+
+@pytest.mark.parametrize("value, reason", [
+    (str(2**63), f"is outside the int64 range [{-(2**63)}, {2**63 - 1}], got '{2**63}'"),
+    (str(-(2**63) - 1), f"is outside the int64 range [{-(2**63)}, {2**63 - 1}], got '{-(2**63) - 1}'"),
+    ("1e308", f"is outside the int64 range [{-(2**63)}, {2**63 - 1}], got '1e308'"),
+    ("2.5", "must be a whole number, got '2.5'"),
+    ("0x10", "must be a whole number, got '0x10'"),
+    ("", "is empty"),
+])
+def test_tabular_batch_integer_outside_int64_refused_naming_file_line_and_column(azure_env, tmp_path, caplog, value, reason):
+    tabular = load("tabular_batch")
+    tabular.init()
+    path = write(tmp_path / "big.csv", HEADER + "A1,5000,1,30\n" + f"A2,5000,{value},30\n")
+    assert tabular.run([path]) == []
+    assert f"{path}: line 3: column credit_cards {reason} (1 such row(s) in the file)" in caplog.text
+
+
+def test_tabular_batch_empty_cell_is_reported_as_empty_not_nan(azure_env, tmp_path, caplog):
+    tabular = load("tabular_batch")
+    tabular.init()
+    path = write(tmp_path / "e.csv", HEADER + "A1,,1,30\n")
+    assert tabular.run([path]) == []
+    assert f"{path}: line 2: column income is empty (1 such row(s) in the file)" in caplog.text
+    assert "nan" not in caplog.text
+
+
+def test_tabular_batch_non_utf8_file_is_one_line_naming_file_line_and_byte(azure_env, tmp_path, caplog):
+    tabular = load("tabular_batch")
+    tabular.init()
+    path = tmp_path / "latin1.csv"
+    path.write_bytes((HEADER + "A1,5000,1,30\nJos\xe9,5000,1,30\n").encode("latin-1"))
+    assert tabular.run([str(path)]) == []
+    byte = len(HEADER) + len("A1,5000,1,30\nJos") + 1
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.getMessage() == (
+        f"{path}: line 3, byte {byte}: 0xe9 is not UTF-8; convert the file to UTF-8, "
+        "or cut it with `amlops batch split --encoding ENCODING` (e.g. latin-1)"
+    )
+
+
+def test_batch_scripts_unreadable_file_fails_alone_without_raising(azure_env, tmp_path, caplog, monkeypatch):
+    """Azure counts items from run()'s result; an exception would fail (and retry) the whole mini-batch."""
+    tabular = load("tabular_batch")
+    tabular.init()
+    a = write(tmp_path / "a.csv", HEADER + "A1,5000,1,30\n")
+    locked = write(tmp_path / "locked.csv", HEADER + "A2,5000,1,30\n")
+    b = write(tmp_path / "b.csv", HEADER + "A3,5000,1,30\n")
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda p: (_ for _ in ()).throw(PermissionError(13, "Permission denied", str(p))) if p.name == "locked.csv" else real(p))
+    gone = str(tmp_path / "gone.csv")
+    result = tabular.run([a, locked, gone, b])
+    assert [r.split(",")[0] for r in result] == ['"A1"', '"A3"']
+    assert f"{locked}: cannot be read (Permission denied); the file fails alone and is not retried" in caplog.text
+    assert f"{gone}: cannot be read (No such file or directory)" in caplog.text
 
 
 def test_tabular_batch_whole_numbers_required_for_integer_features(azure_env, tmp_path, caplog):
@@ -108,7 +190,7 @@ def test_tabular_batch_whole_numbers_required_for_integer_features(azure_env, tm
     huge = write(tmp_path / "huge.csv", HEADER + f"A1,5000,1,{2**64}\n")
     assert tabular.run([frac, huge]) == []
     assert f"{frac}: line 3: column credit_cards must be a whole number, got '2.5'" in caplog.text
-    assert f"{huge}: line 2: column age must be a whole number, got '{2**64}'" in caplog.text
+    assert f"{huge}: line 2: column age is outside the int64 range [{-(2**63)}, {2**63 - 1}], got '{2**64}'" in caplog.text
 
 
 def test_tabular_batch_columns_in_another_order_are_matched_by_name(azure_env, trained_model_dir, tmp_path):
@@ -126,7 +208,7 @@ def test_tabular_batch_parquet_rows_named_from_one(azure_env, tmp_path, caplog):
     path = tmp_path / "p.parquet"
     pd.DataFrame({"income": [5000.0, float("nan")], "credit_cards": [1, 2], "age": [30, 40]}).to_parquet(path)
     assert tabular.run([str(path)]) == []
-    assert f"{path}: row 2: column income must be a number, got 'nan'" in caplog.text
+    assert f"{path}: row 2: column income is empty" in caplog.text
 
 
 def test_file_batch_writes_one_output_per_input_to_azure_output_path(azure_env, trained_model_dir, tmp_path, monkeypatch):
@@ -136,10 +218,31 @@ def test_file_batch_writes_one_output_per_input_to_azure_output_path(azure_env, 
     a = write(tmp_path / "a.csv", HEADER + "A1,5000.5,1,30\nA2,2500,6,19\n")
     bad = write(tmp_path / "bad.csv", "income\n1\n")
     assert files.run([a, bad]) == [a]
-    written = pd.read_csv(azure_env / "a.csv")
+    (output,) = azure_env.iterdir()
+    written = pd.read_csv(output)
+    assert output.name == files.output_name(a) and output.name.startswith("a-")
     assert written.columns.tolist() == ["application_id", "prediction"]
     assert written["prediction"].tolist() == predictions(trained_model_dir, pd.read_csv(a))
-    assert sorted(p.name for p in azure_env.iterdir()) == ["a.csv"]
+
+
+def test_file_batch_never_overwrites_an_output_nor_azures_summary_file(azure_env, tmp_path, monkeypatch):
+    """Two inputs with one stem in different folders, and an input named like Azure's summary file (predictions.csv),
+    scored in separate mini-batches as separate nodes would: every output survives under a name of its own."""
+    monkeypatch.setenv("AMLOPS_ID_COLUMNS", "application_id")
+    files = load("file_batch")
+    files.init()
+    (tmp_path / "jan").mkdir()
+    (tmp_path / "feb").mkdir()
+    jan = write(tmp_path / "jan" / "loans.csv", HEADER + "J1,5000,1,30\n")
+    feb = write(tmp_path / "feb" / "loans.csv", HEADER + "F1,5000,1,30\n")
+    named = write(tmp_path / "predictions.csv", HEADER + "P1,5000,1,30\n")
+    summary = azure_env / "predictions.csv"
+    summary.write_text("azure's own summary\n")
+    for path in (jan, feb, named, jan):  # the last: a retried mini-batch rewrites its own file
+        assert files.run([path]) == [path]
+    outputs = sorted(p for p in azure_env.iterdir() if p != summary)
+    assert len(outputs) == 3 and summary.read_text() == "azure's own summary\n"
+    assert sorted(pd.read_csv(p)["application_id"][0] for p in outputs) == ["F1", "J1", "P1"]
 
 
 def test_file_batch_init_without_output_path_names_the_variable(azure_env, monkeypatch):
@@ -179,7 +282,7 @@ def test_batch_init_refuses_types_nobody_reviewed_naming_them_and_the_setting(tr
 
 @pytest.mark.parametrize("name", ["tabular_batch.py", "file_batch.py", "tables.py", "model_loader.py"])
 def test_batch_script_imports_only_runtime_dependencies(name):
-    allowed = {"__future__", "csv", "ctypes", "dataclasses", "json", "logging", "os", "pathlib", "warnings",
+    allowed = {"__future__", "csv", "ctypes", "dataclasses", "hashlib", "io", "json", "logging", "os", "pathlib", "typing", "warnings",
                "numpy", "pandas", "pyarrow", "skops", "yaml", "model_loader", "tables"}
     tree = ast.parse((BATCH_DIR / name).read_text())
     imported = set()

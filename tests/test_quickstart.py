@@ -19,7 +19,7 @@ STAGE_LINES = {
     "import": r"registered chapter12-loans-pkl:1 \(accuracy 0\.\d{4}\), the first version",
     "serve": r"  arrays, predict +→ 200 \{\"predict\": \[0, 1\]\}  \(\d+\.\d ms\)",
     "profile": r"recommendation: \d+ × Standard_\w+ \(.*\) hold .* within p99 ≤ 200 ms.*",
-    "batch": r"batch: scored 512,000 pending loans .*",
+    "batch": r"batch: scored 512,000 pending loans .*; rows in 512,000, scored 512,000, rejected 0; 0 files failed; output .*",
     "plan": r"stack dev: \d+ Azure resources declared \(desired state under pulumi mocks, not a cloud preview\)",
     "preview": r"dev: \d+ rules over \d+ resources, 0 mandatory and 0 advisory finding\(s\): passed",
 }

@@ -20,18 +20,19 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 from rich.console import Console
 
-from amlops.batching import planner, reports, worker
+from amlops.batching import artifact, planner, records, reports, worker
 from amlops.batching.errors import EntryScriptFailed
 from amlops.batching.output import OutputFile
 from amlops.batching.pool import Lost, Message, WorkerPool
 from amlops.batching.progress import JobProgress
 from amlops.batching.settings import DEFAULT_SCRIPTS, BatchSettings
+from amlops.batching.split import BadRowLimit, SplitResult, split
 from amlops.errors import UsageError
 
 PREIMPORT = ("numpy", "pandas", "pyarrow.csv", "pyarrow.parquet", "sklearn.linear_model", "skops.io", "yaml")
@@ -39,6 +40,13 @@ PREIMPORT = ("numpy", "pandas", "pyarrow.csv", "pyarrow.parquet", "sklearn.linea
 POLL_SECONDS = 0.1
 SCRIPT_OUTPUTS = "outputs"
 """The reports folder's subfolder the script writes to (AZUREML_BI_OUTPUT_PATH) until the job succeeds."""
+PARTS = "parts"
+"""The reports folder's subfolder a table given directly is cut into (removed when the job ends)."""
+REJECTS = "rejects.csv"
+"""The rows of a table given directly that the model cannot score: source, line, column, reason."""
+DEFAULT_PART_SIZE = 1024 * 1024
+"""1MB: the part size `amlops batch split` defaults to (measured fastest; see benchmarks/batch)."""
+TABLES = (".csv", ".parquet")
 
 
 @dataclass
@@ -58,6 +66,12 @@ class JobSpec:
     """The entry script; default batch/tabular_batch.py or batch/file_batch.py by mode."""
     overwrite: bool = False
     progress: bool = True
+    max_bad: BadRowLimit = field(default_factory=BadRowLimit)
+    """Rows of a table given directly that may be set aside as unscorable (`--max-bad-rows`)."""
+    encoding: str = "utf-8"
+    """The encoding of a CSV table given directly (`--encoding`); parts are written as UTF-8."""
+    part_size: int = DEFAULT_PART_SIZE
+    """About how large the parts are that a table given directly is cut into."""
 
 
 class _Terminated(BaseException):
@@ -116,6 +130,13 @@ def _publish_script_outputs(staged: Path, out: Path) -> None:
     shutil.rmtree(staged, ignore_errors=True)
 
 
+def _cut(spec: JobSpec, model_dir: Path, folder: Path) -> SplitResult:
+    """A table given directly, cut into part files by `amlops batch split`'s rules (rows the model cannot score set
+    aside into the reports folder's rejects.csv, within --max-bad-rows), so that every worker has parts to score."""
+    return split(spec.input, folder / PARTS, spec.part_size, features=artifact.model_features(model_dir), max_bad=spec.max_bad,
+                 encoding=spec.encoding, rejects=folder / REJECTS)
+
+
 def _preimport() -> None:
     for name in PREIMPORT:
         try:
@@ -141,17 +162,32 @@ def run_job(spec: JobSpec, console: Console | None = None) -> reports.JobResult:
     if not model_dir.is_dir():
         raise UsageError(f"model folder {model_dir} does not exist")
     started = time.perf_counter()
-    plan = planner.plan(spec.input, s.mini_batch_size, s.id_columns, distinct_stems=s.mode == "files")
+    shipped = script in {p.resolve() for p in DEFAULT_SCRIPTS.values()}
+    table = spec.input.is_file() and spec.input.suffix.lower() in TABLES and shipped
+    if spec.encoding.lower().replace("_", "-") not in ("utf-8", "utf8") and not table:
+        raise UsageError(
+            "--encoding applies to a CSV table given directly (the job cuts it into UTF-8 parts); the entry scripts read "
+            "part files as UTF-8, as in Azure: cut the table with `amlops batch split --encoding ENCODING` first"
+        )
+    if not table:
+        plan = planner.plan(spec.input, s.mini_batch_size, s.id_columns)
     out = _check_output(spec)
     folder = _prepare_reports(spec)
+    cut: SplitResult | None = None
+    if table:
+        cut = _cut(spec, model_dir, folder)
+        plan = planner.plan(cut.folder, s.mini_batch_size, s.id_columns)
     _preimport()
     sink = OutputFile(out / s.output_file_name) if s.output_action == "append_row" else None
     ctx = worker.WorkerContext(
         script=script, model_dir=model_dir, settings=s, output_dir=folder / SCRIPT_OUTPUTS,
-        log_dir=folder / "logs", part_dir=folder if sink else None,
+        log_dir=folder / "logs", part_dir=folder if sink else None, count_rows=shipped,
     )
     pool = WorkerPool(s.workers, worker.serve, (os.getpid(), ctx))
     ledger = reports.Ledger(folder, s)
+    ledger.counts.rows_counted = shipped
+    if cut is not None:
+        ledger.counts.rows_rejected = len(cut.rejected)
     runner = _Dispatcher(plan, pool, ledger, sink, s, script.name)
     status, reason = "FAILED", None
     scoring_started = time.perf_counter()
@@ -178,8 +214,12 @@ def run_job(spec: JobSpec, console: Console | None = None) -> reports.JobResult:
         runner.abort_pending()
         for part in folder.glob(".part-*"):  # a worker stopped before the parent claimed its part file
             part.unlink(missing_ok=True)
+        if cut is not None:
+            shutil.rmtree(cut.folder, ignore_errors=True)
         output_file = None
         if status == "SUCCEEDED":
+            if shipped and sink is None:  # files mode: the rows scored are the data records of the outputs written
+                ledger.counts.rows_scored = sum(records.file_records(p) or 0 for p in (folder / SCRIPT_OUTPUTS).rglob("*.csv"))
             _publish_script_outputs(folder / SCRIPT_OUTPUTS, out)
             if sink is not None:
                 output_file = str(sink.commit())
@@ -192,11 +232,12 @@ def run_job(spec: JobSpec, console: Console | None = None) -> reports.JobResult:
         result = reports.JobResult(
             status=status, reason=reason, counts=c, elapsed_seconds=round(elapsed, 3),
             scoring_seconds=round(scoring, 3), files_per_second=round(c.items_succeeded / scoring if scoring else 0.0, 2),
-            lines_per_second=round(c.output_lines / scoring if scoring else 0.0, 1),
+            lines_per_second=round((c.rows_scored if c.rows_counted else c.output_lines) / scoring if scoring else 0.0, 1),
             output_dir=str(out), output_file=output_file, reports_dir=str(folder), mode=s.mode, input=str(spec.input),
             script=str(script), model=spec.model_label or str(model_dir), workers=s.workers,
             instance_count=s.instance_count, settings=asdict(s), first_errors=ledger.first_errors,
-            finished=reports.now(),
+            finished=reports.now(), rejects_file=str(cut.rejects_file) if cut and cut.rejects_file else None,
+            parts=len(cut.parts) if cut else 0,
         )
         result.write(folder)
     return result
@@ -262,7 +303,8 @@ class _Dispatcher:
                 f"worker exit code {event.exitcode}" if event.reason == "PROCESS_DIED"
                 else f"run() did not return within retry_settings.timeout={self.s.timeout:g} s; worker killed and replaced"
             )
-            if self._failed(event.task, event.reason, why, "", event.worker.pid, event.seconds, None):
+            counted = worker.rows_in(event.task.paths) if self.ledger.counts.rows_counted else None
+            if self._failed(event.task, event.reason, why, "", event.worker.pid, event.seconds, None, counted):
                 progress.advance(event.task.weight, 0)
             return
         body = event.body
@@ -283,16 +325,17 @@ class _Dispatcher:
             if self.sink is not None:
                 self.sink.settle(mb.id, self.parts[event.worker.pid], body.rows.offset, body.rows.length)
             log = f"logs/worker{event.worker.slot}.log"
-            self.ledger.succeeded(mb, body.items, body.rows, body.seconds, event.worker.pid, self.attempts[mb.id], log)
+            self.ledger.succeeded(mb, body.items, body.rows, body.seconds, event.worker.pid, self.attempts[mb.id], log, body.rows_in)
             progress.advance(mb.weight, body.rows.lines)
-        elif self._failed(mb, body.status, body.message, body.trace, event.worker.pid, body.seconds, body.items):
+        elif self._failed(mb, body.status, body.message, body.trace, event.worker.pid, body.seconds, body.items, body.rows_in):
             progress.advance(mb.weight, 0)
 
-    def _failed(self, mb: planner.MiniBatch, status: str, message: str, trace: str, pid: int, seconds: float, items: int | None) -> bool:
+    def _failed(self, mb: planner.MiniBatch, status: str, message: str, trace: str, pid: int, seconds: float,
+                items: int | None, rows_in: int | None) -> bool:
         """Book a failed attempt and queue a retry if any is left; True when the mini-batch has failed for good."""
         attempt = self.attempts[mb.id]
         retrying = attempt <= self.s.max_retries
-        self.ledger.attempt_failed(mb, attempt, status, message, trace, pid, seconds, retrying, items)
+        self.ledger.attempt_failed(mb, attempt, status, message, trace, pid, seconds, retrying, items, rows_in)
         if retrying:
             self.retry.append(mb)
         else:

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from amlops.batching.records import csv_records
+
 MAX_NAMED_FAILURES = 1000
 """At most this many failed items of one mini-batch are named in the error log (the rest are counted)."""
 
@@ -44,6 +46,8 @@ class Rows:
     data: bytes = b""
     lines: int = 0
     """Lines the output gains (a string element may hold several)."""
+    records: int = 0
+    """CSV records the output gains: lines outside quoted fields (a quoted field may hold line breaks)."""
     offset: int = 0
     """Where `data` went in the worker's part file (the parent copies offset..offset+length)."""
     length: int = 0
@@ -65,7 +69,7 @@ def collect(result: object, given: list[str], formatted: bool) -> Rows:
     missing: tuple[int, ...] = ()
     if returned < len(given):
         missing = _missing(result, given)
-    return Rows(returned, missing, data, data.count(b"\n"))
+    return Rows(returned, missing, data, data.count(b"\n"), csv_records(data))
 
 
 def frame_bytes(frame: pd.DataFrame) -> bytes:
@@ -100,7 +104,7 @@ class PartFile:
         while view:
             view = view[os.write(self._fd, view):]
         self._end += len(rows.data)
-        return Rows(rows.returned, rows.missing, b"", rows.lines, offset, len(rows.data))
+        return Rows(rows.returned, rows.missing, b"", rows.lines, rows.records, offset, len(rows.data))
 
 
 def part_path(folder: Path, slot: int, pid: int) -> Path:

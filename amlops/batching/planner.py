@@ -69,6 +69,14 @@ def input_files(path: Path) -> list[Path]:
     return sorted(files)
 
 
+def _size(path: Path) -> int:
+    """A file's bytes for the progress bar; 0 when it cannot be read (the entry script fails that file alone)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def table_columns(path: Path) -> tuple[str, ...] | None:
     """A CSV's header names or a Parquet file's column names; None when the file has none to give (the entry
     script then fails that file, and Azure counts it)."""
@@ -101,22 +109,11 @@ def check_id_columns(files: list[Path], id_columns: tuple[str, ...]) -> None:
                 )
 
 
-def check_distinct_stems(files: list[Path]) -> None:
-    """Files mode writes `<stem>.csv` per input: two inputs with one stem would overwrite each other."""
-    seen: dict[str, Path] = {}
-    for f in files:
-        if f.stem in seen:
-            raise DataError(f"{seen[f.stem]} and {f} share the name {f.stem!r}; files mode writes one {f.stem}.csv per input: rename one")
-        seen[f.stem] = f
-
-
-def plan(path: Path, size: int, id_columns: tuple[str, ...] = (), distinct_stems: bool = False) -> Plan:
+def plan(path: Path, size: int, id_columns: tuple[str, ...] = ()) -> Plan:
     """Check the input, then mini-batches of `size` files (Azure's miniBatchSize for model deployments)."""
     files = input_files(path)
     check_id_columns(files, id_columns)
-    if distinct_stems:
-        check_distinct_stems(files)
-    sizes = [f.stat().st_size for f in files]
+    sizes = [_size(f) for f in files]
 
     def by_count() -> Iterator[MiniBatch]:
         for n, i in enumerate(range(0, len(files), size)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from amlops.batching.artifact import model_features
 from amlops.batching.job import JobSpec, run_job
 from amlops.batching.layout import job_folder, output_location
 from amlops.batching.settings import from_config
@@ -22,8 +23,12 @@ def quickstart_stage(ctx: "Context") -> None:
     """`amlops batch split` the pending loans CSV into 1MB parts, then run batch/tabular_batch.py over them with
     `ctx.stack`'s batch settings and the model version the quickstart just registered (or kept)."""
     assert ctx.data is not None, "the data stage runs first"
-    parts = split(ctx.data.pending_csv.path, state_dir() / "data" / "pending_loans_parts", PART_SIZE, overwrite=True)
-    ctx.console.print(f"batch: split {parts.rows:,} pending loans into {len(parts.parts)} part files of about 1MB", highlight=False)
+    model_dir = ctx.registry.download(ctx.model_name, ctx.model_version)
+    parts = split(ctx.data.pending_csv.path, state_dir() / "data" / "pending_loans_parts", PART_SIZE, overwrite=True,
+                  features=model_features(model_dir))
+    ctx.console.print(f"batch: split {parts.rows_in:,} pending loans into {len(parts.parts)} part files of about 1MB, "
+                      f"each row checked against the model's signature: {parts.rows:,} scorable, "
+                      f"{len(parts.rejected):,} set aside", highlight=False)
     cfg = ctx.cfg.batch
     settings = from_config(cfg, "tabular")
     when = datetime.now(timezone.utc)
@@ -32,7 +37,7 @@ def quickstart_stage(ctx: "Context") -> None:
         output_dir=output_location(cfg, when),
         reports_dir=job_folder(ctx.stack, when),
         settings=settings,
-        model_dir=ctx.registry.download(ctx.model_name, ctx.model_version),
+        model_dir=model_dir,
         model_label=f"{ctx.model_name}:{ctx.model_version}",
         overwrite=True,
     )
@@ -42,14 +47,16 @@ def quickstart_stage(ctx: "Context") -> None:
     result.raise_for_status()
     c = result.counts
     ctx.console.print(
-        f"batch: scored {c.output_lines:,} pending loans from {c.items_succeeded} part files at "
+        f"batch: scored {c.rows_scored:,} pending loans from {c.items_succeeded} part files at "
         f"{result.lines_per_second:,.0f} rows per second ({settings.workers} workers, mini-batches of "
-        f"{settings.mini_batch_size} file(s)); {c.items_failed} files failed; output {result.output_file}",
+        f"{settings.mini_batch_size} file(s)); rows in {c.rows_in + len(parts.rejected):,}, scored {c.rows_scored:,}, "
+        f"rejected {len(parts.rejected):,}; {c.items_failed} files failed; output {result.output_file}",
         highlight=False, markup=False,
     )
     _schedule_preview(ctx, when)
     ctx.facts["batch"] = {
-        "rows": c.output_lines, "files": c.items_succeeded, "failed": c.items_failed,
+        "rows": c.rows_scored, "rows_in": c.rows_in + len(parts.rejected), "rejected": len(parts.rejected),
+        "files": c.items_succeeded, "failed": c.items_failed,
         "rows_per_second": result.lines_per_second, "output": result.output_file,
     }
 

@@ -54,6 +54,18 @@ class Counts:
     retries: int = 0
     timeouts: int = 0
     process_deaths: int = 0
+    rows_counted: bool = False
+    """Rows are counted for the shipped scripts only (a custom script's elements are not known to be rows)."""
+    rows_in: int = 0
+    """Rows read: the table's (when the job cut it) or the input files' records."""
+    rows_scored: int = 0
+    """Records in the output (append_row: lines outside quoted fields; files mode: the outputs' data records)."""
+    rows_rejected: int = 0
+    """Rows set aside when the job cut the table (rejects.csv), never given to the script."""
+
+    @property
+    def rows_not_scored(self) -> int:
+        return max(self.rows_in - self.rows_scored, 0)
 
 
 def now() -> str:
@@ -75,10 +87,14 @@ class Ledger:
     def created(self, mb: MiniBatch) -> None:
         self.counts.mini_batches_created += 1
 
-    def succeeded(self, mb: MiniBatch, items: int, rows: Rows, seconds: float, pid: int, attempts: int, log: str = "") -> None:
+    def succeeded(self, mb: MiniBatch, items: int, rows: Rows, seconds: float, pid: int, attempts: int, log: str = "",
+                  rows_in: int | None = None) -> None:
         ok = min(rows.returned, items)
         failed = items - ok
         c = self.counts
+        if rows_in is not None:
+            c.rows_in += rows_in
+            c.rows_scored += rows.records
         c.mini_batches_processed += 1
         c.items_succeeded += ok
         c.items_failed += failed
@@ -97,7 +113,7 @@ class Ledger:
 
     def attempt_failed(
         self, mb: MiniBatch, attempt: int, status: str, message: str, trace: str,
-        pid: int, seconds: float, retrying: bool, items: int | None = None,
+        pid: int, seconds: float, retrying: bool, items: int | None = None, rows_in: int | None = None,
     ) -> None:
         """One failed try; when not `retrying`, the mini-batch has failed and all its items with it."""
         c = self.counts
@@ -114,6 +130,8 @@ class Ledger:
             c.retries += 1
         else:
             items = mb.items if items is None else items
+            if rows_in is not None:
+                c.rows_in += rows_in
             c.mini_batches_failed += 1
             c.items_failed += items
             self.records[mb.id] = MiniBatchRecord(mb.id, mb.where(), items, 0, items, attempt, round(seconds, 4), pid, status)
@@ -172,7 +190,7 @@ class JobResult:
     files_per_second: float
     """Files succeeded per second of scoring."""
     lines_per_second: float
-    """Output lines (rows, for tabular_batch.py) per second of scoring."""
+    """Rows scored per second of scoring (output lines when rows are not counted)."""
     output_dir: str
     """The output location (what Azure's job output folder holds)."""
     output_file: str | None
@@ -186,6 +204,25 @@ class JobResult:
     settings: dict = field(default_factory=dict)
     first_errors: list[str] = field(default_factory=list)
     finished: str = ""
+    rejects_file: str | None = None
+    """Where the rows set aside when the job cut the table are (source, line, column, reason)."""
+    parts: int = 0
+    """Part files the job cut the table into (0: the input was given as files)."""
+
+    def not_scored(self) -> str | None:
+        """The loud line when any row read was not scored (None when every row was, or rows are not counted)."""
+        c = self.counts
+        if not c.rows_counted or self.status != "SUCCEEDED":
+            return None
+        missing = c.rows_not_scored + c.rows_rejected
+        if not missing:
+            return None
+        why = []
+        if c.rows_rejected:
+            why.append(f"{c.rows_rejected:,} set aside as unscorable ({self.rejects_file})")
+        if c.rows_not_scored:
+            why.append(f"{c.rows_not_scored:,} in {c.items_failed:,} failed file(s) ({self.reports_dir}/{ERRORS_FILE})")
+        return f"{missing:,} of {c.rows_in + c.rows_rejected:,} rows were NOT scored: " + "; ".join(why)
 
     def raise_for_status(self) -> None:
         """Raise BatchJobFailed when a threshold stopped the job."""
@@ -195,17 +232,26 @@ class JobResult:
     def lines(self) -> list[str]:
         """The summary, as printed and as job_summary.txt."""
         c = self.counts
+        loud = self.not_scored()
+        if c.rows_counted:
+            rows = (f"rows: {c.rows_in + c.rows_rejected:,} in, {c.rows_scored:,} scored, {c.rows_rejected:,} rejected, "
+                    f"{c.rows_not_scored:,} in failed files; files failed: {c.items_failed:,}")
+        else:
+            rows = f"rows: not counted (a custom entry script's elements are not known to be rows); files failed: {c.items_failed:,}"
+        cut = f" (cut into {self.parts} part files, as `amlops batch split` does)" if self.parts else ""
         out = [
-            f"batch job {self.status}" + (f": {self.reason}" if self.reason else ""),
-            f"input {self.input} ({self.mode}); script {self.script}; model {self.model}",
+            f"batch job {self.status}" + (f": {self.reason}" if self.reason else f" WITH ROWS NOT SCORED: {loud}" if loud else ""),
+            f"input {self.input}{cut} ({self.mode}); script {self.script}; model {self.model}",
             f"ran {self.workers} worker process(es) on 1 local instance (the stack's instanceCount is {self.instance_count}; "
             f"each Azure node would run maxConcurrencyPerInstance={self.workers})",
             f"mini-batches: {c.mini_batches_created} created, {c.mini_batches_processed} processed, {c.mini_batches_failed} failed "
             f"({c.retries} retries, {c.timeouts} timeouts, {c.process_deaths} worker deaths)",
-            f"files: {c.items_succeeded:,} succeeded, {c.items_failed:,} failed; {c.output_elements:,} elements returned, {c.output_lines:,} output lines",
-            f"elapsed {self.elapsed_seconds:.2f} s (scoring {self.scoring_seconds:.2f} s: {self.files_per_second:,.1f} files/s, {self.lines_per_second:,.0f} output lines/s)",
+            rows,
+            f"files: {c.items_succeeded:,} succeeded, {c.items_failed:,} failed; {c.output_elements:,} elements returned",
+            f"elapsed {self.elapsed_seconds:.2f} s (scoring {self.scoring_seconds:.2f} s: {self.files_per_second:,.1f} files/s, {self.lines_per_second:,.0f} rows/s)",
             f"output: {self.output_file or self.output_dir if self.status == 'SUCCEEDED' else 'none (the job did not succeed; an earlier output is untouched)'}",
-            f"reports: {self.reports_dir}/{PROCESSED_FILE}, {ERRORS_FILE}, {SUMMARY_JSON}",
+            f"reports: {self.reports_dir}/{PROCESSED_FILE}, {ERRORS_FILE}, {SUMMARY_JSON}"
+            + (f"; rejected rows: {self.rejects_file}" if self.rejects_file else ""),
         ]
         return out
 

@@ -1,4 +1,4 @@
-"""`amlops batch split`: turn one large table into part files, the unit an Azure batch model deployment distributes.
+"""`amlops batch split`: turn one large table into part files of scorable rows, the unit an Azure batch model deployment distributes.
 
 A batch model deployment hands run() whole files and counts miniBatchSize in files, so a
 single 50 MB CSV would be one item on one node; part files of about `part_size` bytes
@@ -6,56 +6,162 @@ give it something to spread. CSV is parsed, not cut at byte offsets, so a quoted
 that holds a line break stays in its record; every value keeps its exact text (all
 columns are read as strings) and every part repeats the header. Parquet is re-chunked
 by rows. The parts appear together or not at all.
+
+Azure fails a whole file for one bad cell, so every row is checked against the model's
+signature as it is split, by the entry scripts' own rule (batch/tables.py `check`): only
+scorable rows reach the parts; the others go to a rejects file (source, line as an editor
+counts it, column, reason), within a policy like BigQuery's max_bad_records or Spark's
+badRecordsPath: `max_bad` rows (a count or a percentage of the rows read); beyond it the
+split fails naming the first bad lines, and writes nothing.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from amlops.atomicfile import atomic_path
+from amlops.batching import artifact
 from amlops.errors import DataError, UsageError
 
-_PARSE = pacsv.ParseOptions(newlines_in_values=True)
 _WRITE = pacsv.WriteOptions(include_header=True, quoting_style="needed")
+NAMED = 5
+"""How many bad rows an error names (the rejects file holds them all)."""
+
+
+@dataclass(frozen=True)
+class BadRowLimit:
+    """How many rows may be set aside before the split fails: a count, or a percentage of the rows read."""
+
+    count: int | None = 0
+    percent: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "BadRowLimit":
+        """`N` (rows) or `P%` (of the rows read); refuses anything else naming --max-bad-rows."""
+        raw = text.strip()
+        try:
+            if raw.endswith("%"):
+                value = float(raw[:-1])
+                if not 0 <= value <= 100:
+                    raise ValueError
+                return cls(None, value)
+            value = int(raw)
+            if value < 0:
+                raise ValueError
+            return cls(value, None)
+        except ValueError:
+            raise UsageError(f"--max-bad-rows takes a row count (0, 10) or a percentage of the rows read (0.5%), got {text!r}") from None
+
+    def allows(self, bad: int, rows: int) -> bool:
+        if self.count is not None:
+            return bad <= self.count
+        return bad <= rows * (self.percent or 0.0) / 100
+
+    def __str__(self) -> str:
+        return f"{self.count}" if self.count is not None else f"{self.percent:g}%"
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A row set aside: where it is (a CSV line, a Parquet row), its first bad column, why."""
+
+    where: int
+    column: str
+    reason: str
 
 
 @dataclass(frozen=True)
 class SplitResult:
-    """The parts written and the rows they hold."""
+    """The parts written, the rows read, written and set aside, and where the rejects are."""
 
     folder: Path
     parts: tuple[Path, ...]
     rows: int
+    """Rows written to the parts (every one scorable when a model was given)."""
+    rows_in: int = 0
+    """Rows read from the source (written + rejected)."""
+    rejected: tuple[Rejected, ...] = field(default_factory=tuple)
+    rejects_file: Path | None = None
+
+    def describe(self, source: Path, part_size: str) -> list[str]:
+        """What the split did, as the CLI prints it."""
+        out = [f"{self.rows:,} rows in {len(self.parts)} part files of about {part_size} in {self.folder}"]
+        if self.rejected:
+            out.append(f"{len(self.rejected):,} of {self.rows_in:,} rows set aside, not in the parts: {self.rejects_file}")
+        return out
 
 
-def _csv_names(path: Path) -> list[str]:
-    import csv
+def _utf8_problem(path: Path) -> str | None:
+    """Where a file stops being UTF-8 (one line naming the file, line and byte); read in chunks, never whole."""
+    tables = artifact.tables()
+    carry, base, lines = b"", 0, 0
+    with path.open("rb") as fh:
+        while True:
+            chunk = fh.read(1 << 22)
+            data = carry + chunk
+            if not data:
+                return None
+            try:
+                data.decode("utf-8")
+                carry = b""
+            except UnicodeDecodeError as exc:
+                if chunk and exc.end == len(data) and exc.reason == "unexpected end of data":
+                    data, carry = data[:exc.start], data[exc.start:]  # a character cut by the chunk's end
+                else:
+                    line, _ = tables.line_count(data[:exc.start])
+                    return tables.encoding_error(path, lines + line, base + exc.start + 1, data[exc.start], tables.ENCODING_HINT)
+            if not chunk:
+                return None
+            if data.endswith(b"\r"):  # a CRLF cut in two counts once
+                data, carry = data[:-1], data[-1:] + carry
+            lines += tables.line_count(data)[1]
+            base += len(data)
 
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        header = next(csv.reader(fh), None)
-    if not header:
+
+def _csv_names(path: Path, encoding: str) -> list[str]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig" if encoding == "utf-8" else encoding) as fh:
+            header = next(csv.reader(fh), None)
+    except UnicodeDecodeError:
+        raise DataError(_utf8_problem(path) or f"{path}: line 1: cannot be decoded as {encoding}") from None
+    if not header or not any(n.strip() for n in header):
         raise DataError(f"{path}: line 1: empty; a CSV needs a header line naming its columns")
     return header
 
 
-def _csv_batches(path: Path, part_size: int):
-    names = _csv_names(path)
+class _Misfits:
+    """pyarrow's invalid_row_handler: rows with another number of fields than the header are set aside, counted."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, row) -> str:
+        self.count += 1
+        return "skip"
+
+
+def _csv_batches(path: Path, names: list[str], part_size: int, encoding: str, misfits: _Misfits | None) -> Iterator[pa.RecordBatch]:
     convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False)
-    read = pacsv.ReadOptions(block_size=part_size, use_threads=False)
+    read = pacsv.ReadOptions(block_size=part_size, use_threads=False, encoding=encoding)
+    parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=misfits)
     try:
-        reader = pacsv.open_csv(path, read_options=read, parse_options=_PARSE, convert_options=convert)
-        for batch in reader:
-            yield batch
+        yield from pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise DataError(f"{path}: {str(exc).removeprefix('CSV parse error: ')}") from None
+        problem = _utf8_problem(path) if encoding == "utf-8" else None
+        raise DataError(problem or f"{path}: {str(exc).removeprefix('CSV parse error: ')}") from None
 
 
-def _parquet_batches(path: Path, part_size: int):
+def _parquet_batches(path: Path, part_size: int) -> Iterator[pa.RecordBatch]:
     import pyarrow.parquet as pq
 
     try:
@@ -68,8 +174,26 @@ def _parquet_batches(path: Path, part_size: int):
     yield from pf.iter_batches(batch_size=per_part)
 
 
-def split(source: Path, out_dir: Path, part_size: int, overwrite: bool = False) -> SplitResult:
-    """Write `source` (CSV or Parquet) as part files of about `part_size` bytes into `out_dir`."""
+def _encoding(name: str) -> str:
+    try:
+        return "utf-8" if codecs.lookup(name).name == "utf-8" else codecs.lookup(name).name
+    except LookupError:
+        raise UsageError(f"--encoding {name!r} is not an encoding Python knows (utf-8, latin-1, cp1252, …)") from None
+
+
+def default_rejects(out_dir: Path) -> Path:
+    """`<out>-rejects.csv`, beside the parts folder (inside it, a batch job would read it as a part)."""
+    return out_dir.with_name(f"{out_dir.name}-rejects.csv")
+
+
+def split(
+    source: Path, out_dir: Path, part_size: int, overwrite: bool = False, *, features: tuple | None = None,
+    max_bad: BadRowLimit = BadRowLimit(), encoding: str = "utf-8", rejects: Path | None = None,
+) -> SplitResult:
+    """Write `source` (CSV or Parquet) as part files of about `part_size` bytes into `out_dir`.
+
+    With the model's `features`, rows it cannot score are set aside into `rejects` (default
+    `default_rejects(out_dir)`) within `max_bad`; beyond it DataError names the first bad lines."""
     if not source.is_file():
         raise UsageError(f"{source} is not a file; pass the CSV or Parquet table to split")
     suffix = source.suffix.lower()
@@ -77,31 +201,127 @@ def split(source: Path, out_dir: Path, part_size: int, overwrite: bool = False) 
         raise UsageError(f"{source}: not a .csv or .parquet file")
     if part_size < 1024:
         raise UsageError(f"--part-size must be at least 1KB, got {part_size} bytes")
+    encoding = _encoding(encoding)
+    if suffix == ".parquet" and encoding != "utf-8":
+        raise UsageError(f"--encoding applies to CSV; {source} is Parquet, whose strings are UTF-8 by definition")
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise UsageError(f"{out_dir} is not empty; pass another --out or add --overwrite")
+    rejects = rejects or default_rejects(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        parts, rows = [], 0
-        batches = _csv_batches(source, part_size) if suffix == ".csv" else _parquet_batches(source, part_size)
-        for batch in batches:
-            if not batch.num_rows:
-                continue
-            part = staging / f"part-{len(parts):05d}{suffix}"
-            if suffix == ".csv":
-                pacsv.write_csv(batch, part, write_options=_WRITE)
-            else:
-                import pyarrow.parquet as pq
-
-                pq.write_table(pa.Table.from_batches([batch]), part)
-            parts.append(part)
-            rows += batch.num_rows
-        if not parts:
-            raise DataError(f"{source}: holds no rows to split")
+        cutter = _Cutter(source, staging, part_size, features, max_bad, encoding)
+        cutter.run()
+        rejected = cutter.rejected()
+        if not cutter.parts:
+            raise DataError(f"{source}: holds no rows to split" + (f" ({len(rejected)} set aside)" if rejected else ""))
+        if rejected:
+            _write_rejects(rejects, source, rejected, cutter.where_label)
+        else:
+            rejects.unlink(missing_ok=True)  # an earlier split's rejects would describe other parts
         if out_dir.exists():
             shutil.rmtree(out_dir)
         staging.rename(out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return SplitResult(out_dir, tuple(out_dir / p.name for p in parts), rows)
+    return SplitResult(out_dir, tuple(out_dir / p.name for p in cutter.parts), cutter.written, cutter.read,
+                       tuple(rejected), rejects if rejected else None)
+
+
+def _write_rejects(path: Path, source: Path, rejected: list[Rejected], label: str) -> None:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(("source", label, "column", "reason"))
+        for r in rejected:
+            writer.writerow((str(source), r.where, r.column, r.reason))
+
+
+class _Cutter:
+    """One pass over the source: check each batch, write its scorable rows as a part, remember the rest."""
+
+    def __init__(self, source: Path, staging: Path, part_size: int, features: tuple | None, max_bad: BadRowLimit, encoding: str):
+        self.source, self.staging, self.part_size = source, staging, part_size
+        self.features, self.max_bad, self.encoding = features, max_bad, encoding
+        self.csv = source.suffix.lower() == ".csv"
+        self.where_label = "line" if self.csv else "row"
+        self.parts: list[Path] = []
+        self.bad: list = []  # tables.BadRow with record = position among pyarrow's records
+        self.misfits = _Misfits() if self.csv and features is not None else None
+        self.names: list[str] = []
+        self.records = 0
+        self.written = 0
+
+    @property
+    def read(self) -> int:
+        return self.records + (self.misfits.count if self.misfits else 0)
+
+    def _bad_count(self) -> int:
+        return len(self.bad) + (self.misfits.count if self.misfits else 0)
+
+    def run(self) -> None:
+        tables = artifact.tables()
+        if self.csv:
+            self.names = _csv_names(self.source, self.encoding)
+            batches = _csv_batches(self.source, self.names, self.part_size, self.encoding, self.misfits)
+        else:
+            batches = _parquet_batches(self.source, self.part_size)
+        for batch in batches:
+            if self.features is not None and batch.num_rows:
+                try:
+                    _, bad = tables.check(batch, self.features)
+                except tables.InputFileError as exc:
+                    raise DataError(f"{self.source}: {exc}") from None
+                if bad:
+                    self.bad.extend(tables.BadRow(self.records + b.record, b.column, b.reason) for b in bad)
+                    mask = np.ones(batch.num_rows, bool)
+                    mask[[b.record for b in bad]] = False
+                    self.records += batch.num_rows
+                    batch = batch.filter(pa.array(mask))
+                else:
+                    self.records += batch.num_rows
+            else:
+                self.records += batch.num_rows
+            if self.max_bad.count is not None and self._bad_count() > self.max_bad.count:
+                self._refuse()
+            if batch.num_rows:
+                self._write(batch)
+        if not self.max_bad.allows(self._bad_count(), self.read):
+            self._refuse()
+
+    def _write(self, batch: pa.RecordBatch) -> None:
+        part = self.staging / f"part-{len(self.parts):05d}{self.source.suffix.lower()}"
+        if self.csv:
+            pacsv.write_csv(batch, part, write_options=_WRITE)
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.Table.from_batches([batch]), part)
+        self.parts.append(part)
+        self.written += batch.num_rows
+
+    def rejected(self) -> list[Rejected]:
+        """Every row set aside, with its line (CSV, one more pass over the source) or row (Parquet), in order."""
+        if not self._bad_count():
+            return []
+        records = [b.record for b in self.bad]
+        if not self.csv:
+            return [Rejected(r + 1, b.column, b.reason) for r, b in zip(records, self.bad)]
+        tables = artifact.tables()
+        misfits: list[tuple[int, int]] = []
+        with self.source.open(newline="", encoding="utf-8-sig" if self.encoding == "utf-8" else self.encoding, errors="replace") as fh:
+            lines = tables.lines_of(fh, records, width=len(self.names), misfits=misfits)
+        out = [Rejected(line, b.column, b.reason) for line, b in zip(lines, self.bad)]
+        out += [Rejected(line, "", f"has {n} field(s); the header names {len(self.names)}") for line, n in misfits]
+        return sorted(out, key=lambda r: r.where)
+
+    def _refuse(self) -> None:
+        rejected = self.rejected()
+        shown = "; ".join(f"{self.where_label} {r.where}: " + (f"column {r.column} {r.reason}" if r.column else r.reason)
+                          for r in rejected[:NAMED])
+        more = f" (and {len(rejected) - NAMED:,} more)" if len(rejected) > NAMED else ""
+        of = f"of the first {self.read:,} rows" if self.max_bad.count is not None else f"of {self.read:,} rows"
+        raise DataError(
+            f"{self.source}: {len(rejected):,} {of} cannot be scored, more than --max-bad-rows {self.max_bad} allows: "
+            f"{shown}{more}; fix them, or set them aside into a rejects file with --max-bad-rows N or P%"
+        )

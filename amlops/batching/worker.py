@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from types import ModuleType
 
-from amlops.batching import output
+from amlops.batching import output, records
 from amlops.batching.planner import MiniBatch
 from amlops.batching.settings import BatchSettings
 
@@ -59,6 +59,8 @@ class Done:
     items: int
     rows: output.Rows
     seconds: float
+    rows_in: int | None = None
+    """Records in the mini-batch's files (when the job counts rows)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class Failed:
     message: str
     trace: str
     seconds: float
+    rows_in: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ class WorkerContext:
     log_dir: Path
     part_dir: Path | None
     """Where the worker's part file goes (append_row), else None."""
+    count_rows: bool = False
+    """Count the records of each input file (the shipped scripts: their output rows are input rows)."""
 
 
 class EntryScriptError(ImportError):
@@ -160,21 +165,27 @@ def serve(conn: Connection, slot: int, parent_pid: int, ctx: WorkerContext) -> N
             break
         if task is None:
             break
-        conn.send(_process(module, task, part, log))
+        conn.send(_process(module, task, part, log, ctx.count_rows))
     shutdown = getattr(module, "shutdown", None)
     if callable(shutdown):
         shutdown()
 
 
-def _process(module: ModuleType, mb: MiniBatch, part: output.PartFile | None, log: logging.Logger) -> Done | Failed:
+def rows_in(paths: tuple[str, ...] | list[str]) -> int:
+    """Records in the files (an unreadable one counts none: its rows are unknown)."""
+    return sum(records.file_records(p) or 0 for p in paths)
+
+
+def _process(module: ModuleType, mb: MiniBatch, part: output.PartFile | None, log: logging.Logger, count_rows: bool) -> Done | Failed:
     t0 = time.perf_counter()
     given = list(mb.paths)
+    read = rows_in(given) if count_rows else None
     try:
         rows = output.collect(module.run(given), given, formatted=part is not None)
     except Exception as exc:
         log.exception("mini-batch %d: run() raised", mb.id)
-        return Failed(mb.id, RUN_EXCEPTION, len(given), f"{type(exc).__name__}: {exc}", traceback.format_exc(), time.perf_counter() - t0)
+        return Failed(mb.id, RUN_EXCEPTION, len(given), f"{type(exc).__name__}: {exc}", traceback.format_exc(), time.perf_counter() - t0, read)
     if part is not None:
         rows = part.store(rows)
     log.debug("mini-batch %d: %d files, %d elements returned", mb.id, len(given), rows.returned)
-    return Done(mb.id, len(given), rows, time.perf_counter() - t0)
+    return Done(mb.id, len(given), rows, time.perf_counter() - t0, read)

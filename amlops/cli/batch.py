@@ -39,17 +39,25 @@ def run_cmd(
     max_concurrency: Optional[int] = typer.Option(None, "--max-concurrency", min=1, max=64, help="Worker processes, instead of the stack's maxConcurrencyPerInstance."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier job's output in the output location once this job succeeds."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+    max_bad_rows: str = typer.Option("0", "--max-bad-rows", metavar="N|P%", help="A table given directly: rows the model cannot score that may be set aside into the job's rejects.csv (a count or a percentage of the rows read); beyond it nothing runs."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="A CSV table given directly: its text encoding (it is cut into UTF-8 parts)."),
+    part_size: str = typer.Option("1MB", "--part-size", help="A table given directly: about how large the parts are that it is cut into."),
 ) -> None:
     """Score --input with the stack's batch settings; write the output where Azure would, and the job's reports.
 
     Each mini-batch is a list of miniBatchSize files, as Azure passes to run(); errorThreshold
-    counts failed files. Exits 1 when the threshold is exceeded or no file succeeded.
+    counts failed files. A single CSV or Parquet table is first cut into part files exactly as
+    `amlops batch split` cuts it (bad rows set aside within --max-bad-rows), so every worker has
+    work. The summary states rows in, scored and rejected and files failed, and says loudly when
+    any row was not scored. Exits 1 when the threshold is exceeded or no file succeeded.
     """
     from amlops.batching import JobSpec, from_config, resolve_model, run_job
     from amlops.batching.errors import BatchInterrupted
     from amlops.batching.layout import job_folder, output_location
+    from amlops.batching.split import BadRowLimit
     from amlops.stackfile import load_stack
 
+    limit, size = BadRowLimit.parse(max_bad_rows), _size(part_size)
     cfg = load_stack(stack)
     settings = from_config(cfg.batch, mode.value if mode else None, mini_batch_size)
     if max_concurrency is not None:
@@ -59,6 +67,7 @@ def run_cmd(
     spec = JobSpec(
         input=input, output_dir=output or output_location(cfg.batch, when), reports_dir=job_folder(stack, when),
         settings=settings, model_dir=folder, model_label=label, script=script, overwrite=overwrite, progress=progress,
+        max_bad=limit, encoding=encoding, part_size=size,
     )
     try:
         result = run_job(spec, console=console)
@@ -69,6 +78,9 @@ def run_cmd(
         out.print(line, soft_wrap=True)
     for line in result.first_errors:
         out.print(Text.assemble(("  ✗ ", "red"), line), soft_wrap=True)
+    loud = result.not_scored()
+    if loud:
+        console.print(Text.assemble(("warning: ", "bold yellow"), loud), soft_wrap=True)
     result.raise_for_status()
 
 
@@ -78,18 +90,42 @@ def split_cmd(
     out_dir: Path = typer.Option(..., "--out", "-o", help="The folder for the part files (created; must be empty unless --overwrite)."),
     part_size: str = typer.Option("1MB", "--part-size", help="About how large each part is (100KB, 1MB, …)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the parts in --out."),
+    stack: str = StackOption,
+    model: Optional[str] = typer.Option(None, "--model", metavar="NAME:VERSION", help="Check rows against this registered model's signature instead of the stack's pin."),
+    model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Check rows against the signature of a local MLflow model folder."),
+    max_bad_rows: str = typer.Option("0", "--max-bad-rows", metavar="N|P%", help="Rows the model cannot score that may be set aside into the rejects file (a count, or a percentage of the rows read); beyond it the split fails naming the first bad lines."),
+    rejects: Optional[Path] = typer.Option(None, "--rejects", help="Where the rows set aside go: source, line, column, reason (default: <out>-rejects.csv beside --out)."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="The CSV's text encoding (latin-1, cp1252, …); the parts are written as UTF-8."),
 ) -> None:
-    """Write a large table as part files: an Azure batch model deployment distributes work by file."""
-    from amlops.batching.split import split
+    """Write a large table as part files of rows the model can score: an Azure batch model deployment distributes work by file.
+
+    Every row is checked against the model's signature (columns, types, finiteness) by the
+    entry scripts' own rule, so no part fails in Azure for one bad cell.
+    """
+    from amlops.batching.artifact import model_features
+    from amlops.batching.model import resolve_model
+    from amlops.batching.split import BadRowLimit, split
+    from amlops.stackfile import load_stack
+
+    limit, size = BadRowLimit.parse(max_bad_rows), _size(part_size)
+    folder, _ = resolve_model(load_stack(stack), model, model_dir)
+    result = split(input, out_dir, size, overwrite, features=model_features(folder), max_bad=limit,
+                   encoding=encoding, rejects=rejects)
+    for line in result.describe(input, part_size):
+        out.print(line, soft_wrap=True)
+    if result.rejected:
+        console.print(Text(f"warning: {len(result.rejected):,} row(s) the model cannot score are not in the parts; "
+                           f"see {result.rejects_file}"), soft_wrap=True)
+
+
+def _size(text: str) -> int:
     from amlops.errors import UsageError
     from infra.config import parse_size
 
     try:
-        size = parse_size(part_size)
+        return parse_size(text)
     except ValueError as exc:
         raise UsageError(f"--part-size {exc}") from None
-    result = split(input, out_dir, size, overwrite)
-    out.print(f"{result.rows:,} rows in {len(result.parts)} part files of about {part_size} in {result.folder}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
