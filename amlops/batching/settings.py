@@ -18,7 +18,7 @@ DEFAULT_SCRIPTS: dict[str, Path] = {"tabular": BATCH_DIR / "tabular_batch.py", "
 
 @dataclass(frozen=True)
 class BatchSettings:
-    """Everything the runner honours, in Azure's terms for a batch model deployment (see infra/config.py BatchConfig)."""
+    """Everything the runner honours, in Azure's terms for a batch model deployment (see infra/config/batch.py BatchConfig)."""
 
     mode: Mode = "tabular"
     mini_batch_size: int = 10

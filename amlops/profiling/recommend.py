@@ -23,7 +23,7 @@ from amlops.profiling.measurements import StepResult
 from infra.skus import SKUS, Sku
 
 MIB = 1024 * 1024
-MAX_INSTANCES = 100  # infra/config.py's limit on instanceCount
+MAX_INSTANCES = 100  # infra/config/online.py's limit on instanceCount
 DEFAULT_HEADROOM = 0.3
 
 
