@@ -169,7 +169,9 @@ def run_job(spec: JobSpec, console: Console | None = None) -> reports.JobResult:
             "--encoding applies to a CSV table given directly (the job cuts it into UTF-8 parts); the entry scripts read "
             "part files as UTF-8, as in Azure: cut the table with `amlops batch split --encoding ENCODING` first"
         )
-    if not table:
+    if table:
+        planner.check_id_columns([spec.input], s.id_columns)  # named on the table, not on a part cut from it
+    else:
         plan = planner.plan(spec.input, s.mini_batch_size, s.id_columns)
     out = _check_output(spec)
     folder = _prepare_reports(spec)

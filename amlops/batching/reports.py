@@ -215,14 +215,19 @@ class JobResult:
         if not c.rows_counted or self.status != "SUCCEEDED":
             return None
         missing = c.rows_not_scored + c.rows_rejected
-        if not missing:
+        if not missing and not c.items_failed:
             return None
         why = []
         if c.rows_rejected:
             why.append(f"{c.rows_rejected:,} set aside as unscorable ({self.rejects_file})")
-        if c.rows_not_scored:
-            why.append(f"{c.rows_not_scored:,} in {c.items_failed:,} failed file(s) ({self.reports_dir}/{ERRORS_FILE})")
-        return f"{missing:,} of {c.rows_in + c.rows_rejected:,} rows were NOT scored: " + "; ".join(why)
+        errors = f"{self.reports_dir}/{ERRORS_FILE}"
+        if c.items_failed:  # an unreadable file's rows cannot be counted: say so rather than print 0
+            counted = f"{c.rows_not_scored:,} in" if c.rows_not_scored else "the rows of"
+            why.append(f"{counted} {c.items_failed:,} failed file(s) ({errors})")
+        elif c.rows_not_scored:
+            why.append(f"{c.rows_not_scored:,} missing from the output ({errors})")
+        head = f"{missing:,} of {c.rows_in + c.rows_rejected:,} rows" if missing else "rows"
+        return f"{head} were NOT scored: " + "; ".join(why)
 
     def raise_for_status(self) -> None:
         """Raise BatchJobFailed when a threshold stopped the job."""

@@ -254,10 +254,13 @@ class _Cutter:
 
     @property
     def read(self) -> int:
-        return self.records + (self.misfits.count if self.misfits else 0)
+        return self.records + self._misfit_count()
+
+    def _misfit_count(self) -> int:
+        return self.misfits.count if self.misfits else 0
 
     def _bad_count(self) -> int:
-        return len(self.bad) + (self.misfits.count if self.misfits else 0)
+        return len(self.bad) + self._misfit_count()
 
     def run(self) -> None:
         tables = artifact.tables()
@@ -310,17 +313,22 @@ class _Cutter:
         tables = artifact.tables()
         misfits: list[tuple[int, int]] = []
         with self.source.open(newline="", encoding="utf-8-sig" if self.encoding == "utf-8" else self.encoding, errors="replace") as fh:
-            lines = tables.lines_of(fh, records, width=len(self.names), misfits=misfits)
+            *lines, boundary = tables.lines_of(fh, records + [self.records], width=len(self.names), misfits=misfits)
         out = [Rejected(line, b.column, b.reason) for line, b in zip(lines, self.bad)]
-        out += [Rejected(line, "", f"has {n} field(s); the header names {len(self.names)}") for line, n in misfits]
+        # pyarrow parses ahead of the batches it hands out: only rows before the first record not yet read count
+        out += [Rejected(line, "", f"has {n} field(s); the header names {len(self.names)}") for line, n in misfits if line < boundary]
         return sorted(out, key=lambda r: r.where)
 
     def _refuse(self) -> None:
+        """Fail naming the first bad lines, unless the rows read so far turn out to be within the limit."""
         rejected = self.rejected()
+        read = self.records + sum(1 for r in rejected if not r.column)
+        if self.max_bad.count is not None and len(rejected) <= self.max_bad.count and self._misfit_count() > len(rejected) - len(self.bad):
+            return  # only rows pyarrow parsed ahead pushed the count over: keep reading
         shown = "; ".join(f"{self.where_label} {r.where}: " + (f"column {r.column} {r.reason}" if r.column else r.reason)
                           for r in rejected[:NAMED])
         more = f" (and {len(rejected) - NAMED:,} more)" if len(rejected) > NAMED else ""
-        of = f"of the first {self.read:,} rows" if self.max_bad.count is not None else f"of {self.read:,} rows"
+        of = f"of the first {read:,} rows" if self.max_bad.count is not None else f"of {read:,} rows"
         raise DataError(
             f"{self.source}: {len(rejected):,} {of} cannot be scored, more than --max-bad-rows {self.max_bad} allows: "
             f"{shown}{more}; fix them, or set them aside into a rejects file with --max-bad-rows N or P%"
