@@ -1,18 +1,18 @@
-"""The seeded synthetic loans dataset of the book, and its 512,000-row pending-loans set."""
+"""The seeded synthetic loans dataset of the book, and its 512,000-row pending-loans set.
+
+numpy, pandas and pyarrow are imported where used: the CLI reads this module's defaults for its help."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from amlops.atomicfile import atomic_path
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FEATURES: tuple[str, ...] = ("income", "credit_cards", "age")
 LABEL = "approved_loan"
@@ -30,6 +30,9 @@ def generate_loans(rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> pd.Dat
     Approval rises with income and age and falls with the number of credit cards, with
     logistic noise, so validation accuracy lands well above 0.7 but below 1.
     """
+    import numpy as np
+    import pandas as pd
+
     if rows < 10:
         raise ValueError(f"rows must be at least 10, got {rows}")
     rng = np.random.default_rng(seed)
@@ -46,6 +49,9 @@ def generate_loans(rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> pd.Dat
 def pending_loans(labelled: pd.DataFrame, doublings: int = PENDING_DOUBLINGS) -> pd.DataFrame:
     """The book's pending loans: the rows without the label, appended to themselves `doublings` times,
     each with an application id (`A0000001`, …) that the batch output carries back."""
+    import numpy as np
+    import pandas as pd
+
     frame = labelled[list(FEATURES)].reset_index(drop=True)
     for _ in range(doublings):
         frame = pd.concat([frame, frame], ignore_index=True)
@@ -77,6 +83,8 @@ def file_digest(path: Path) -> str:
 
 def _write_atomically(frame: pd.DataFrame, path: Path, write) -> Dataset:
     """Write through a temporary sibling, then rename: readers never see a partial file."""
+    import pyarrow as pa
+
     with atomic_path(path) as tmp:
         write(pa.Table.from_pandas(frame, preserve_index=False), tmp)
     return Dataset(path, len(frame), file_digest(path))
@@ -84,11 +92,15 @@ def _write_atomically(frame: pd.DataFrame, path: Path, write) -> Dataset:
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Dataset:
     """Write CSV with pyarrow (6x faster than pandas here), atomically."""
+    import pyarrow.csv as pacsv
+
     return _write_atomically(frame, path, pacsv.write_csv)
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> Dataset:
     """Write Parquet atomically."""
+    import pyarrow.parquet as pq
+
     return _write_atomically(frame, path, pq.write_table)
 
 

@@ -1,11 +1,11 @@
-"""`python -m benchmarks` (`make bench`): the serving benchmark, then the batch benchmark."""
+"""`python -m benchmarks` (`make bench`): CLI start-up, then serving, then batch."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-SUITES = ("benchmarks.serving", "benchmarks.batch")
+SUITES = ("benchmarks.cli", "benchmarks.serving", "benchmarks.batch")
 
 
 def main() -> int:

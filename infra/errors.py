@@ -1,6 +1,12 @@
-"""The errors the Pulumi program raises before it declares anything; __main__ turns them into RunErrors."""
+"""The errors the Pulumi program raises before it declares anything (__main__ turns them into RunErrors),
+and a stack config's ConfigError: plain classes, so that the CLI catches them without importing pydantic."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROJECT = "amlops"
+"""The Pulumi project name: the namespace of every stack config key (`amlops:<key>`)."""
 
 
 class InfraError(Exception):
@@ -22,3 +28,30 @@ class ArtifactMissing(InfraError):
 
 class ScoringPackageError(InfraError):
     """scoring/ cannot be packaged for a model (no score.py, or score.py cannot load the model); the message says why."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a stack's config, at a dotted key path."""
+
+    path: tuple[str | int, ...]
+    message: str
+
+    def key(self) -> str:
+        """The key as a user writes it: `amlops:online.traffic`."""
+        parts = [str(p) for p in self.path]
+        if not parts:
+            return f"{PROJECT}:"
+        return f"{PROJECT}:" + ".".join(parts)
+
+
+class ConfigError(Exception):
+    """A stack's config is invalid; carries every problem found."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(f"{self.source}: {p.key()}: {p.message}" for p in self.problems)

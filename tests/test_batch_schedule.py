@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import yaml
 
-import amlops.cli.config
 import amlops.stackfile
 from amlops.batching.schedule import NoSchedule, next_runs, planned_runs
 from cli_support import run_cli
@@ -111,7 +110,6 @@ def stacks(tmp_path, monkeypatch):
     dev = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
     real = amlops.stackfile.load_stack
     monkeypatch.setattr(amlops.stackfile, "load_stack", lambda stack: real(stack, folder))
-    monkeypatch.setattr(amlops.cli.config, "load_stack", lambda stack: real(stack, folder))  # imported by name there
 
     def write(**batch: Any) -> None:
         doc = {"config": {**dev["config"], "amlops:batch": {**dev["config"]["amlops:batch"], **batch}}}

@@ -231,7 +231,7 @@ def test_config_show_prints_a_secure_value_literally_not_as_emoji(capsys, tmp_pa
     stacks.mkdir()
     text = (ROOT / "stacks" / "Pulumi.dev.yaml").read_text().replace("prefix: loans", "prefix:\n    secure: v1:abc:def")
     (stacks / "Pulumi.dev.yaml").write_text(text)
-    monkeypatch.setattr("amlops.cli.config.load_stack", lambda stack: load_stack(stack, stacks))
+    monkeypatch.setattr("amlops.stackfile.load_stack", lambda stack: load_stack(stack, stacks))
     code, _, err = run_cli(capsys, monkeypatch, "config", "show", "--stack", "dev")
     assert code == 1
     assert err == f"error: {stacks / 'Pulumi.dev.yaml'}: amlops:prefix: " + SECURE.format(key="amlops:prefix") + "\n"

@@ -8,11 +8,13 @@ from typing import Sequence
 import typer
 from typer._click import Context
 from typer._click import exceptions as click_errors  # Typer 0.29 raises its vendored click's, not click's
+from typer._click.core import Command
+from typer._coercion import PassThroughRuntimeParam
 from typer.core import TyperOption
 
 from amlops.cli.output import err, labelled
 from amlops.errors import AmlopsError
-from infra.config import ConfigError
+from infra.errors import ConfigError
 
 app = typer.Typer(
     name="amlops",
@@ -50,6 +52,21 @@ def _type_unless_flag(self: TyperOption, ctx: Context) -> str | None:
 
 
 TyperOption.display_type_rich = _type_unless_flag  # type: ignore[method-assign]
+
+# Typer 0.29 coerces a group's --help flag when it is not given (value None, not a bool) through a
+# pydantic TypeAdapter: importing pydantic for it costs as much as the rest of `amlops batch run --help`.
+# A flag's values are None, True or False: pass them through (tests/test_cli_imports.py watches this).
+_help_option = Command.get_help_option
+
+
+def _help_option_without_pydantic(self: Command, ctx: Context) -> TyperOption | None:
+    option = _help_option(self, ctx)
+    if option is not None and option._runtime_param is None:
+        option._runtime_param = PassThroughRuntimeParam(annotation=bool, parameter_info=option.type_descriptor.parameter_info)
+    return option
+
+
+Command.get_help_option = _help_option_without_pydantic  # type: ignore[method-assign]
 
 
 def _error(message: str) -> None:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.table import Table
 
-from amlops import data as data_mod
-from amlops import training
+from amlops import data as data_mod  # its defaults only: numpy, pandas and pyarrow load where it generates data
 from amlops.cli.output import out as console
 from amlops.errors import UsageError
 from amlops.modelref import parse_model_ref
 from amlops.paths import data_dir, imported_dir, trained_dir
-from amlops.registry import Registry
+
+if TYPE_CHECKING:
+    from amlops import training
 
 DEFAULT_NAME = "chapter12-loans"
 model_app = typer.Typer(help="Train, register and inspect model versions (MLflow registry).", no_args_is_help=True)
@@ -23,6 +23,8 @@ model_app = typer.Typer(help="Train, register and inspect model versions (MLflow
 
 def train_model(rows: int, seed: int, name: str) -> tuple[Path, training.TrainingFacts]:
     """Generate the dataset (if asked size/seed), train, save the candidate folder."""
+    from amlops import training
+
     generated = data_mod.generate_all(data_dir(), rows=rows, seed=seed)
     model, facts = training.train(generated.loans)
     out = training.save_model(model, facts, trained_dir(name))
@@ -59,6 +61,8 @@ def register_cmd(
     folder = path or trained_dir(name)
     if path is None and not (folder / "MLmodel").is_file():
         raise UsageError(f"no trained model at {folder}; run `amlops model train` first or pass --path DIR")
+    from amlops.registry import Registry
+
     extra = {}
     for item in tag:
         key, sep, value = item.partition("=")
@@ -81,6 +85,7 @@ def import_cmd(
 ) -> None:
     """Import a joblib/pickle model: check it, save it as an MLflow skops model with a signature, register it with its lineage."""
     from amlops.importing import import_pickle
+    from amlops.registry import Registry
 
     imported = import_pickle(path, imported_dir(name), trust_pickle=trust_pickle, trust=trust, columns=columns)
     cols = ", ".join(f"{c.name} ({c.type})" for c in imported.columns)
@@ -102,6 +107,10 @@ def list_cmd(
     tracking_uri: Optional[str] = typer.Option(None, envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI."),
 ) -> None:
     """List registered models and their versions with accuracy and lineage."""
+    from rich.table import Table
+
+    from amlops.registry import Registry
+
     reg = Registry(tracking_uri)
     names = [name] if name else reg.models()
     table = Table(title=f"registry: {reg.tracking_uri}")
@@ -125,6 +134,10 @@ def show_cmd(
     tracking_uri: Optional[str] = typer.Option(None, envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI."),
 ) -> None:
     """Show one version: accuracy, framework, lineage, run id, source and every tag."""
+    from rich.table import Table
+
+    from amlops.registry import Registry
+
     name, version = parse_model_ref(ref, "model show", version_required=False)
     v = Registry(tracking_uri).get(name, version)
     table = Table(title=f"{v.name}:{v.version}", show_header=False)

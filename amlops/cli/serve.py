@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from amlops.cli.options import StackOption
@@ -17,7 +16,6 @@ from amlops.cli.output import labelled, status
 from amlops.cli.output import out as console
 from amlops.cli import remote as remote_cli
 from amlops.errors import UsageError
-from amlops.stackfile import load_stack
 
 endpoint_app = typer.Typer(help="The local endpoint's keys, request logs and swagger files.", no_args_is_help=True)
 
@@ -47,6 +45,7 @@ def serve_cmd(
     from amlops.serving import running
     from amlops.deployments import choose_deployment
     from amlops.serving.endpoint import LocalEndpoint, model_for
+    from amlops.stackfile import load_stack
 
     cfg = load_stack(stack)
     chosen = choose_deployment(cfg, deployment)
@@ -113,6 +112,7 @@ def invoke_cmd(
     """Send a scoring request to the local endpoint (or any scoring URI, or with --remote the deployed one) and print the answer."""
     from amlops.serving import client, running
     from amlops.serving.keys import load_or_create
+    from amlops.stackfile import load_stack
 
     try:
         body = client.load_payload(data, file)
@@ -153,7 +153,10 @@ def keys_cmd(
     regenerate: Optional[str] = typer.Option(None, "--regenerate", metavar="primary|secondary", help="Replace this key; the other keeps working."),
 ) -> None:
     """Show the local endpoint's primary and secondary keys (generated on first use, stored 0600)."""
+    from rich.table import Table
+
     from amlops.serving import keys
+    from amlops.stackfile import load_stack
 
     name = load_stack(stack).online.endpoint_name
     if regenerate is not None:
@@ -182,8 +185,11 @@ def logs_cmd(
     """Show recent requests (spans: status, latency, request id) and the script's log lines with their request ids; --remote: the deployed container's log."""
     if remote:
         return remote_cli.logs(stack, subscription, deployment, container, tail)
+    from rich.table import Table
+
     from amlops.serving.telemetry.localfile import telemetry_path
     from amlops.serving.telemetry.reader import recent
+    from amlops.stackfile import load_stack
 
     name = load_stack(stack).online.endpoint_name
     path = telemetry_path(name)
@@ -224,6 +230,7 @@ def swagger_cmd(
     from amlops.serving import swagger
     from amlops.serving.endpoint import model_for
     from amlops.serving.package import package_scoring
+    from amlops.stackfile import load_stack
 
     cfg = load_stack(stack)
     chosen = choose_deployment(cfg, deployment)

@@ -6,11 +6,12 @@ value fails the same way in `pulumi up` and in `amlops ... --stack S`.
 
 One module per section of the stack file (`workspace`, `compute`, `model`, `online`,
 `batch`, `schedule`, `monitoring`, `registry`, `promotion`, `network`), the stack that
-holds them (`stack`), the rules across sections (`rules`) and the parser (`parse`).
+holds them (`stack`), the rules across sections (`rules`) and the parser (`parse`); what
+it reports (Problem, ConfigError) lives in infra/errors.py, which the CLI imports without pydantic.
 Everything is importable from `infra.config` as before.
 """
 
-from infra.config.base import PROJECT, ConfigModel, check_endpoint_base, parse_size
+from infra.config.base import ConfigModel, check_endpoint_base, parse_size
 from infra.config.batch import (
     AZURE_JOB_NAME,
     FILE_SHARE_DATASTORES,
@@ -28,7 +29,7 @@ from infra.config.monitoring import AlertsConfig, MonitoringConfig
 from infra.config.network import NetworkConfig, OutboundRuleConfig, VirtualNetworkConfig
 from infra.config.online import AutoscaleConfig, DeploymentConfig, OnlineConfig, ProbeSettings, RequestSettings
 from infra.config.parse import SECURE_MESSAGE, parse_config
-from infra.config.problems import ConfigError, Problem
+from infra.errors import PROJECT, ConfigError, Problem
 from infra.config.promotion import PromotionConfig
 from infra.config.registry import RegistryConfig
 from infra.config.schedule import BatchScheduleConfig, RecurrenceConfig, check_cron, windows_time_zone

@@ -9,9 +9,6 @@ from pydantic.alias_generators import to_camel
 
 from infra.naming import endpoint_name
 
-PROJECT = "amlops"
-"""The Pulumi project name; stack-file keys are `amlops:<key>`."""
-
 # Azure's naming rules, per resource type, for the names a stack file sets directly.
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")  # 3-32, unique per region
 DEPLOYMENT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")  # 3-32

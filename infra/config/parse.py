@@ -7,7 +7,7 @@ from typing import Any, Iterator
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
-from infra.config.problems import ConfigError, Problem
+from infra.errors import ConfigError, Problem
 from infra.config.rules import CROSS_CHECKS, cross_problems
 from infra.config.stack import StackConfig
 

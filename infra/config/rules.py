@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any, Iterator
 
 from infra.config.base import DEPLOYMENT_NAME
-from infra.config.problems import Problem
+from infra.errors import Problem
 
 
 def _online_problems(cfg: Any) -> Iterator[Problem]:
