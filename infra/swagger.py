@@ -35,6 +35,11 @@ from typing import Any
 from infra.errors import ScoringPackageError
 
 FILES = ("swagger.json", "swagger3.json", "swagger3.1.json")
+VERSION_FILES = {"2": "swagger.json", "2.0": "swagger.json", "3": "swagger3.json", "3.0": "swagger3.json", "3.1": "swagger3.1.json"}
+"""What the inference server 1.4.1 serves for /swagger.json?version=V from these files: its builders
+are registered for "2" (alias "2.0", reading swagger.json), "3" (alias "3.0", swagger3.json) and "3.1"
+(swagger3.1.json) (`Swagger._register_builder` in azureml_inference_server_http/server/swagger.py; no
+version means "2"); any other version is a 404. The specs' `version` parameter lists exactly these."""
 INT64 = {"minimum": -(2**63), "maximum": 2**63 - 1}
 NEUTRAL = {"number": 0.0, "integer": 0, "boolean": False, "string": "text"}
 """Example values by score.py's column kind when the model folder has no input_example.json."""
@@ -43,8 +48,9 @@ DTYPES = {"number": "float64", "integer": "int64", "boolean": "bool", "string": 
 _generations = itertools.count(1)
 ERRORS = (
     "Bad input (400: invalid JSON, an unknown or missing field, a wrong row width, an unknown or missing "
-    "column, a value of the wrong type or out of range, an unknown method, more rows than allowed); "
-    "401 without a valid key; 408 past the request timeout; 413 over the body limit."
+    "column, a value of the wrong type or out of range, an unknown method, more rows than allowed, a row the "
+    "model scores to NaN or Infinity, which JSON cannot carry); 401 without a valid key; 408 past the request "
+    "timeout; 413 over the body limit. Every error body is {\"message\": \"...\"}."
 )
 
 
@@ -60,6 +66,8 @@ class ModelApi:
     number_limit: float
     predictions: list
     probabilities: list | None
+    labels: list | None
+    """The classifier's classes (`classes_`, in predict_proba's column order); None for a regressor."""
 
 
 def score_module(scoring_dir: Path):
@@ -95,7 +103,9 @@ def model_api(model_dir: Path, scoring_dir: Path) -> ModelApi:
         warnings.simplefilter("ignore")
         predictions = found.model.predict(x).tolist()
         probabilities = found.model.predict_proba(x).tolist() if "predict_proba" in found.methods else None
-    return ModelApi(found.columns, found.kinds, example, found.methods, found.number_limit, predictions, probabilities)
+    classes = getattr(found.model, "classes_", None)
+    labels = classes.tolist() if classes is not None else None
+    return ModelApi(found.columns, found.kinds, example, found.methods, found.number_limit, predictions, probabilities, labels)
 
 
 class _Script:
@@ -202,23 +212,56 @@ def _results(api: ModelApi, item: dict) -> dict:
     return {"type": "object", "required": ["Results"], "properties": {"Results": {"type": "array", "minItems": 1, "items": item}}, "additionalProperties": False}
 
 
+def _json_kind(values: list) -> str:
+    """The one JSON type of a list of Python values (bool before int: a bool is an int in Python)."""
+    for kind, types in (("boolean", (bool,)), ("integer", (int,)), ("number", (int, float)), ("string", (str,))):
+        if all(isinstance(v, types) and (kind == "boolean" or not isinstance(v, bool)) for v in values):
+            return kind
+    raise ScoringPackageError(f"the model's labels mix JSON types: {values[:5]!r}; give them one type (all strings or all numbers)")
+
+
+def _prediction(api: ModelApi) -> dict:
+    """One predicted value: a classifier's label, one of its classes (typed and listed); a regressor's number.
+
+    score.py answers only finite numbers (a row scored to NaN or ±Infinity is a 400)."""
+    if api.labels is None:
+        kind = _json_kind(api.predictions) if api.predictions else "number"
+        return {"type": kind, "format": "double"} if kind == "number" else {"type": kind}
+    kind = _json_kind(api.labels)
+    item: dict = {"type": kind, "enum": list(api.labels)}
+    if kind == "number":
+        item["format"] = "double"
+    item["description"] = "The predicted class: one of the model's classes_."
+    return item
+
+
 def _probability_rows(api: ModelApi) -> dict:
     width = len(api.probabilities[0])  # type: ignore[index]
-    return {"type": "array", "items": {"type": "number", "format": "double"}, "minItems": width, "maxItems": width}
+    order = f" in the order {', '.join(map(str, api.labels))}" if api.labels is not None else ""
+    return {
+        "type": "array", "items": {"type": "number", "format": "double"}, "minItems": width, "maxItems": width,
+        "description": f"One probability per class{order} (the model's classes_).",
+    }
 
 
 def _v2(doc: dict, api: ModelApi, max_rows: int, title: str) -> dict:
     defs = doc["definitions"]
     defs["ServiceInput"] = _tighten_input(defs["ServiceInput"], api, max_rows)
-    label = copy.deepcopy(defs["ServiceOutput"]["properties"]["Results"]["items"])
+    label = _prediction(api)
     if api.probabilities is None:
         defs["ServiceOutput"] = _results(api, label) | {"example": {"Results": api.predictions}}
     else:
         # Swagger 2.0 has no oneOf: Results holds labels (predict) or probability rows (predict_proba).
-        defs["ServiceOutput"] = _results(api, {}) | {"example": {"Results": api.predictions}}
-        defs["ServiceOutput"]["properties"]["Results"]["description"] = (
-            "One entry per row: the predicted label (predict) or the class probabilities (predict_proba)."
-        )
+        # Without a `type`, each keyword constrains only the values of its own type: arrays are probability
+        # rows of the classes' width; a label's type and enum can only be said in words here (swagger3.json
+        # states them exactly).
+        rows = _probability_rows(api)
+        labels = ", ".join(json.dumps(v) for v in api.labels) if api.labels is not None else "a label"
+        defs["ServiceOutput"] = _results(api, {
+            "description": f"One entry per row: the predicted label, one of {labels} ({label['type']}; predict), "
+            f"or the class probabilities (predict_proba): {rows['description']}",
+            "items": rows["items"], "minItems": rows["minItems"], "maxItems": rows["maxItems"],
+        }) | {"example": {"Results": api.predictions}}
     defs["ErrorResponse"].update(required=["message"], additionalProperties=False)
     _common(doc, title)
     return doc
@@ -235,7 +278,7 @@ def _v31(doc: dict, api: ModelApi, max_rows: int, title: str) -> dict:
     schemas = doc["components"]["schemas"]
     power_bi = _tighten_input(schemas["ServiceInput"], api, max_rows)
     records = power_bi["properties"]["Inputs"]["properties"]["data"]
-    label = schemas["ServiceOutput"]["properties"]["Results"]["items"]
+    label = _prediction(api)
     book = {
         "type": "object",
         "required": ["data"],
@@ -286,6 +329,14 @@ def _common(doc: dict, title: str) -> None:
         score["requestBody"]["required"] = True
     swagger_get = paths["/swagger.json"]["get"]
     swagger_get["security"] = [{"Bearer": []}]
+    (version,) = swagger_get["parameters"]
+    served = {"type": "string", "enum": list(VERSION_FILES)}
+    version["description"] = "The spec's version: 2 or 2.0 (Swagger 2.0, the default), 3 or 3.0 or 3.1 (OpenAPI 3.1)."
+    if "schema" in version:  # OpenAPI 3
+        version["schema"] = served
+    else:
+        version.pop("format", None)
+        version.update(served)
     ok = swagger_get["responses"]["200"]
     if "schema" in ok:
         ok["schema"] = {"type": "object"}

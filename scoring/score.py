@@ -17,7 +17,8 @@ Requests (two shapes):
                 gives a run(Inputs, GlobalParameters) that returns {"Results": ...}, which Microsoft
                 documents as the one Power BI consumes,
                 https://learn.microsoft.com/azure/machine-learning/v1/how-to-deploy-advanced-entry-script#power-bi-compatible-endpoint
-Bad input is answered with a 400 and {"message": "..."} naming what is wrong.
+Bad input is answered with a 400 and {"message": "..."} naming what is wrong; so is a row the model
+scores to NaN or ±Infinity, which JSON (RFC 8259) cannot carry: every answer is strict JSON.
 """
 
 from __future__ import annotations
@@ -57,10 +58,18 @@ NUMBER, INTEGER, BOOLEAN, STRING = "number", "integer", "boolean", "string"
 KINDS = {"double": NUMBER, "float": NUMBER, "long": INTEGER, "integer": INTEGER, "boolean": BOOLEAN, "string": STRING}
 """MLflow ColSpec types → the JSON value each column takes (what the generated swagger says)."""
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-NUMBER_LIMITS = (1.7976931348623157e308, 3.4028234663852886e38)
+NUMBER_LIMITS = (1.7976931348623157e308, 3.4028234663852886e38, 9007199254740992.0)
 """The magnitudes a float column may take, tried in order at init: the largest double, else the largest
-float32 (tree ensembles compute in float32 and refuse larger values); the first the model scores is
-the column's bound, and the swagger's minimum/maximum."""
+float32 (tree ensembles compute in float32 and refuse larger values; a linear model's sum overflows
+past it), else 2^53 (up to which a double counts every integer). The first at which the model scores
+every probe row (_probe_rows) with finite outputs is the column's bound, and the swagger's
+minimum/maximum; a row still scored to NaN or ±Infinity is refused at run time (JSON has neither)."""
+PROBE_PATTERNS = 16
+"""Random sign patterns (seeded: the swagger generator and every worker find the same bound) probed
+beside all-plus, all-minus, alternating and one column at a time."""
+EXACT_INTEGERS = (INT64_MAX, INT64_MIN, 2**53 + 1, -(2**53 + 1))
+"""Integers a float64 array cannot hold exactly: the array path is taken only when the model answers
+them as it answers the typed DataFrame pandas would read (int64 columns)."""
 
 logger = logging.getLogger("azmlinfsrv.print.score")
 """Under `azmlinfsrv.print`, the logger the server sends to Application Insights (1.4.1 attaches
@@ -104,6 +113,14 @@ class ModelLoadError(Exception):
 
 class InputError(Exception):
     """The request is malformed; the message says what is wrong (answered as a 400)."""
+
+
+class NotFinite(Exception):
+    """The model's output for a row is NaN or ±Infinity, which JSON cannot carry (answered as a 400 naming the row)."""
+
+    def __init__(self, row: int, value: float):
+        super().__init__(row, value)
+        self.row, self.value = row, value
 
 
 def find_model_file(root: Path) -> Path:
@@ -164,15 +181,41 @@ def read_mlmodel(folder: Path) -> tuple[list[str], list[tuple[str, str]] | None]
     return trusted, [(str(s["name"]), str(s["type"])) for s in specs]
 
 
-def _scores(loaded: object, rows: list, columns: tuple[str, ...], kinds: tuple[str, ...], as_frame: bool) -> bool:
-    """Whether the model scores these rows (one probe at load time; any failure means no)."""
+def _answers(loaded: object, x: object, meths: tuple[str, ...]) -> list | None:
+    """The model's outputs for `x` by each method, or None when it refuses them (a probe: its error is not the point)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            loaded.predict(to_model_input(rows, columns, kinds, as_frame))  # type: ignore[attr-defined]
-        return True
-    except Exception:  # noqa: BLE001 - a probe: the model's own error is not the point
-        return False
+            return [np.asarray(getattr(loaded, m)(x)) for m in meths]
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _finite(outputs: list | None) -> bool:
+    return outputs is not None and all(o.dtype.kind not in "fc" or np.isfinite(o).all() for o in outputs)
+
+
+def _probe_rows(kinds: tuple[str, ...], limit: float) -> list[list]:
+    """Rows at the bounds: float columns at ±limit, integer columns at the int64 extremes, in sign patterns
+    (all plus, all minus, alternating, one column at a time, and PROBE_PATTERNS seeded random ones)."""
+    width = len(kinds)
+    signs = [[1] * width, [-1] * width, [(-1) ** j for j in range(width)]]
+    signs += [[(1 if j == k else 0) * s for j in range(width)] for k in range(width) for s in (1, -1)]
+    signs += np.random.default_rng(0).choice([-1, 1], size=(PROBE_PATTERNS, width)).tolist()
+    neutral = {BOOLEAN: False, STRING: ""}
+
+    def value(kind: str, sign: int) -> object:
+        if kind == NUMBER:
+            return sign * limit if sign else 0.0
+        if kind == INTEGER:
+            return INT64_MAX if sign > 0 else INT64_MIN if sign < 0 else 0
+        return neutral[kind]
+
+    return [[value(k, s) for k, s in zip(kinds, pattern)] for pattern in signs]
+
+
+def _same(a: list | None, b: list | None) -> bool:
+    return a is not None and b is not None and all(np.array_equal(x, y, equal_nan=x.dtype.kind in "fc") for x, y in zip(a, b))
 
 
 def load(root: Path) -> Loaded:
@@ -208,15 +251,17 @@ def load(root: Path) -> Loaded:
     meths = tuple(m for m in METHODS if hasattr(loaded, m))
     if "predict" not in meths:
         raise ModelLoadError(f"{path}: {type(loaded).__name__} has no predict method")
-    neutral = {NUMBER: 0.0, INTEGER: 0, BOOLEAN: False, STRING: ""}
-    zeros = [[neutral[k] for k in kns]]
     # A float64 array is several times cheaper per request than a DataFrame; a model that selects
-    # columns by name (a ColumnTransformer) or has string columns needs the DataFrame.
-    frame = not (all(k in (NUMBER, INTEGER) for k in kns) and _scores(loaded, zeros, cols, kns, False))
+    # columns by name (a ColumnTransformer) or has string columns needs the DataFrame, and so does one
+    # that answers integers past 2^53 otherwise than as the int64 columns pandas reads (integers exact).
+    frame = True
+    if all(k in (NUMBER, INTEGER) for k in kns):
+        exact = [[v if k == INTEGER else 0.0 for k in kns] for v in EXACT_INTEGERS] if INTEGER in kns else [[0.0] * len(kns)]
+        as_array = _answers(loaded, to_model_input(exact, cols, kns, False), meths)
+        frame = as_array is None or INTEGER in kns and not _same(as_array, _answers(loaded, to_model_input(exact, cols, kns, True), meths))
     limit = NUMBER_LIMITS[-1]
     for candidate in NUMBER_LIMITS:
-        extremes = [[sign * candidate if k == NUMBER else neutral[k] for k in kns] for sign in (1, -1)]
-        if _scores(loaded, extremes, cols, kns, frame):
+        if _finite(_answers(loaded, to_model_input(_probe_rows(kns, candidate), cols, kns, frame), meths)):
             limit = candidate
             break
     return Loaded(loaded, path, cols, kns, meths, frame, limit)
@@ -416,13 +461,28 @@ def _error(status: int, message: str) -> AMLResponse:
     return AMLResponse({"message": message}, status, json_str=True)
 
 
+def _check_finite(output: np.ndarray) -> None:
+    """Raise NotFinite for the first row whose output holds NaN or ±Infinity (a regressor's overflow, a
+    classifier's NaN probabilities): JSON (RFC 8259) has no such numbers, and a strict parser refuses them."""
+    if output.dtype.kind in "fc":
+        finite = np.isfinite(output)
+        if not finite.all():
+            row = int(np.flatnonzero(~finite.reshape(len(output), -1).all(axis=1))[0])
+            bad = output[row] if output.ndim == 1 else output[row][~finite[row]][0]
+            raise NotFinite(row, float(bad))
+
+
 def _score(x: object, method: str) -> tuple[list, int | None]:
-    """The model's answer as JSON-ready lists, and the rows given the first class (binary classifiers)."""
+    """The model's answer as JSON-ready lists, and the rows given the first class (binary classifiers).
+
+    Raises NotFinite when an output is NaN or ±Infinity."""
     if method == "predict":
         predicted = model.predict(x)  # type: ignore[union-attr]
+        _check_finite(predicted)
         rejected = int((predicted == binary_classes[0]).sum()) if binary_classes else None
         return predicted.tolist(), rejected
     proba = model.predict_proba(x)  # type: ignore[union-attr]
+    _check_finite(proba)
     rejected = int((proba[:, 1] < 0.5).sum()) if binary_classes else None
     return proba.tolist(), rejected
 
@@ -450,6 +510,11 @@ def run(request):
         message = f"the model cannot score these rows: {str(exc).splitlines()[0][:300]}"
         logger.info("rejected: the model cannot score these rows (%s)", type(exc).__name__)
         return _error(400, message)
+    except NotFinite as exc:
+        where = "Inputs.data" if power_bi else "data"
+        logger.info("rejected: the model's %s output for row %d is not finite", method, exc.row)
+        return _error(400, f"{where}[{exc.row}]: the model's {method} output for this row is {exc.value!r}, not a finite "
+                      "number (JSON has no NaN or Infinity); check the row's values")
     if collection is not None:
         collection.collect(x, answer, method, request.headers.get("x-request-id"))
     # The book's alert ("more than 100 rejected loans in 30 minutes") counts these lines in

@@ -1,4 +1,4 @@
-"""Three kinds of scikit-learn model saved the way users bring them: MLflow folders in skops format with a
+"""Kinds of scikit-learn model saved the way users bring them: MLflow folders in skops format with a
 signature. Plain helpers (not fixtures), so the scoring, registry and batch tests build the same models.
 
 - `loans_case`: the book's LogisticRegression (float + int columns; no extra trusted types).
@@ -6,6 +6,10 @@ signature. Plain helpers (not fixtures), so the scoring, registry and batch test
   whose names have spaces; needs `sklearn.tree._tree.Tree` trusted).
 - `pipeline_case`: a Pipeline of a ColumnTransformer (scaled numbers, one-hot strings) and a
   LogisticRegression (needs a DataFrame; string labels).
+- `ridge_case`: a Ridge regressor on scikit-learn's bundled diabetes data (no predict_proba; float outputs
+  that overflow to Infinity on extreme inputs).
+- `iris_case`: a multiclass LogisticRegression on scikit-learn's bundled iris data with string labels
+  (three probabilities per row, NaN on extreme inputs).
 
 Each returns a ModelCase: the folder, the --trust list its registration needs, and sample records.
 """
@@ -122,5 +126,29 @@ def pipeline_case(folder: Path) -> ModelCase:
     return ModelCase("applicants", out, (), _records(x), tuple(x.columns))
 
 
+def ridge_case(folder: Path) -> ModelCase:
+    """Ridge on scikit-learn's bundled diabetes data (no download): 442 rows, 10 float columns, a float target."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    bunch = load_diabetes(as_frame=True)
+    out = save_mlflow(Ridge(alpha=0.5).fit(bunch.data, bunch.target), bunch.data, folder / "model")
+    return ModelCase("diabetes", out, (), _records(bunch.data), tuple(bunch.data.columns))
+
+
+def iris_case(folder: Path) -> ModelCase:
+    """A multiclass LogisticRegression on scikit-learn's bundled iris data, labelled by species name."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    bunch = load_iris(as_frame=True)
+    x = bunch.data.rename(columns=lambda c: c.replace(" (cm)", "").replace(" ", "_"))
+    y = bunch.target.map(dict(enumerate(bunch.target_names)))
+    out = save_mlflow(LogisticRegression(max_iter=1000).fit(x, y), x, folder / "model")
+    return ModelCase("iris", out, (), _records(x.iloc[[0, 60, 120]]), tuple(x.columns))
+
+
 CASES = {"loans": loans_case, "forest": forest_case, "pipeline": pipeline_case}
-"""Every kind, by name: `CASES[kind](folder)` builds and saves one."""
+"""The classifiers, by name: `CASES[kind](folder)` builds and saves one (the batch tests score each)."""
+SERVED_CASES = CASES | {"ridge": ridge_case, "iris": iris_case}
+"""Every kind the serving tests serve: the classifiers, a regressor and a multiclass classifier."""

@@ -14,7 +14,7 @@ from amlops.paths import SCORING_DIR
 from amlops.serving import swagger
 from amlops.serving.package import package_scoring
 from cli_support import run_cli
-from models_support import forest_case, pipeline_case
+from models_support import forest_case, iris_case, pipeline_case, ridge_case
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +95,54 @@ def test_swagger3_states_both_shapes_and_row_arrays_by_position(pipeline):
     assert [p["type"] for p in row["prefixItems"]] == ["number", "integer", "string", "string"]
     assert (row["items"], row["minItems"], row["maxItems"], rows["maxItems"]) == (False, 4, 4, 50)
     results = schemas["PowerBIResults"]["properties"]["Results"]["items"]
-    assert results == {"type": "string"}  # the pipeline's labels are strings
-    assert schemas["PowerBIProbabilities"]["properties"]["Results"]["items"]["minItems"] == 2
+    assert (results["type"], results["enum"]) == ("string", ["approve", "decline"])  # the pipeline's classes_
+    assert schemas["Predictions"]["properties"]["predict"]["items"] == results
+    probabilities = schemas["PowerBIProbabilities"]["properties"]["Results"]["items"]
+    assert (probabilities["minItems"], probabilities["maxItems"]) == (2, 2)
+    assert probabilities["description"] == "One probability per class in the order approve, decline (the model's classes_)."
     assert schemas["BookInput"]["example"]["data"] == [dict(zip(case.columns, [0.0, 0, "text", "text"]))]
+
+
+def test_swagger_regressor_results_are_numbers_and_inputs_bounded_where_outputs_stay_finite(tmp_path):
+    """Ridge's sum overflows to Infinity past float32's range: the spec bounds inputs there; results are numbers."""
+    case = ridge_case(tmp_path / "ridge")
+    specs = swagger.generate(case.folder, max_rows=10, title="diabetes:1")
+    defs = specs["swagger.json"]["definitions"]
+    record = defs["ServiceInput"]["properties"]["Inputs"]["properties"]["data"]["items"]
+    assert {p["maximum"] for p in record["properties"].values()} == {3.4028234663852886e38}
+    assert defs["ServiceInput"]["properties"]["GlobalParameters"]["properties"]["method"]["enum"] == ["predict"]
+    assert defs["ServiceOutput"]["properties"]["Results"]["items"] == {"type": "number", "format": "double"}
+    schemas = specs["swagger3.json"]["components"]["schemas"]
+    assert schemas["ServiceOutput"] == {"oneOf": [{"$ref": "#/components/schemas/PowerBIResults"}, {"$ref": "#/components/schemas/Predictions"}]}
+    assert schemas["PowerBIResults"]["properties"]["Results"]["items"] == {"type": "number", "format": "double"}
+    for name in swagger.FILES:
+        validate(specs[name])
+
+
+def test_swagger_multiclass_results_list_the_string_labels(tmp_path):
+    case = iris_case(tmp_path / "iris")
+    specs = swagger.generate(case.folder, max_rows=10, title="iris:1")
+    labels = ["setosa", "versicolor", "virginica"]
+    schemas = specs["swagger3.json"]["components"]["schemas"]
+    assert schemas["PowerBIResults"]["properties"]["Results"]["items"]["enum"] == labels
+    assert schemas["Probabilities"]["properties"]["predict_proba"]["items"]["minItems"] == 3
+    # Swagger 2.0 has no oneOf: an untyped item whose array keywords state the probability rows.
+    item = specs["swagger.json"]["definitions"]["ServiceOutput"]["properties"]["Results"]["items"]
+    assert "type" not in item and (item["minItems"], item["maxItems"], item["items"]) == (3, 3, {"type": "number", "format": "double"})
+    assert 'one of "setosa", "versicolor", "virginica" (string; predict)' in item["description"]
+    for name in swagger.FILES:
+        validate(specs[name])
+
+
+@pytest.mark.parametrize("name", swagger.FILES)
+def test_swagger_version_parameter_lists_exactly_the_versions_served(loans_specs, name):
+    """The server's builders: 2 (alias 2.0), 3 (alias 3.0), 3.1; the front door answers those and 404s others."""
+    from azureml_inference_server_http.server.swagger import Swagger
+
+    (param,) = loans_specs[name]["paths"]["/swagger.json"]["get"]["parameters"]
+    schema = param.get("schema", param)
+    assert (schema["type"], schema["enum"]) == ("string", ["2", "2.0", "3", "3.0", "3.1"])
+    assert set(schema["enum"]) == Swagger._valid_versions
 
 
 def test_swagger_tree_ensemble_bounds_numbers_at_float32(tmp_path):

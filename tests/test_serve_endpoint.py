@@ -263,3 +263,38 @@ def test_serve_double_slash_score_is_scored_and_recorded_as_score(endpoint):
 def test_serve_text_plain_body_answers_415(endpoint):
     status, _, body = request(endpoint, "POST", "/score", b'{"data": [[2000, 2, 45]]}', {**endpoint.headers, "Content-Type": "text/plain"})
     assert (status, json.loads(body)) == (415, {"message": "Content-Type 'text/plain' is not supported; send the header Content-Type: application/json"})
+
+
+def _request_line(target: str) -> bytes:
+    return f"GET {target} HTTP/1.1\r\nHost: local\r\n\r\n".encode()
+
+
+TRANSPORT_REFUSALS = {
+    "malformed-content-length": (b"POST /score HTTP/1.1\r\nHost: local\r\nContent-Length: 12abc\r\n\r\n{}", 400),
+    "two-content-lengths": (b"POST /score HTTP/1.1\r\nHost: local\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400),
+    "oversized-header": (b"GET / HTTP/1.1\r\nHost: local\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", 431),
+    "too-many-headers": (b"GET / HTTP/1.1\r\n" + b"".join(b"X-H%d: 1\r\n" % i for i in range(120)) + b"\r\n", 431),
+    "oversized-request-line": (_request_line("/" + "a" * 5000), 400),
+    "invalid-method": (b"G@T / HTTP/1.1\r\nHost: local\r\n\r\n", 400),
+    "invalid-http-version": (b"GET / HTTP/9.9\r\nHost: local\r\n\r\n", 400),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRANSPORT_REFUSALS))
+def test_serve_requests_gunicorn_refuses_get_the_json_error_shape(endpoint, name):
+    """gunicorn answers these before the front door sees them; amlops serve's worker answers them in JSON."""
+    data, code = TRANSPORT_REFUSALS[name]
+    answer = raw(endpoint, data)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    assert lines[0].startswith(f"HTTP/1.1 {code} "), answer[:300]
+    assert (headers["content-type"], int(headers["content-length"])) == ("application/json", len(body)), answer[:300]
+    doc = json.loads(body)
+    assert list(doc) == ["message"] and isinstance(doc["message"], str) and 0 < len(doc["message"]) <= 240, doc
+
+
+def test_serve_unknown_path_answers_the_json_error_shape(endpoint):
+    status, headers, body = request(endpoint, "GET", "/nowhere", headers=endpoint.headers)
+    assert (status, headers["content-type"].split(";")[0]) == (404, "application/json")
+    assert list(json.loads(body)) == ["message"]

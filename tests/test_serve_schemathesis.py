@@ -1,9 +1,10 @@
 """Every served spec against an outside OpenAPI fuzzer: schemathesis, all checks, positive and negative
-data, against `amlops serve`'s real server on 127.0.0.1, for three kinds of model (the loans
-LogisticRegression, a random forest, a ColumnTransformer pipeline with string columns).
+data, against `amlops serve`'s real server on 127.0.0.1, for every served kind of model (the loans
+LogisticRegression, a random forest, a ColumnTransformer pipeline with string columns, a Ridge regressor
+whose sums overflow on extreme inputs, a multiclass classifier with string labels).
 
 No schema-valid request may be rejected, no schema-violating request accepted, no 5xx, every
-response as documented. Bounded: a fixed number of examples per operation and a fixed seed.
+response as documented (strict JSON: schemathesis parses bodies as RFC 8259 JSON, without NaN/Infinity). Bounded: a fixed number of examples per operation and a fixed seed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 from amlops.paths import STATE_ENV
 from amlops.serving.endpoint import LocalEndpoint
 from amlops.stackfile import load_stack
-from models_support import CASES
+from models_support import SERVED_CASES
 
 pytestmark = pytest.mark.slow
 
@@ -29,11 +30,11 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 SPECS = {"2": "swagger.json", "3": "swagger3.json", "3.1": "swagger3.1.json"}
 
 
-@pytest.fixture(scope="module", params=sorted(CASES))
+@pytest.fixture(scope="module", params=sorted(SERVED_CASES))
 def served(request, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv(STATE_ENV, str(tmp_path_factory.mktemp("st-state")))
-    case = CASES[request.param](tmp_path_factory.mktemp(request.param))
+    case = SERVED_CASES[request.param](tmp_path_factory.mktemp(request.param))
     ep = LocalEndpoint(load_stack("dev"), case.folder, model_ref=f"{case.name}:1", workers=2)
     ep.start()
     yield case, ep

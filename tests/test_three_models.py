@@ -1,6 +1,7 @@
 """Any scikit-learn model, not only the loans one: the loans LogisticRegression, a random forest (30
-columns with spaces, a tree type to trust) and a ColumnTransformer pipeline (numbers and strings,
-string labels) are each registered, served in every payload form and planned, with scoring/ as it is."""
+columns with spaces, a tree type to trust), a ColumnTransformer pipeline (numbers and strings, string
+labels), a Ridge regressor and a multiclass classifier with string labels are each registered, served in
+every payload form and planned, with scoring/ as it is."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from amlops.serving.endpoint import LocalEndpoint
 from amlops.serving.package import package_scoring
 from amlops.stackfile import load_stack
 from infra.content import content_hash
-from models_support import CASES
+from models_support import SERVED_CASES
 from tree_support import copy_tree
 
 pytestmark = pytest.mark.slow
@@ -26,14 +27,14 @@ pytestmark = pytest.mark.slow
 SCORING_HASH = content_hash(SCORING_DIR)
 
 
-@pytest.fixture(scope="module", params=sorted(CASES))
+@pytest.fixture(scope="module", params=sorted(SERVED_CASES))
 def registered(request, tmp_path_factory):
     """One model kind saved, registered (with the --trust its file needs) and downloaded like a deployment's."""
     state = tmp_path_factory.mktemp(f"{request.param}-state")
     mp = pytest.MonkeyPatch()
     mp.setenv(STATE_ENV, str(state))
     mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-    case = CASES[request.param](tmp_path_factory.mktemp(request.param))
+    case = SERVED_CASES[request.param](tmp_path_factory.mktemp(request.param))
     version = Registry().register(case.name, case.folder, trust=case.trust).registered
     assert version is not None and version.version == 1
     yield case, Registry().download(case.name, 1), state
@@ -48,20 +49,26 @@ def expected(folder, case, method: str) -> list:
 
 def test_three_models_are_served_in_every_payload_form(registered):
     case, folder, _ = registered
-    predicted, probabilities = expected(folder, case, "predict"), expected(folder, case, "predict_proba")
+    predicted = expected(folder, case, "predict")
     forms = [
         ({"data": case.rows}, {"predict": predicted}),
         ({"data": case.records}, {"predict": predicted}),
-        ({"data": case.records, "method": "predict_proba"}, {"predict_proba": probabilities}),
-        ({"data": case.rows, "method": "predict_proba"}, {"predict_proba": probabilities}),
         ({"Inputs": {"data": case.records}}, {"Results": predicted}),
         ({"Inputs": {"data": case.records}, "GlobalParameters": {"method": "predict"}}, {"Results": predicted}),
-        ({"Inputs": {"data": case.records}, "GlobalParameters": {"method": "predict_proba"}}, {"Results": probabilities}),
     ]
+    if hasattr(modelfile.load(folder), "predict_proba"):
+        probabilities = expected(folder, case, "predict_proba")
+        forms += [
+            ({"data": case.records, "method": "predict_proba"}, {"predict_proba": probabilities}),
+            ({"data": case.rows, "method": "predict_proba"}, {"predict_proba": probabilities}),
+            ({"Inputs": {"data": case.records}, "GlobalParameters": {"method": "predict_proba"}}, {"Results": probabilities}),
+        ]
+    else:  # a regressor: predict_proba is an unknown method
+        forms.append(({"data": case.rows, "method": "predict_proba"}, {"message": "method: unknown method 'predict_proba'; expected predict"}))
     with LocalEndpoint(load_stack("dev"), folder, model_ref=f"{case.name}:1", workers=1) as ep:
         for body, answer in forms:
             got = httpx.post(ep.scoring_url, json=body, headers=ep.headers, timeout=30)
-            assert (got.status_code, got.json()) == (200, answer), json.dumps(body)[:200]
+            assert (got.status_code, got.json()) == (400 if "message" in answer else 200, answer), json.dumps(body)[:200]
         spec = httpx.get(ep.swagger_url, headers=ep.headers, timeout=30).json()
         bad = dict(case.records[0])
         bad.pop(case.columns[-1])

@@ -31,6 +31,8 @@ from amlops.modelmonitor.agent import CollectorAgent
 
 ENTRY_SCRIPT = "score.py"
 WSGI_APP = "amlops.serving.wsgi:app"
+WORKER_CLASS = "amlops.serving.worker.JsonErrorWorker"
+"""gunicorn's sync worker answering its own refusals (unparsable requests) in the JSON error shape."""
 
 
 def parse_model_ref(ref: str) -> tuple[str, int]:
@@ -138,6 +140,7 @@ class LocalEndpoint:
             workers=self.workers,
             worker_timeout_s=worker_timeout_s(self.settings.request_timeout_ms),
             log_dir=state / "logs",
+            worker_class=WORKER_CLASS,
         )
         if target_column:
             env[TARGET_COLUMN_ENV] = target_column

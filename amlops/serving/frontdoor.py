@@ -35,6 +35,7 @@ from amlops.serving.keys import EndpointKeys, read_keys
 from amlops.serving.telemetry.lines import server_span_line
 from amlops.serving.telemetry.scope import current_request
 from amlops.serving.telemetry.wiring import Telemetry
+from infra.swagger import VERSION_FILES
 
 HEALTH_PATH = "/"
 SCORE_PATH = "/score"
@@ -43,9 +44,10 @@ ALLOWED_METHODS = {HEALTH_PATH: ("GET", "HEAD"), SCORE_PATH: ("POST",), SWAGGER_
 """The methods each route answers (the swagger's operations, and HEAD beside GET); others get a 405 with Allow."""
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 """HTTP methods a span names as they are; any other is `_OTHER` (OpenTelemetry's HTTP semantic conventions)."""
-SWAGGER_FILES = {"2": "swagger.json", "2.0": "swagger.json", "3": "swagger3.json", "3.0": "swagger3.json", "3.1": "swagger3.1.json"}
+SWAGGER_FILES = VERSION_FILES
 """The inference server's swagger versions and the file beside score.py it serves for each (its
-Swagger2/3/3.1 builders); a version without its file would get the server's generic spec."""
+Swagger2/3/3.1 builders; the specs' `version` enum lists the same); a version without its file would
+get the server's generic spec."""
 MAX_REQUEST_ID = 100
 """The inference server's HEADER_LIMIT for x-request-id (it answers 431 above)."""
 MAX_ERROR_MESSAGE = 1000

@@ -63,6 +63,8 @@ class GunicornSpec:
     log_dir: Path | None = None
     """Where stdout and stderr go, as `gunicorn-<port>.log` (the script's and server's logs); None discards them."""
     extra_args: list[str] = field(default_factory=list)
+    worker_class: str = "sync"
+    """gunicorn's --worker-class: `sync`, or a sync worker subclass (amlops.serving.worker.JsonErrorWorker)."""
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -129,7 +131,7 @@ class GunicornServer:
             sys.executable, "-m", "gunicorn",
             "--bind", f"fd://{fd}",
             "--workers", str(self.spec.workers),
-            "--worker-class", "sync",
+            "--worker-class", self.spec.worker_class,
             "--timeout", str(self.spec.worker_timeout_s),
             "--graceful-timeout", str(GRACEFUL_TIMEOUT_S),
             "--no-control-socket",
