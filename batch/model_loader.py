@@ -9,7 +9,8 @@ the model's MLflow signature, or from the estimator's `feature_names_in_`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import skops.io
@@ -24,6 +25,9 @@ TRUSTED_KEY = "skops_trusted_types"
 the user reviewed; `amlops model register --trust TYPE` writes them there."""
 INTEGER_TYPES = {"integer", "long"}
 FLOAT_TYPES = {"float", "double"}
+NUMBER_LIMITS = (1.7976931348623157e308, 3.4028234663852886e38)
+"""The magnitudes a float column may take, tried in order when the model loads: the largest double, else the
+largest float32 (tree ensembles compute in float32 and refuse larger values); scoring/score.py uses the same bounds."""
 
 
 class ModelLoadError(RuntimeError):
@@ -36,6 +40,8 @@ class Feature:
 
     name: str
     type: str
+    limit: float = NUMBER_LIMITS[0]
+    """The largest magnitude the model takes in this column (a float column; see NUMBER_LIMITS)."""
 
     @property
     def integer(self) -> bool:
@@ -115,4 +121,32 @@ def load_model(root: str | os.PathLike | None = None) -> LoadedModel:
             f"{folder}: the model names no input columns (no MLflow signature with column names, no feature_names_in_); "
             "register it with a signature (`amlops model import --columns ...`)"
         )
-    return LoadedModel(estimator, path, features)
+    limit = number_limit(estimator, features)
+    return LoadedModel(estimator, path, tuple(replace(f, limit=limit) if f.numeric and not f.integer else f for f in features))
+
+
+def number_limit(estimator: object, features: tuple[Feature, ...]) -> float:
+    """The first of NUMBER_LIMITS the model scores in every float column at once (one probe of two rows at load time),
+    so that a value the model would refuse (a tree ensemble and 1e308) is set aside by its row, not found by predict()
+    failing the whole file."""
+    import numpy as np
+    import pandas as pd
+
+    def neutral(f: Feature) -> np.ndarray:
+        if f.integer:
+            return np.zeros(2, "int64")
+        return np.array(["", ""], object) if not f.numeric else np.zeros(2)
+
+    if not any(f.numeric and not f.integer for f in features):
+        return NUMBER_LIMITS[0]
+    for candidate in NUMBER_LIMITS:
+        rows = pd.DataFrame({f.name: np.array([candidate, -candidate]) if f.numeric and not f.integer else neutral(f)
+                             for f in features})
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                estimator.predict(rows)  # type: ignore[attr-defined]
+            return candidate
+        except Exception:  # noqa: BLE001 - a probe: any refusal means the next, smaller bound
+            continue
+    return NUMBER_LIMITS[-1]

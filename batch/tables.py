@@ -184,7 +184,7 @@ def _shown(value: object) -> str:
     return repr(str(value)[:SHOWN])
 
 
-def _reasons(values: list, bad: np.ndarray, integer: bool) -> dict[int, str]:
+def _reasons(values: list, bad: np.ndarray, integer: bool, limit: float) -> dict[int, str]:
     """Why each flagged value cannot be read, one string per row (the slow path, bad rows only)."""
     kind = "a whole number" if integer else "a number"
     out = {}
@@ -200,6 +200,8 @@ def _reasons(values: list, bad: np.ndarray, integer: bool) -> dict[int, str]:
             continue
         if not np.isfinite(number):
             out[int(i)] = f"must be a finite number, got {_shown(v)}"
+        elif not integer and abs(number) > limit:
+            out[int(i)] = f"must be a number from {-limit:.17g} to {limit:.17g} (what the model takes), got {_shown(v)}"
         elif integer and number != int(number):
             out[int(i)] = f"must be a whole number, got {_shown(v)}"
         else:
@@ -257,8 +259,9 @@ def _integers(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(n, "int64"), np.ones(n, bool)  # booleans, dates, …: not numbers
 
 
-def _floats(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """A float feature as float64 values and a mask of rows that hold no finite number."""
+def _floats(col: pa.ChunkedArray, limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """A float feature as float64 values and a mask of rows that hold no finite number within ±`limit`
+    (the model's bound: a tree ensemble refuses values beyond float32's)."""
     t = col.type
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         try:
@@ -269,7 +272,8 @@ def _floats(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         x = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
     else:
         x = np.full(len(col), np.nan)
-    return x, ~np.isfinite(x)
+    with np.errstate(invalid="ignore"):
+        return x, ~(np.abs(x) <= limit)  # NaN compares False: flagged too
 
 
 def check(table: pa.Table | pa.RecordBatch, wanted: tuple[Feature, ...]) -> tuple[dict[str, np.ndarray], list[BadRow]]:
@@ -286,9 +290,9 @@ def check(table: pa.Table | pa.RecordBatch, wanted: tuple[Feature, ...]) -> tupl
         col = table.column(f.name)
         col = col if isinstance(col, pa.ChunkedArray) else pa.chunked_array([col])
         if f.numeric:
-            values, bad = _integers(col) if f.integer else _floats(col)
+            values, bad = _integers(col) if f.integer else _floats(col, f.limit)
             if bad.any():
-                for i, why in _reasons(col.to_pylist(), bad, f.integer).items():
+                for i, why in _reasons(col.to_pylist(), bad, f.integer, f.limit).items():
                     reasons.setdefault(i, BadRow(i, f.name, why))
         else:
             nulls = pc.is_null(col).to_numpy(zero_copy_only=False)
@@ -332,7 +336,10 @@ def score(model: LoadedModel, path: str | os.PathLike) -> pa.Table:
     kept = table.select(list(ids)) if ids else table
     if not table.num_rows:
         return kept.append_column(PREDICTION, pa.array([], type=pa.int64()))
-    predicted = model.estimator.predict(x)  # type: ignore[attr-defined]
+    try:
+        predicted = model.estimator.predict(x)  # type: ignore[attr-defined]
+    except (ValueError, TypeError) as exc:  # the model refuses these rows (an unknown category, …): the file fails alone
+        raise InputFileError(f"{path}: the model refused its rows: {exc}") from None
     return kept.append_column(PREDICTION, pa.array(np.asarray(predicted)))
 
 

@@ -166,3 +166,72 @@ def test_batch_run_summary_counts_records_not_lines(monkeypatch, capsys, state, 
                             "--output", str(tmp_path / "out"))
     assert code == 0, err
     assert "rows: 10 in, 10 scored, 0 rejected, 0 in failed files; files failed: 0" in out
+
+
+def test_batch_split_sets_aside_values_a_tree_ensemble_refuses_and_run_fails_no_file(monkeypatch, capsys, state, tmp_path):
+    """A tree ensemble computes in float32: 1e308 is finite but the forest refuses it, which used to fail a whole part
+    (retried 3 times) after the split called the row scorable. The split probes the model's bound and sets the row aside."""
+    from models_support import forest_case, forest_frame
+
+    case = forest_case(tmp_path / "forest")
+    x = forest_frame()[0].head(200).copy()
+    columns = list(x.columns)
+    x.loc[7, columns[0]] = 1e308
+    x.loc[150, columns[29]] = -3.5e38
+    x.loc[90, columns[3]] = 3.4e38  # within float32: scored
+    table = tmp_path / "cancer.csv"
+    x.insert(0, "application_id", [f"C{i:03d}" for i in range(len(x))])
+    x.to_csv(table, index=False)
+    model = ("--model-dir", str(case.folder))
+    code, out, err = amlops(monkeypatch, capsys, "batch", "split", str(table), "--out", str(tmp_path / "parts"), *model,
+                            "--max-bad-rows", "2", "--part-size", "8KB")
+    assert code == 0, err
+    bound = "from -3.4028234663852886e+38 to 3.4028234663852886e+38 (what the model takes)"
+    with (tmp_path / "parts-rejects.csv").open() as fh:
+        assert [(r["line"], r["column"], r["reason"]) for r in csv.DictReader(fh)] == [
+            ("9", columns[0], f"must be a number {bound}, got '1e+308'"),
+            ("152", columns[29], f"must be a number {bound}, got '-3.5e+38'"),
+        ]
+    code, out, err = amlops(monkeypatch, capsys, "batch", "run", "--no-progress", "--input", str(tmp_path / "parts"), *model,
+                            "--output", str(tmp_path / "out"), "--mini-batch-size", "2")
+    assert code == 0, err
+    assert out.splitlines()[0] == "batch job SUCCEEDED"
+    assert "rows: 198 in, 198 scored, 0 rejected, 0 in failed files; files failed: 0" in out and "(0 retries," in out
+    scored = pd.read_csv(tmp_path / "out" / "predictions.csv", header=None, names=["application_id", "prediction"])
+    good = x.drop(index=[7, 150])
+    forest = skops.io.load(case.folder / "model.skops", trusted=list(case.trust))
+    assert scored["application_id"].tolist() == good["application_id"].tolist()
+    assert scored["prediction"].tolist() == forest.predict(good[columns]).tolist()
+
+
+def test_batch_run_a_file_the_model_refuses_fails_alone_and_is_not_retried(monkeypatch, capsys, state, tmp_path):
+    """A refusal by the model itself (here an unknown category under OneHotEncoder(handle_unknown="error")) is the file's
+    content, as deterministic as a bad cell: it fails that file only, not its mini-batch's other files, and no retry."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from models_support import pipeline_frame, save_mlflow
+
+    x, y = pipeline_frame()
+    prep = ColumnTransformer([("numbers", "passthrough", ["income", "age"]), ("strings", OneHotEncoder(), ["region", "employment"])])
+    model = Pipeline([("prep", prep), ("clf", LogisticRegression(max_iter=1000))]).fit(x, y)
+    folder = save_mlflow(model, x, tmp_path / "strict")
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for n in range(3):
+        part = x.iloc[10 * n:10 * n + 10].assign(application_id=[f"P{n}-{i}" for i in range(10)])
+        if n == 1:
+            part.loc[part.index[4], "region"] = "central"
+        part.to_csv(inputs / f"part-{n}.csv", index=False)
+    code, out, err = amlops(monkeypatch, capsys, "batch", "run", "--no-progress", "--input", str(inputs), "--model-dir", str(folder),
+                            "--output", str(tmp_path / "out"), "--mini-batch-size", "3")
+    assert code == 0, err
+    assert "mini-batches: 1 created, 1 processed, 0 failed (0 retries, 0 timeouts, 0 worker deaths)" in out
+    assert "rows: 30 in, 20 scored, 0 rejected, 10 in failed files; files failed: 1" in out
+    (job,) = (state / "batch" / "dev" / "jobs").iterdir()
+    logs = "".join(p.read_text() for p in job.rglob("worker*.log"))
+    assert f"{inputs / 'part-1.csv'}: the model refused its rows: Found unknown categories ['central']" in logs
+    scored = pd.read_csv(tmp_path / "out" / "predictions.csv", header=None, names=["application_id", "prediction"])
+    assert scored["application_id"].tolist() == [f"P{n}-{i}" for n in (0, 2) for i in range(10)]
