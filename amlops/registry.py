@@ -112,6 +112,9 @@ class Registry:
 
     def __init__(self, tracking_uri: str | None = None):
         self.tracking_uri = tracking_uri or default_tracking_uri()
+        problem = model_source.unsupported_tracking_uri(self.tracking_uri)
+        if problem:
+            raise UsageError(problem)
         self._client = None
 
     @property

@@ -19,6 +19,7 @@ from infra.compute import Compute, ComputeArgs
 from infra.config import KEYS, PROJECT, ConfigError, StackConfig, parse_config
 from infra.environment import Environment, EnvironmentArgs
 from infra.errors import InfraError
+from infra.managed_network import ManagedNetworkProvision
 from infra.model_asset import ModelAsset, ModelAssetArgs, ModelFiles
 from infra.model_source import ModelSourceError, resolve
 from infra.monitoring import Monitoring, MonitoringArgs
@@ -96,6 +97,20 @@ def main() -> None:
             ),
         )
         scope = {"resource_group_name": ws.resource_group_name, "workspace_name": ws.workspace_name}
+        # A managed network is provisioned before any compute or deployment runs in it (infra/managed_network.py):
+        # they name the workspace through the provisioning's output, so each of their resources depends on it
+        # (a component's depends_on would not reach its children).
+        run_scope = scope
+        if cfg.network.isolation_mode != "Disabled":
+            provisioned = ManagedNetworkProvision(
+                "workspace-managed-network",
+                subscription_id=client.subscription_id,
+                isolation_mode=cfg.network.isolation_mode,
+                # A step of the workspace: it names the workspace (so it waits for it) and is shown under it.
+                opts=pulumi.ResourceOptions(parent=ws),
+                **scope,
+            )
+            run_scope = {**scope, "workspace_name": provisioned.workspace_name}
         net = None
         if cfg.network.virtual_network is not None:
             net = PrivateNetwork(
@@ -137,7 +152,7 @@ def main() -> None:
                 managed_network=cfg.network.isolation_mode != "Disabled",
                 attach_kubernetes=kubernetes,
                 tags=tags,
-                **scope,
+                **run_scope,
             ),
         )
         # Each online deployment runs scoring/ packaged with the swagger of its model version, exactly what
@@ -203,7 +218,7 @@ def main() -> None:
                     else None
                 ),
                 tags=tags,
-                **scope,
+                **run_scope,
             ),
         )
         if cfg.monitoring.alerts_enabled and ws.app_insights_id is not None and cfg.monitoring.action_group_email:
@@ -233,7 +248,7 @@ def main() -> None:
                 stack_suffix=names.suffix,
                 location=location,
                 tags=tags,
-                **scope,
+                **run_scope,
             ),
         )
         if cfg.batch.schedule is not None:
@@ -246,7 +261,7 @@ def main() -> None:
                     default_deployment=batch.default_deployment,
                     workspace_id=ws.workspace_id,
                     tags=tags,
-                    **scope,
+                    **run_scope,
                 ),
             )
     except InfraError as exc:

@@ -42,6 +42,22 @@ def tracking_uri(configured: str | None) -> str:
     return os.environ.get(TRACKING_ENV) or configured or f"sqlite:///{state_dir() / 'mlflow.db'}"
 
 
+def unsupported_tracking_uri(uri: str) -> str | None:
+    """Why `uri` cannot be the registry (one line naming the supported paths), or None when it can.
+
+    MLflow reads an Azure ML workspace's `azureml://` URI only through the azureml-mlflow plugin,
+    whose newest release (1.62.0.post6) requires mlflow-skinny<=3.15: it cannot be installed beside
+    mlflow 3.17. Azure ML's registry is reached through azure-ai-ml instead (`amlops publish`).
+    """
+    if uri.startswith("azureml:"):
+        return (
+            f"the tracking URI {uri} is an Azure ML workspace's, which MLflow reads only with azureml-mlflow "
+            "(not installable beside mlflow 3.17); use sqlite:///, file: or an MLflow server's http(s):// URI, "
+            "and reach Azure ML through an Azure ML registry: `amlops publish` and amlops:model.azuremlRegistry"
+        )
+    return None
+
+
 def _not_found(name: str, version: int, uri: str, why: str) -> ModelSourceError:
     return ModelSourceError(
         f"model {name}:{version} is not in the registry at {uri} ({why}); "
@@ -74,14 +90,9 @@ def download(name: str, version: int, uri: str, root: Path | None = None) -> Pat
     dest = cache_dir(uri, name, version, root)
     if (dest / "MLmodel").is_file():
         return dest
-    if uri.startswith("azureml:"):
-        # MLflow reads azureml:// URIs only with the azureml-mlflow plugin, whose newest release
-        # (1.62.0.post6) requires mlflow-skinny<=3.15: it cannot be installed beside mlflow 3.17.
-        raise ModelSourceError(
-            f"model {name}:{version}: the tracking URI {uri} is an Azure ML workspace's, which MLflow reads only "
-            "with azureml-mlflow (not installable with mlflow 3.17); publish the version to an Azure ML registry "
-            "(`amlops publish`) and set amlops:model.azuremlRegistry, or point MLFLOW_TRACKING_URI at an MLflow server"
-        )
+    problem = unsupported_tracking_uri(uri)
+    if problem:
+        raise ModelSourceError(f"model {name}:{version}: {problem}")
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         # Opening a missing sqlite registry would create it (and run ~2 s of migrations).
         raise _not_found(name, version, uri, "no registry database yet")

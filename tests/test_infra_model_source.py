@@ -120,7 +120,7 @@ def test_azureml_tracking_uri_is_refused_naming_the_registry_alternative(state, 
         resolve("chapter12-loans", 1, uri, cache=tmp_path / "cache")
     assert str(err.value) == (
         f"model chapter12-loans:1: the tracking URI {uri} is an Azure ML workspace's, which MLflow reads only with "
-        "azureml-mlflow (not installable with mlflow 3.17); publish the version to an Azure ML registry "
-        "(`amlops publish`) and set amlops:model.azuremlRegistry, or point MLFLOW_TRACKING_URI at an MLflow server"
+        "azureml-mlflow (not installable beside mlflow 3.17); use sqlite:///, file: or an MLflow server's http(s):// URI, "
+        "and reach Azure ML through an Azure ML registry: `amlops publish` and amlops:model.azuremlRegistry"
     )
     assert not (tmp_path / "cache").exists()

@@ -175,3 +175,18 @@ def test_cli_register_lists_untrusted_types_then_registers_with_trust(state, for
     code, out, err = run_cli(capsys, monkeypatch, "model", "register", "--name", "cancer", "--path", str(forest.folder), "--trust", TREE)
     assert code == 0, out + err
     assert "registered cancer:1" in out
+
+
+@pytest.mark.parametrize("command", [["model", "list"], ["model", "show", "chapter12-loans"]])
+def test_registry_azureml_workspace_tracking_uri_is_refused_in_one_line_naming_the_supported_paths(capsys, monkeypatch, command):
+    from cli_support import run_cli
+
+    uri = "azureml://eastus.api.azureml.ms/mlflow/v1.0/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    code, out, err = run_cli(capsys, monkeypatch, *command)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"error: the tracking URI {uri} is an Azure ML workspace's, which MLflow reads only with azureml-mlflow "
+        "(not installable beside mlflow 3.17); use sqlite:///, file: or an MLflow server's http(s):// URI, "
+        "and reach Azure ML through an Azure ML registry: `amlops publish` and amlops:model.azuremlRegistry"
+    ]

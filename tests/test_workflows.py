@@ -84,11 +84,44 @@ def test_workflows_pr_runs_the_cloud_preview_only_with_the_read_only_identity():
     assert preview["env"]["ARM_CLIENT_ID"] == "${{ secrets.AZURE_PREVIEW_CLIENT_ID }}"
     text = (WORKFLOWS / "cloud-preview.yml").read_text() + (WORKFLOWS / "pr.yml").read_text()
     assert "secrets.AZURE_CLIENT_ID" not in text and "secrets.PULUMI_ACCESS_TOKEN" not in text
-    pulumi = next(s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
+    names = [s.get("name") for s in preview["steps"]]
+    assert names.index("install the pulumi CLI") < names.index("does the stack exist yet?") < names.index("pulumi preview")
+    assert "with" not in preview["steps"][names.index("install the pulumi CLI")]  # no command: install only
+    pulumi = preview["steps"][names.index("pulumi preview")]
+    assert pulumi["if"] == "steps.stack.outputs.exists == 'true'"
     assert pulumi["with"] == {
-        "command": "preview", "stack-name": "${{ inputs.stack }}", "upsert": True, "diff": True, "comment-on-pr": True,
+        "command": "preview", "stack-name": "${{ inputs.stack }}", "upsert": False, "diff": True, "comment-on-pr": True,
         "comment-on-pr-number": "${{ inputs.pr-number }}", "policyPacks": "policy",
     }
+
+
+def _stack_check(tmp_path, pulumi_script: str) -> tuple[int, str, str, str]:
+    """Run cloud-preview.yml's stack check with a stand-in `pulumi` on PATH; (exit, outputs, summary, stderr)."""
+    step = next(s for s in load("cloud-preview.yml")["jobs"]["preview"]["steps"] if s.get("name") == "does the stack exist yet?")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text("#!/bin/bash\n" + pulumi_script)
+    (bin_dir / "pulumi").chmod(0o755)
+    out, summary = tmp_path / "out", tmp_path / "summary"
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "STACK": "dev", "GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)}
+    done = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=30)
+    read = lambda p: p.read_text() if p.exists() else ""  # noqa: E731
+    return done.returncode, read(out), read(summary), done.stderr
+
+
+def test_workflows_cloud_preview_before_the_first_deploy_says_the_stack_awaits_it(tmp_path):
+    # What `pulumi stack select` prints for a stack that does not exist (and --create is not given).
+    code, outputs, summary, _ = _stack_check(tmp_path, "echo \"error: no stack named 'dev' found\" >&2; exit 255\n")
+    assert (code, outputs) == (0, "exists=false\n")
+    assert summary == "stack dev awaits its first deploy (deploy.yml creates it): no cloud preview until then\n"
+
+
+def test_workflows_cloud_preview_of_an_existing_stack_runs_and_other_errors_fail(tmp_path):
+    (tmp_path / "exists").mkdir()
+    (tmp_path / "refused").mkdir()
+    assert _stack_check(tmp_path / "exists", "exit 0\n")[:2] == (0, "exists=true\n")
+    code, outputs, _, stderr = _stack_check(tmp_path / "refused", "echo 'error: unauthorized' >&2; exit 255\n")
+    assert (code, outputs, stderr) == (1, "", "error: unauthorized\n")
 
 
 def _steps_before(steps: list[dict], predicate) -> list[dict]:
