@@ -8,7 +8,9 @@ warning instead of a failure.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import authorization
@@ -16,13 +18,15 @@ from pulumi_azure_native import authorization
 from infra.batch_endpoint import BatchEndpoint, BatchEndpointArgs, SCRIPTS, SHARED_MODULES
 from infra.code_asset import CodeAsset, CodeAssetArgs
 from infra.compute import Compute, ComputeArgs
-from infra.config import KEYS, PROJECT, ConfigError, StackConfig, parse_config
+from pydantic.alias_generators import to_camel
+
+from infra.config import KEYS, PROJECT, ConfigError, ModelConfig, StackConfig, parse_config
 from infra.environment import Environment, EnvironmentArgs
 from infra.errors import InfraError
 from infra.managed_network import ManagedNetworkProvision
 from infra.model_asset import ModelAsset, ModelAssetArgs, ModelFiles
 from infra.model_source import ModelSourceError, resolve
-from infra.monitoring import Monitoring, MonitoringArgs
+from infra.monitoring import AlertTarget, Monitoring, MonitoringArgs
 from infra.naming import derive_names, endpoint_name
 from infra.network import PrivateNetwork, PrivateNetworkArgs
 from infra.online_endpoint import KubernetesTarget, OnlineEndpoint, OnlineEndpointArgs
@@ -38,22 +42,23 @@ def read_config(stack: str) -> StackConfig:
     config = pulumi.Config(PROJECT)
     raw = {}
     for key in KEYS:
-        camel = StackConfig.model_fields[key].alias or key
-        value = config.get(camel) if StackConfig.model_fields[key].annotation is str else config.get_object(camel)
+        field = StackConfig.model_fields.get(key)
+        camel = to_camel(key)
+        value = config.get(camel) if field is not None and field.annotation is str else config.get_object(camel)
         if value is not None:
             raw[camel] = value
     return parse_config(raw, source=f"stacks/Pulumi.{stack}.yaml")
 
 
-def model_files(cfg: StackConfig, offline: bool) -> tuple[ModelFiles, ...]:
-    """Every distinct model version the deployments serve (and the batch deployment's), with its files."""
-    versions = {cfg.model.version} | {cfg.deployment_model_version(d) for d in cfg.online.deployments}
-    if cfg.model.azureml_registry is not None:
-        return tuple(ModelFiles(v, None) for v in sorted(versions))
+def model_files(m: ModelConfig, tracking_uri: str | None, offline: bool) -> tuple[ModelFiles, ...]:
+    """Every distinct version of one model its deployments serve (and its batch deployment's), with its files."""
+    versions = m.versions()
+    if m.azureml_registry is not None:
+        return tuple(ModelFiles(v, None) for v in versions)
     found = []
-    for version in sorted(versions):
+    for version in versions:
         try:
-            found.append(ModelFiles(version, resolve(cfg.model.name, version, cfg.registry.tracking_uri).folder))
+            found.append(ModelFiles(version, resolve(m.name, version, tracking_uri).folder))
         except ModelSourceError as exc:
             if not offline:
                 raise
@@ -62,13 +67,144 @@ def model_files(cfg: StackConfig, offline: bool) -> tuple[ModelFiles, ...]:
     return tuple(found)
 
 
+@dataclass(frozen=True)
+class Shared:
+    """What every model's resources use: the workspace, the compute, the environments and the batch code."""
+
+    root: Path
+    cfg: StackConfig
+    client: Any
+    names: Any
+    ws: Workspace
+    compute: Compute
+    scope: dict[str, Any]
+    run_scope: dict[str, Any]
+    """The scope of what runs in the workspace (after its managed network is provisioned)."""
+    upload: dict[str, Any]
+    env: dict[str, Environment]
+    batch_code: CodeAsset
+    kubernetes: bool
+
+
+@dataclass
+class Served:
+    """One model's declared resources."""
+
+    model: ModelAsset
+    scoring: CodeAsset | None
+    online: OnlineEndpoint | None
+    batch: BatchEndpoint | None
+
+    def exports(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"modelVersions": sorted(self.model.asset_ids)}
+        if self.online is not None and self.scoring is not None:
+            out |= {
+                "onlineEndpointName": self.online.endpoint_name,
+                "scoringUri": self.online.scoring_uri,
+                "swaggerUri": self.online.swagger_uri,
+                "onlineDeploymentNames": self.online.deployment_names,
+                "scoringCodeVersion": self.scoring.version,
+            }
+        if self.batch is not None:
+            out |= {"batchEndpointName": self.batch.endpoint_name, "batchDeploymentName": self.batch.deployment_name}
+        return out
+
+
+def declare_model(s: Shared, key: str, m: ModelConfig, files: tuple[ModelFiles, ...]) -> Served:
+    """One model's resources, each named `<key>-<role>` (plain `<role>` in a single-model stack file):
+    its model versions, its packaged scoring code, its online endpoint and its batch endpoint (and schedule)."""
+    cfg, ws, label = s.cfg, s.ws, s.cfg.label(key)
+    model = ModelAsset(
+        f"{label}model",
+        ModelAssetArgs(
+            model_name=m.name,
+            versions=files,
+            azureml_registry=m.azureml_registry,
+            tags={"registry": "mlflow"},
+            **s.scope,
+            **({} if m.azureml_registry else s.upload),
+        ),
+    )
+    scoring = online = batch = None
+    if m.online is not None:
+        # Each online deployment runs scoring/ packaged with the swagger of its model version, exactly what
+        # `amlops serve` serves; the first package (the pinned version's) keeps the plain resource names.
+        codes, missing_swagger = scoring_codes(m, {f.version: f.folder for f in files}, s.root / "scoring")
+        for warning in missing_swagger:
+            pulumi.log.warn(f"model {key}: {warning}" if label else warning)
+        scoring = CodeAsset(
+            f"{label}scoring-code",
+            CodeAssetArgs(
+                asset_name=f"{cfg.prefix}-{label}scoring",
+                folder=codes[0].folder,
+                variants={c.label: c.folder for c in codes[1:]},
+                entry_scripts=("score.py",),
+                description="scoring/: the scoring entry scripts",
+                **s.scope,
+                **s.upload,
+            ),
+        )
+        scoring_ids = {codes[0].label: scoring.code_id, **scoring.variant_ids}
+        online = OnlineEndpoint(
+            f"{label}online",
+            OnlineEndpointArgs(
+                settings=m.online,
+                endpoint_name=endpoint_name(m.online.endpoint_name, s.names.suffix),
+                model_ids={d: model.asset_ids[m.deployment_model_version(d)] for d in m.online.deployments},
+                code_ids={d: scoring_ids[c.label] for c in codes for d in c.deployments},
+                environment_id=s.env["scoring"].environment_id,
+                subscription_id=s.client.subscription_id,
+                location=cfg.location,
+                stack_suffix=s.names.suffix,
+                assets_container_id=ws.assets_container_id,
+                kubernetes=(
+                    KubernetesTarget(s.compute.kubernetes_id, cfg.compute.kubernetes.instance_type)
+                    if m.online.target == "kubernetes" and s.compute.kubernetes_id is not None and cfg.compute.kubernetes
+                    else None
+                ),
+                tags=dict(cfg.tags),
+                **s.run_scope,
+            ),
+        )
+    if m.batch is not None:
+        batch = BatchEndpoint(
+            f"{label}batch",
+            BatchEndpointArgs(
+                settings=m.batch,
+                model_id=model.asset_ids[m.version],
+                code_id=s.batch_code.code_id,
+                environment_id=s.env["batch"].environment_id,
+                compute_id=s.compute.cluster_id,
+                subscription_id=s.client.subscription_id,
+                stack_suffix=s.names.suffix,
+                location=cfg.location,
+                tags=dict(cfg.tags),
+                **s.run_scope,
+            ),
+        )
+        if m.batch.schedule is not None:
+            BatchSchedule(
+                f"{label}batch-schedule",
+                BatchScheduleArgs(
+                    settings=m.batch,
+                    schedule_name=f"{m.batch.endpoint_name}-schedule",
+                    endpoint_name=batch.endpoint_name,
+                    default_deployment=batch.default_deployment,
+                    workspace_id=ws.workspace_id,
+                    tags=dict(cfg.tags),
+                    **s.run_scope,
+                ),
+            )
+    return Served(model, scoring, online, batch)
+
+
 def main() -> None:
     stack = pulumi.get_stack()
     root = Path(__file__).resolve().parent.parent
     offline = os.environ.get(OFFLINE_ENV) == "1"
     try:
         cfg = read_config(stack)
-        models = model_files(cfg, offline)
+        files = {key: model_files(m, cfg.registry.tracking_uri, offline) for key, m in cfg.models.items()}
     except ConfigError as exc:
         raise pulumi.RunError(exc.render()) from None
     except ModelSourceError as exc:
@@ -138,7 +274,7 @@ def main() -> None:
         if net is not None:
             # The runner inside the network uploads through the blob private endpoint: wait for it and its DNS records.
             upload["container_name"] = pulumi.Output.all(ws.assets_container_name, *net.dns_zone_group_ids.values()).apply(lambda v: v[0])
-        kubernetes = cfg.online.target == "kubernetes"
+        kubernetes = any(m.online is not None and m.online.target == "kubernetes" for m in cfg.models.values())
         compute = Compute(
             "compute",
             ComputeArgs(
@@ -155,31 +291,21 @@ def main() -> None:
                 **run_scope,
             ),
         )
-        # Each online deployment runs scoring/ packaged with the swagger of its model version, exactly what
-        # `amlops serve` serves; the first package (the pinned version's) keeps the plain resource names.
-        scoring, missing_swagger = scoring_codes(cfg, {m.version: m.folder for m in models}, root / "scoring")
-        for warning in missing_swagger:
-            pulumi.log.warn(warning)
-        folders = {
-            "scoring": (scoring[0].folder, {c.label: c.folder for c in scoring[1:]}),
-            "batch": (root / "batch", {}),
-        }
-        scripts = {"scoring": ("score.py",), "batch": (SCRIPTS[cfg.batch.mode], *SHARED_MODULES)}
-        code, env = {}, {}
-        for artifact, entry_scripts in scripts.items():
-            code[artifact] = CodeAsset(
-                f"{artifact}-code",
-                CodeAssetArgs(
-                    asset_name=f"{cfg.prefix}-{artifact}",
-                    folder=folders[artifact][0],
-                    variants=folders[artifact][1],
-                    entry_scripts=entry_scripts,
-                    description=f"{artifact}/: the {artifact} entry scripts",
-                    **scope,
-                    **upload,
-                ),
-            )
-            env[artifact] = Environment(
+        batch_scripts = sorted({s for m in cfg.models.values() if m.batch for s in (SCRIPTS[m.batch.mode], *SHARED_MODULES)})
+        code_batch = CodeAsset(
+            "batch-code",
+            CodeAssetArgs(
+                asset_name=f"{cfg.prefix}-batch",
+                folder=root / "batch",
+                variants={},
+                entry_scripts=tuple(batch_scripts) or SHARED_MODULES,
+                description="batch/: the batch entry scripts",
+                **scope,
+                **upload,
+            ),
+        )
+        env = {
+            artifact: Environment(
                 f"{artifact}-env",
                 EnvironmentArgs(
                     environment_name=f"{cfg.prefix}-{artifact}-env",
@@ -188,46 +314,21 @@ def main() -> None:
                     **scope,
                 ),
             )
-        model = ModelAsset(
-            "model",
-            ModelAssetArgs(
-                model_name=cfg.model.name,
-                versions=models,
-                azureml_registry=cfg.model.azureml_registry,
-                tags={"registry": "mlflow"},
-                **scope,
-                **({} if cfg.model.azureml_registry else upload),
-            ),
+            for artifact in ("scoring", "batch")
+        }
+        shared = Shared(root, cfg, client, names, ws, compute, scope, run_scope, upload, env, code_batch, kubernetes)
+        served = {key: declare_model(shared, key, m, files[key]) for key, m in cfg.models.items()}
+        targets = tuple(
+            AlertTarget(cfg.label(key).rstrip("-"), s.online.endpoint_id, m.online.alerts or cfg.monitoring.alerts)
+            for key, m in cfg.models.items()
+            if (s := served[key]).online is not None and m.online is not None
         )
-        scoring_ids = {scoring[0].label: code["scoring"].code_id, **code["scoring"].variant_ids}
-        online = OnlineEndpoint(
-            "online",
-            OnlineEndpointArgs(
-                settings=cfg.online,
-                endpoint_name=endpoint_name(cfg.online.endpoint_name, names.suffix),
-                model_ids={d: model.asset_ids[cfg.deployment_model_version(d)] for d in cfg.online.deployments},
-                code_ids={d: scoring_ids[c.label] for c in scoring for d in c.deployments},
-                environment_id=env["scoring"].environment_id,
-                subscription_id=client.subscription_id,
-                location=location,
-                stack_suffix=names.suffix,
-                assets_container_id=ws.assets_container_id,
-                kubernetes=(
-                    KubernetesTarget(compute.kubernetes_id, cfg.compute.kubernetes.instance_type)
-                    if kubernetes and compute.kubernetes_id is not None and cfg.compute.kubernetes
-                    else None
-                ),
-                tags=tags,
-                **run_scope,
-            ),
-        )
-        if cfg.monitoring.alerts_enabled and ws.app_insights_id is not None and cfg.monitoring.action_group_email:
+        if cfg.monitoring.alerts_enabled and ws.app_insights_id is not None and cfg.monitoring.action_group_email and targets:
             Monitoring(
                 "monitoring",
                 MonitoringArgs(
                     email=cfg.monitoring.action_group_email,
-                    alerts=cfg.monitoring.alerts,
-                    endpoint_id=online.endpoint_id,
+                    targets=targets,
                     app_insights_id=ws.app_insights_id,
                     resource_group_name=ws.resource_group_name,
                     location=location,
@@ -236,48 +337,17 @@ def main() -> None:
                     tags=tags,
                 ),
             )
-        batch = BatchEndpoint(
-            "batch",
-            BatchEndpointArgs(
-                settings=cfg.batch,
-                model_id=model.asset_ids[cfg.model.version],
-                code_id=code["batch"].code_id,
-                environment_id=env["batch"].environment_id,
-                compute_id=compute.cluster_id,
-                subscription_id=client.subscription_id,
-                stack_suffix=names.suffix,
-                location=location,
-                tags=tags,
-                **run_scope,
-            ),
-        )
-        if cfg.batch.schedule is not None:
-            BatchSchedule(
-                "batch-schedule",
-                BatchScheduleArgs(
-                    settings=cfg.batch,
-                    schedule_name=f"{cfg.batch.endpoint_name}-schedule",
-                    endpoint_name=batch.endpoint_name,
-                    default_deployment=batch.default_deployment,
-                    workspace_id=ws.workspace_id,
-                    tags=tags,
-                    **run_scope,
-                ),
-            )
     except InfraError as exc:
         raise pulumi.RunError(f"stacks/Pulumi.{stack}.yaml: {exc}") from None
 
     pulumi.export("resourceGroupName", ws.resource_group_name)
     pulumi.export("workspaceName", ws.workspace_name)
-    pulumi.export("onlineEndpointName", online.endpoint_name)
-    pulumi.export("scoringUri", online.scoring_uri)
-    pulumi.export("swaggerUri", online.swagger_uri)
-    pulumi.export("onlineDeploymentNames", online.deployment_names)
-    pulumi.export("batchEndpointName", batch.endpoint_name)
-    pulumi.export("batchDeploymentName", batch.deployment_name)
-    pulumi.export("scoringCodeVersion", code["scoring"].version)
-    pulumi.export("batchCodeVersion", code["batch"].version)
-    pulumi.export("modelVersions", sorted(model.asset_ids))
+    pulumi.export("batchCodeVersion", code_batch.version)
+    if cfg.single_form:  # the outputs a single-model stack always had
+        for export, value in next(iter(served.values())).exports().items():
+            pulumi.export(export, value)
+    else:
+        pulumi.export("models", {key: s.exports() for key, s in served.items()})
     if ws.app_insights_connection_string is not None:
         pulumi.export("appInsightsConnectionString", ws.app_insights_connection_string)
 

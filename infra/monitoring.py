@@ -27,15 +27,22 @@ FAILED_REQUESTS_WINDOW_MINUTES = 5
 average above N/5 per minute over a 5-minute window."""
 
 @dataclass(frozen=True)
+class AlertTarget:
+    """One online endpoint's alerts: its label in the alert names ("" = the plain names), id and thresholds."""
+
+    label: str
+    endpoint_id: pulumi.Input[str]
+    alerts: AlertsConfig
+
+
+@dataclass(frozen=True)
 class MonitoringArgs:
     """What the Monitoring component needs."""
 
     email: str
     """Who the alerts e-mail (amlops:monitoring.actionGroupEmail)."""
-    alerts: AlertsConfig
-    """Thresholds: latency (ms), failed requests, rejected loans in 30 minutes."""
-    endpoint_id: pulumi.Input[str]
-    """The online endpoint whose metrics the metric alerts watch."""
+    targets: tuple[AlertTarget, ...]
+    """The online endpoints to alert on, each with its own thresholds (one per model)."""
     app_insights_id: pulumi.Input[str]
     """The Application Insights the log-query alert reads."""
     resource_group_name: pulumi.Input[str]
@@ -52,6 +59,9 @@ class MonitoringArgs:
     """Tags on every resource (default none)."""
 
     def validate(self) -> None:
+        labels = [t.label for t in self.targets]
+        if len(set(labels)) != len(labels):
+            raise InvalidArgs("Monitoring", "targets", f"labels must differ (they name the alert rules), got {labels}")
         if "@" not in self.email:
             raise InvalidArgs("Monitoring", "email", f"must be an e-mail address, got {self.email!r}")
         if not 1 <= len(self.action_group_short_name) <= 12:
@@ -61,14 +71,13 @@ class MonitoringArgs:
 
 
 class Monitoring(pulumi.ComponentResource):
-    """ActionGroup → MetricAlert (latency), MetricAlert (5xx), ScheduledQueryRule (rejected loans)."""
+    """ActionGroup (shared) → per endpoint: MetricAlert (latency), MetricAlert (5xx), ScheduledQueryRule (rejected loans)."""
 
     action_group_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         args.validate()
         super().__init__("amlops:monitoring:Monitoring", name, None, opts)
-        a = args.alerts
         child = pulumi.ResourceOptions(parent=self)
         common = {"resource_group_name": args.resource_group_name, "tags": args.tags}
         group = monitor.ActionGroup(
@@ -87,7 +96,16 @@ class Monitoring(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        actions = [monitor.MetricAlertActionArgs(action_group_id=group.id)]
+        for target in args.targets:
+            self._alerts(f"{name}-{target.label}" if target.label else name, target, group.id, args, child)
+        self.action_group_id = group.id
+        self.register_outputs({"actionGroupId": self.action_group_id})
+
+    def _alerts(self, name: str, target: AlertTarget, group_id: pulumi.Output[str], args: MonitoringArgs, child: pulumi.ResourceOptions) -> None:
+        """The alert rules of one endpoint, named `<name>-<role>`."""
+        a = target.alerts
+        common = {"resource_group_name": args.resource_group_name, "tags": args.tags}
+        actions = [monitor.MetricAlertActionArgs(action_group_id=group_id)]
 
         def metric_alert(role: str, description: str, criterion: monitor.MetricCriteriaArgs, severity: int) -> None:
             monitor.MetricAlert(
@@ -96,7 +114,7 @@ class Monitoring(pulumi.ComponentResource):
                 description=description,
                 severity=severity,
                 enabled=True,
-                scopes=[args.endpoint_id],
+                scopes=[target.endpoint_id],
                 evaluation_frequency="PT1M",
                 window_size=iso_minutes(FAILED_REQUESTS_WINDOW_MINUTES),
                 location="global",
@@ -167,9 +185,7 @@ class Monitoring(pulumi.ComponentResource):
                     )
                 ]
             ),
-            actions=monitor.ActionsArgs(action_groups=[group.id]),
+            actions=monitor.ActionsArgs(action_groups=[group_id]),
             **common,
             opts=child,
         )
-        self.action_group_id = group.id
-        self.register_outputs({"actionGroupId": self.action_group_id})

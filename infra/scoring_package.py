@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Mapping
 
 from infra import swagger
-from infra.config import RequestSettings, StackConfig
+from infra.config import ModelConfig, RequestSettings
 from infra.content import content_hash
 from infra.model_source import state_dir
 
@@ -83,32 +83,32 @@ def _label(version: int, max_rows: int, pinned: int) -> str:
     return "-".join(parts)
 
 
-def scoring_codes(cfg: StackConfig, model_folders: Mapping[int, Path | None], scoring_dir: Path) -> tuple[list[ScoringCode], list[str]]:
-    """The scoring code each online deployment runs: scoring/ packaged exactly as `amlops serve` packages it
+def scoring_codes(model: ModelConfig, model_folders: Mapping[int, Path | None], scoring_dir: Path) -> tuple[list[ScoringCode], list[str]]:
+    """The scoring code each online deployment of `model` runs: scoring/ packaged exactly as `amlops serve` packages it
     for the deployment's model version and maxRows (one version per distinct package, sorted by label), and
     a warning for each model version whose folder is None (not on this machine), whose deployments get
     plain scoring/ and would serve the inference server's generic swagger."""
     groups: dict[Path, list[tuple[str, str]]] = {}
     unpackaged: dict[int, list[str]] = {}
-    for dep, d in sorted(cfg.online.deployments.items()):
-        version, max_rows = cfg.deployment_model_version(dep), d.request_settings.max_rows
+    for dep, d in sorted((model.online.deployments if model.online else {}).items()):
+        version, max_rows = model.deployment_model_version(dep), d.request_settings.max_rows
         model_dir = model_folders[version]
         if model_dir is None:
             folder = scoring_dir
             unpackaged.setdefault(version, []).append(dep)
         else:
-            folder = package_scoring(model_dir, max_rows=max_rows, title=f"{cfg.model.name}:{version}", scoring_dir=scoring_dir)
-        groups.setdefault(folder, []).append((_label(version, max_rows, cfg.model.version), dep))
+            folder = package_scoring(model_dir, max_rows=max_rows, title=f"{model.name}:{version}", scoring_dir=scoring_dir)
+        groups.setdefault(folder, []).append((_label(version, max_rows, model.version), dep))
     if not groups:  # no online deployment: scoring/ as it is (the endpoint refuses to be declared without one)
         groups[scoring_dir] = []
     codes = sorted(
         (ScoringCode(min((label for label, _ in members), default=""), folder, tuple(dep for _, dep in members)) for folder, members in groups.items()),
         key=lambda c: c.label,
     )
-    where = f"referenced in the Azure ML registry {cfg.model.azureml_registry}, not downloaded" if cfg.model.azureml_registry else "unresolved"
+    where = f"referenced in the Azure ML registry {model.azureml_registry}, not downloaded" if model.azureml_registry else "unresolved"
     warnings = [
         f"online deployment{'s' if len(deps) > 1 else ''} {', '.join(deps)}: the scoring code is planned without "
-        f"{', '.join(swagger.FILES)}, as model {cfg.model.name}:{version} is {where}; Azure would serve the inference "
+        f"{', '.join(swagger.FILES)}, as model {model.name}:{version} is {where}; Azure would serve the inference "
         "server's generic /swagger.json, not the one `amlops serve` serves"
         for version, deps in sorted(unpackaged.items())
     ]

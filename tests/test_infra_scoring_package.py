@@ -140,7 +140,7 @@ def test_scoring_codes_give_each_model_version_and_row_limit_its_own_package(sta
         green=blue.model_copy(update={"model_version": 2}),
         canary=blue.model_copy(update={"request_settings": settings}),
     )
-    codes, warnings = scoring_codes(cfg, {1: trained_model_dir, 2: None}, ROOT / "scoring")
+    codes, warnings = scoring_codes(cfg.model, {1: trained_model_dir, 2: None}, ROOT / "scoring")
     assert [(c.label, c.deployments) for c in codes] == [("", ("blue",)), ("rows500", ("canary",)), ("v2", ("green",))]
     assert codes[2].folder == ROOT / "scoring"
     limits = [json.loads((c.folder / "swagger.json").read_text())["definitions"]["ServiceInput"]["properties"]["Inputs"]["properties"]["data"]["maxItems"] for c in codes[:2]]

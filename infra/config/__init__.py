@@ -5,9 +5,10 @@ keys straight from `stacks/Pulumi.<stack>.yaml`. Both call `parse_config`, so a 
 value fails the same way in `pulumi up` and in `amlops ... --stack S`.
 
 One module per section of the stack file (`workspace`, `compute`, `model`, `online`,
-`batch`, `schedule`, `monitoring`, `registry`, `promotion`, `network`), the stack that
-holds them (`stack`), the rules across sections (`rules`) and the parser (`parse`); what
-it reports (Problem, ConfigError) lives in infra/errors.py, which the CLI imports without pydantic.
+`batch`, `schedule`, `monitoring`, `registry`, `promotion`, `network`), the models (`models`: each a
+registered model with its own endpoints), the stack that holds them (`stack`), the rules across sections
+(`rules`) and the parser (`parse`); what it reports (Problem, ConfigError) lives in infra/errors.py, which
+the CLI imports without pydantic.
 Everything is importable from `infra.config` as before.
 """
 
@@ -25,6 +26,7 @@ from infra.config.batch import (
 )
 from infra.config.compute import ComputeConfig, KubernetesAttachConfig
 from infra.config.model import ModelPin
+from infra.config.models import LEGACY_KEY, MODEL_KEY, ModelConfig
 from infra.config.monitoring import AlertsConfig, MonitoringConfig
 from infra.config.network import NetworkConfig, OutboundRuleConfig, VirtualNetworkConfig
 from infra.config.online import AutoscaleConfig, DeploymentConfig, OnlineConfig, ProbeSettings, RequestSettings
@@ -33,7 +35,15 @@ from infra.errors import PROJECT, ConfigError, Problem
 from infra.config.promotion import PromotionConfig
 from infra.config.registry import RegistryConfig
 from infra.config.schedule import BatchScheduleConfig, RecurrenceConfig, check_cron, windows_time_zone
-from infra.config.stack import KEYS, TOP_LEVEL_ALIASES, StackConfig
+from infra.config.stack import (
+    KEYS,
+    TOP_LEVEL_ALIASES,
+    AmbiguousModel,
+    EndpointChoiceError,
+    MissingEndpoint,
+    StackConfig,
+    UnknownEndpoint,
+)
 from infra.config.workspace import WorkspaceConfig
 
 __all__ = [
@@ -41,12 +51,19 @@ __all__ = [
     "FILE_SHARE_DATASTORES",
     "ID_COLUMNS_ENV",
     "KEYS",
+    "LEGACY_KEY",
+    "MODEL_KEY",
     "OUTPUT_PLACEHOLDERS",
     "PROJECT",
     "RUN_TIME_PLACEHOLDERS",
     "SECURE_MESSAGE",
     "TOP_LEVEL_ALIASES",
     "AlertsConfig",
+    "AmbiguousModel",
+    "EndpointChoiceError",
+    "MissingEndpoint",
+    "ModelConfig",
+    "UnknownEndpoint",
     "AutoscaleConfig",
     "BatchConfig",
     "BatchOutputConfig",

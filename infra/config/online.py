@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from infra.config.base import ENV_VAR, ConfigModel, check_endpoint_base
+from infra.config.monitoring import AlertsConfig
 from infra.skus import ONLINE_INSTANCE_TYPES
 
 
@@ -106,6 +107,8 @@ class OnlineConfig(ConfigModel):
     mirror_traffic: dict[str, int] = {}
     """Percent copied to a deployment without live traffic; at most 50."""
     autoscale: AutoscaleConfig = AutoscaleConfig()
+    alerts: AlertsConfig | None = None
+    """This endpoint's alert thresholds; default monitoring.alerts (alerts exist only where monitoring.alertsEnabled)."""
 
     @field_validator("endpoint_name")
     @classmethod

@@ -7,8 +7,10 @@ from typing import Any, Iterator
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
+from infra.errors import PROJECT
+from infra.config.models import LEGACY_SECTIONS, ModelConfig, legacy_path, normalise_legacy
 from infra.errors import ConfigError, Problem
-from infra.config.rules import CROSS_CHECKS, cross_problems
+from infra.config.rules import SHARED, cross_problems
 from infra.config.stack import StackConfig
 
 
@@ -43,7 +45,10 @@ def _valid_sections(raw: dict[str, Any], err: ValidationError) -> dict[str, Any]
     """
     faulty = [tuple(e["loc"]) for e in err.errors() if e["loc"]]
     sections: dict[str, Any] = {}
-    for name in {n for needs, _ in CROSS_CHECKS for n in needs}:
+    for name in SHARED:
+        if name == "models":
+            sections[name] = _valid_models(raw.get("models"), faulty)
+            continue
         field = StackConfig.model_fields[name]
         alias = to_camel(name)
         if alias not in raw:
@@ -59,6 +64,20 @@ def _valid_sections(raw: dict[str, Any], err: ValidationError) -> dict[str, Any]
         except ValidationError:
             continue
     return sections
+
+
+def _valid_models(models: Any, faulty: list[tuple[Any, ...]]) -> dict[str, ModelConfig]:
+    """Each model validated alone with its faulty keys left out: one model's mistake hides no other's rules."""
+    valid: dict[str, ModelConfig] = {}
+    for key, value in (models or {}).items() if isinstance(models, dict) else ():
+        for loc in faulty:
+            if loc[:2] == ("models", key):
+                value = _without(value, loc[2:])
+        try:
+            valid[key] = ModelConfig.model_validate(value, by_alias=True)
+        except ValidationError:
+            continue
+    return valid
 
 
 SECURE_MESSAGE = (
@@ -89,18 +108,30 @@ def parse_config(raw: dict[str, Any], source: str) -> StackConfig:
     """
     secure = list(_secure_paths(raw))
     problems: list[Problem] = []
+    missing = [k for k in LEGACY_SECTIONS if k not in raw]
+    raw, legacy = normalise_legacy(raw)
+    if legacy:  # the single-model form needs all three of its sections, as it always did
+        problems += [Problem((k,), "is required") for k in missing]
+    elif "models" in raw and any(k in raw for k in LEGACY_SECTIONS):
+        given = ", ".join(f"{PROJECT}:{k}" for k in LEGACY_SECTIONS if k in raw)
+        problems.append(Problem((LEGACY_SECTIONS[0],) if "model" in raw else (next(k for k in LEGACY_SECTIONS if k in raw),),
+                                f"belongs to the single-model form; with {PROJECT}:models, move {given} into a model entry"))
+        raw = {k: v for k, v in raw.items() if k not in LEGACY_SECTIONS}
     try:
         cfg = StackConfig.model_validate(raw, by_alias=True)
-        sections = {name: getattr(cfg, name) for needs, _ in CROSS_CHECKS for name in needs}
+        sections = {name: getattr(cfg, name) for name in SHARED}
     except ValidationError as err:
         cfg = None
         problems += _pydantic_problems(err)
         sections = _valid_sections(raw, err)
     problems += cross_problems(sections)
+    if legacy:  # report at the keys the file holds; a missing section once, not once per field
+        problems = [q for p in problems if (q := Problem(legacy_path(p.path), p.message)).path[:1] not in [(m,) for m in missing] or len(q.path) == 1]
     # a secret's own type or cross-field error would only repeat its secure: message; one line per problem
     problems = [Problem(p, SECURE_MESSAGE.format(key=Problem(p, "").key())) for p in secure] + list(
         dict.fromkeys(p for p in problems if not any(p.path[: len(s)] == s for s in secure))
     )
     if problems or cfg is None:
         raise ConfigError(source, problems)
+    cfg._single_form = legacy
     return cfg

@@ -179,6 +179,21 @@ def _network_problems(cfg: Any) -> Iterator[Problem]:
             yield Problem(("network", "virtualNetwork", "runnerSubnet"), f"must not overlap privateEndpointSubnet {v.private_endpoint_subnet}, got {v.runner_subnet!r}")
 
 
+def _endpoint_name_problems(cfg: Any) -> Iterator[Problem]:
+    """Endpoint names are unique per Azure region, online and batch alike: two models cannot share one."""
+    seen: dict[str, tuple[str | int, ...]] = {}
+    for key, m in cfg.models.items():
+        for kind, endpoint in (("online", m.online), ("batch", m.batch)):
+            if endpoint is None:
+                continue
+            path = ("models", key, kind, "endpointName")
+            if endpoint.endpoint_name in seen:
+                first = ".".join(str(p) for p in seen[endpoint.endpoint_name])
+                yield Problem(path, f"is already the name of {first} (endpoint names are unique per region), got {endpoint.endpoint_name!r}")
+            else:
+                seen[endpoint.endpoint_name] = path
+
+
 CROSS_CHECKS = (
     (("online",), _online_problems),
     (("online", "compute"), _target_problems),
@@ -187,13 +202,29 @@ CROSS_CHECKS = (
     (("compute",), _compute_problems),
     (("batch",), _batch_problems),
     (("monitoring",), _monitoring_problems),
+    (("models",), _endpoint_name_problems),
 )
-"""Rules across fields, each with the top-level sections it reads."""
+"""Rules across fields, each with the sections it reads. A rule that reads `online` or `batch` holds per
+model: it runs once for every model that declares that endpoint, and its problems at `online.…` and
+`batch.…` land under `models.<key>.`."""
+PER_MODEL = ("online", "batch")
+"""The sections each model holds for itself."""
+SHARED = tuple(sorted({n for needs, _ in CROSS_CHECKS for n in needs} - set(PER_MODEL)))
+"""The stack-wide sections the rules read (models among them, for the rules across models)."""
 
 
 def cross_problems(sections: dict[str, Any]) -> Iterator[Problem]:
     """Every cross-field rule whose sections are valid (a section with a field problem skips its rules)."""
-    view = SimpleNamespace(**sections)
+    models = sections.get("models") or {}
+    shared = {k: v for k, v in sections.items() if k in SHARED}
     for needs, check in CROSS_CHECKS:
-        if all(name in sections for name in needs):
-            yield from check(view)
+        if not set(needs) & set(PER_MODEL):
+            if all(name in shared for name in needs):
+                yield from check(SimpleNamespace(**shared))
+            continue
+        for key, model in models.items():
+            own = {k: getattr(model, k) for k in PER_MODEL if getattr(model, k) is not None}
+            view = {**shared, **own}
+            if all(name in view for name in needs):
+                for p in check(SimpleNamespace(**view)):
+                    yield Problem(("models", key, *p.path), p.message) if p.path[0] in PER_MODEL else p

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import field_validator
+from typing import Any
+
+from pydantic import PrivateAttr, field_validator
 from pydantic.alias_generators import to_camel
 
 from infra.config.base import PREFIX, ConfigModel, name_check
 from infra.config.batch import BatchConfig
 from infra.config.compute import ComputeConfig
-from infra.config.model import ModelPin
+from infra.config.models import LEGACY_SECTIONS, ModelConfig, check_models
 from infra.config.monitoring import MonitoringConfig
 from infra.config.network import NetworkConfig
 from infra.config.online import OnlineConfig
@@ -28,9 +30,8 @@ class StackConfig(ConfigModel):
     """Tags on every taggable resource."""
     workspace: WorkspaceConfig = WorkspaceConfig()
     compute: ComputeConfig = ComputeConfig()
-    model: ModelPin
-    online: OnlineConfig
-    batch: BatchConfig
+    models: dict[str, ModelConfig]
+    """The models it serves, by key (1-12 lowercase letters or digits); each with its own endpoints."""
     monitoring: MonitoringConfig = MonitoringConfig()
     registry: RegistryConfig = RegistryConfig()
     promotion: PromotionConfig = PromotionConfig()
@@ -41,12 +42,95 @@ class StackConfig(ConfigModel):
     def _prefix(cls, v: str) -> str:
         return name_check(PREFIX, "must be 2-8 lowercase letters or digits, starting with a letter")(v)
 
+    @field_validator("models", mode="before")
+    @classmethod
+    def _models(cls, v: Any) -> Any:
+        return check_models(v) if isinstance(v, dict) else v
+
+    _single_form: bool = PrivateAttr(False)
+    """Set by parse_config when the file is in the single-model form (top-level model/online/batch); not a key."""
+
+    @property
+    def single_form(self) -> bool:
+        """Whether the stack file is in the single-model form (top-level model/online/batch)."""
+        return self._single_form
+
+    def label(self, key: str) -> str:
+        """What a model's Pulumi resource names start with: "" in the single-model form (its names never change),
+        else `<key>-`, so no two models' resources share a name."""
+        return "" if self.single_form else f"{key}-"
+
+    def only(self) -> tuple[str, ModelConfig]:
+        """The key and entry of the stack's one model; AmbiguousModel when it declares several."""
+        if len(self.models) != 1:
+            raise AmbiguousModel(self.choices())
+        return next(iter(self.models.items()))
+
+    def choices(self) -> list[str]:
+        """Every endpoint base name, `<key>: <names>` per model, for a message that asks for one."""
+        return [f"{k} ({', '.join(m.endpoint_names())})" for k, m in self.models.items()]
+
+    def select(self, endpoint: str | None) -> tuple[str, ModelConfig]:
+        """The model behind `endpoint` (a base name from the stack file, or a model key); with None, the only model."""
+        if endpoint is None:
+            return self.only()
+        for key, m in self.models.items():
+            if endpoint == key or endpoint in m.endpoint_names():
+                return key, m
+        raise UnknownEndpoint(endpoint, self.choices())
+
+    @property
+    def model(self) -> ModelConfig:
+        """The one model of a single-model stack (AmbiguousModel when there are several)."""
+        return self.only()[1]
+
+    @property
+    def online(self) -> OnlineConfig:
+        """The one model's online endpoint (AmbiguousModel when there are several models)."""
+        online = self.model.online
+        if online is None:
+            raise MissingEndpoint(self.only()[0], "online")
+        return online
+
+    @property
+    def batch(self) -> BatchConfig:
+        """The one model's batch endpoint (AmbiguousModel when there are several models)."""
+        batch = self.model.batch
+        if batch is None:
+            raise MissingEndpoint(self.only()[0], "batch")
+        return batch
+
     def deployment_model_version(self, deployment: str) -> int:
-        """The model version a deployment serves: its own pin, else the stack's."""
-        return self.online.deployments[deployment].model_version or self.model.version
+        """The model version a deployment of the one model serves: its own pin, else the model's."""
+        return self.model.deployment_model_version(deployment)
 
 
-KEYS: tuple[str, ...] = tuple(StackConfig.model_fields)
-"""The top-level config keys (`amlops:<key>`), in snake_case."""
+class EndpointChoiceError(ValueError):
+    """A command needs one model of the stack and the stack (or --endpoint) does not name exactly one."""
+
+
+class AmbiguousModel(EndpointChoiceError):
+    """The stack serves several models and the command was not told which."""
+
+    def __init__(self, choices: list[str]):
+        super().__init__(f"the stack serves {len(choices)} models; choose one with --endpoint: {'; '.join(choices)}")
+
+
+class UnknownEndpoint(EndpointChoiceError):
+    """--endpoint names no endpoint or model key of the stack."""
+
+    def __init__(self, endpoint: str, choices: list[str]):
+        super().__init__(f"--endpoint {endpoint!r} names no endpoint of the stack (models: {'; '.join(choices)})")
+
+
+class MissingEndpoint(EndpointChoiceError):
+    """The chosen model has no endpoint of the kind the command needs."""
+
+    def __init__(self, key: str, kind: str):
+        super().__init__(f"model {key!r} declares no {kind} endpoint (amlops:models.{key}.{kind})")
+
+
+KEYS: tuple[str, ...] = (*StackConfig.model_fields, *LEGACY_SECTIONS)
+"""The top-level config keys (`amlops:<key>`), in snake_case, with the single-model form's."""
 
 TOP_LEVEL_ALIASES: dict[str, str] = {to_camel(k): k for k in KEYS}
