@@ -20,7 +20,6 @@ from filelock import FileLock
 from amlops import modelfile
 from amlops.errors import ModelNotFound, RegistryError, UsageError
 from amlops.paths import state_dir
-from amlops.training import read_facts
 from infra import model_source
 from infra.content import content_hash
 
@@ -239,6 +238,8 @@ class Registry:
             shutil.copytree(model_dir, Path(staging.name) / "model")
             model_dir = Path(staging.name) / "model"
             modelfile.record_trust(model_dir, trusted)
+        from amlops.training import read_facts  # with numpy and pandas: only registering needs them
+
         facts = read_facts(model_dir)
         if accuracy is None and "accuracy" in facts:
             accuracy = float(facts["accuracy"])

@@ -8,7 +8,7 @@ import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
 from infra.autoscale import Autoscale, AutoscaleArgs
-from infra.config import DeploymentConfig, OnlineConfig, ProbeSettings
+from infra.config import MAX_ROWS_ENV, DeploymentConfig, OnlineConfig, ProbeSettings
 from infra.durations import iso_ms, iso_seconds
 from infra.errors import InvalidArgs
 from infra.naming import is_endpoint_name
@@ -16,7 +16,6 @@ from infra.roles import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 from infra.traffic import EndpointTraffic, endpoint_revision
 
 AUTH_MODES = {"key": ml.EndpointAuthMode.KEY, "aml_token": ml.EndpointAuthMode.AML_TOKEN, "aad_token": ml.EndpointAuthMode.AAD_TOKEN}
-MAX_ROWS_ENV = "AMLOPS_MAX_ROWS"
 WORKER_COUNT_ENV = "WORKER_COUNT"
 
 

@@ -24,15 +24,16 @@ from amlops.serving.package import package_scoring
 from amlops.serving.server import GunicornServer, GunicornSpec
 from amlops.serving.settings import Admission, FrontDoorSettings
 from amlops.serving.telemetry.localfile import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, telemetry_path
-from infra.config import DeploymentConfig, StackConfig
+from infra.config import MAX_ROWS_ENV, DeploymentConfig, StackConfig
 from infra.monitor_config import TARGET_COLUMN_ENV, DataCollectorConfig
-from infra.online_endpoint import MAX_ROWS_ENV
 from amlops.modelmonitor.agent import CollectorAgent
 
 ENTRY_SCRIPT = "score.py"
 WSGI_APP = "amlops.serving.wsgi:app"
 WORKER_CLASS = "amlops.serving.worker.JsonErrorWorker"
 """gunicorn's sync worker answering its own refusals (unparsable requests) in the JSON error shape."""
+PRELOAD = "amlops.serving.preload"
+"""gunicorn's config module: the master imports what every worker needs before forking them."""
 
 
 def parse_model_ref(ref: str) -> tuple[str, int]:
@@ -141,6 +142,7 @@ class LocalEndpoint:
             worker_timeout_s=worker_timeout_s(self.settings.request_timeout_ms),
             log_dir=state / "logs",
             worker_class=WORKER_CLASS,
+            extra_args=["--config", f"python:{PRELOAD}"],
         )
         if target_column:
             env[TARGET_COLUMN_ENV] = target_column

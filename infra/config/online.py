@@ -10,6 +10,9 @@ from infra.config.base import ENV_VAR, ConfigModel, check_endpoint_base
 from infra.config.monitoring import AlertsConfig
 from infra.skus import ONLINE_INSTANCE_TYPES
 
+MAX_ROWS_ENV = "AMLOPS_MAX_ROWS"
+"""The variable score.py reads request_settings.max_rows from (set by the deployment and by `amlops serve`)."""
+
 
 class RequestSettings(ConfigModel):
     """How a deployment takes requests (Azure's request_settings, plus the local body limit)."""
@@ -23,7 +26,7 @@ class RequestSettings(ConfigModel):
     max_body_bytes: int = Field(1_048_576, ge=1024, le=104_857_600)
     """Largest request body `amlops serve` accepts (413 above); Azure's front end has its own."""
     max_rows: int = Field(1000, ge=1, le=1_000_000)
-    """Most rows one request may score; more is a 400 (passed to score.py as AMLOPS_MAX_ROWS)."""
+    """Most rows one request may score; more is a 400 (passed to score.py as MAX_ROWS_ENV)."""
 
 
 class ProbeSettings(ConfigModel):
