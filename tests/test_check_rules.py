@@ -85,18 +85,18 @@ FAILING: list[tuple[str, str, Mutation, str | None, str]] = [
     ("deployment-app-insights", "staging", _set("OnlineDeployment", "inputs.properties.appInsightsEnabled", False),
      urn("staging", f"{AML}:OnlineDeployment", "loans-online-blue"),
      f"{AML}:OnlineDeployment 'loans-online-blue': properties.appInsightsEnabled is not true; "
-     "set appInsightsEnabled: true on amlops:online.deployments.<name> in stacks/Pulumi.staging.yaml"),
+     "set appInsightsEnabled: true on amlops:online.deployments.blue in stacks/Pulumi.staging.yaml"),
     ("prod-online-capacity", "prod", _set("AutoscaleSetting", "inputs.profiles.0.capacity.minimum", "1"),
      urn("prod", f"{AML}:OnlineDeployment", "loans-online-blue"),
      f"{AML}:OnlineDeployment 'loans-online-blue': prod may run it on one instance (sku.capacity 2, an autoscale "
-     "minimum of 1), a single point of failure; set instanceCount: 2 on amlops:online.deployments.<name> "
+     "minimum of 1), a single point of failure; set instanceCount: 2 on amlops:online.deployments.blue "
      "(and amlops:online.autoscale.minInstances: 2) in stacks/Pulumi.prod.yaml"),
     ("traffic-sums-to-100", "dev", _set("dynamic:Resource", "inputs.traffic", {"blue": 0}),
-     None,
+     urn("dev", "pulumi-python:dynamic:Resource", "loans-online-traffic"),
      "pulumi-python:dynamic:Resource 'loans-online-traffic': live traffic sums to 0, must be 100 while deployments "
      "exist (blue); set amlops:online.traffic in stacks/Pulumi.dev.yaml, e.g. with `amlops promote ... --traffic NAME=PCT`"),
     ("mirror-at-most-50", "dev", _set("dynamic:Resource", "inputs.mirror_traffic", {"green": 60}),
-     None,
+     urn("dev", "pulumi-python:dynamic:Resource", "loans-online-traffic"),
      "pulumi-python:dynamic:Resource 'loans-online-traffic': mirror traffic totals 60%, must be at most 50; "
      "lower amlops:online.mirrorTraffic in stacks/Pulumi.dev.yaml"),
     ("prod-stateful-protected", "prod", _set("StorageAccount", "protect", False),
@@ -169,7 +169,7 @@ def test_check_prod_capacity_single_instance_without_autoscale_fails():
     assert _run("prod-online-capacity", doc) == [(
         urn("prod", f"{AML}:OnlineDeployment", "loans-online-blue"),
         f"{AML}:OnlineDeployment 'loans-online-blue': prod may run it on one instance (sku.capacity 1, no autoscale), "
-        "a single point of failure; set instanceCount: 2 on amlops:online.deployments.<name> "
+        "a single point of failure; set instanceCount: 2 on amlops:online.deployments.blue "
         "(and amlops:online.autoscale.minInstances: 2) in stacks/Pulumi.prod.yaml",
     )]
 
