@@ -235,3 +235,48 @@ def test_batch_run_a_file_the_model_refuses_fails_alone_and_is_not_retried(monke
     assert f"{inputs / 'part-1.csv'}: the model refused its rows: Found unknown categories ['central']" in logs
     scored = pd.read_csv(tmp_path / "out" / "predictions.csv", header=None, names=["application_id", "prediction"])
     assert scored["application_id"].tolist() == [f"P{n}-{i}" for n in (0, 2) for i in range(10)]
+
+
+def header_only_inputs(folder: Path) -> Path:
+    """part-0: 5 rows, part-1: a header and no rows (an empty partition), part-2: 4 rows."""
+    loans_csv(folder / "part-0.csv", 5)
+    (folder / "part-1.csv").write_text(HEADER)
+    loans_csv(folder / "part-2.csv", 4, start=10)
+    return folder
+
+
+def test_batch_run_header_only_file_succeeds_with_no_rows_and_no_blank_line(monkeypatch, capsys, state, tmp_path, trained_model_dir):
+    inputs = header_only_inputs(tmp_path / "in")
+    code, out, err = amlops(monkeypatch, capsys, "batch", "run", "--no-progress", "--input", str(inputs), "--model-dir", str(trained_model_dir),
+                            "--output", str(tmp_path / "out"), "--mini-batch-size", "3")
+    assert code == 0, err
+    assert out.splitlines()[0] == "batch job SUCCEEDED" and "warning" not in err
+    assert "rows: 9 in, 9 scored, 0 rejected, 0 in failed files; files failed: 0; 1 header-only file(s): no rows" in out
+    assert "files: 3 succeeded, 0 failed; 3 elements returned" in out
+    written = (tmp_path / "out" / "predictions.csv").read_text()
+    assert len(written.splitlines()) == 9 and "\n\n" not in written and not written.startswith("\n")
+
+
+def test_batch_run_header_only_file_alone_in_its_mini_batch_counts_failed_as_in_azure_but_is_told_apart(
+        monkeypatch, capsys, state, tmp_path, trained_model_dir, stacks_copy):
+    """miniBatchSize 1: nothing can carry the empty file's element without a blank line, so it is left out and Azure
+    counts it failed; the summary names it header-only, not a failure, and errorThreshold counts it as Azure does."""
+    inputs = header_only_inputs(tmp_path / "in")
+    args = ("batch", "run", "--no-progress", "--input", str(inputs), "--model-dir", str(trained_model_dir), "--mini-batch-size", "1")
+    code, out, err = amlops(monkeypatch, capsys, *args, "--output", str(tmp_path / "out"))
+    assert code == 0, err
+    assert out.splitlines()[0] == "batch job SUCCEEDED" and "warning" not in err  # every row was scored
+    assert ("rows: 9 in, 9 scored, 0 rejected, 0 in failed files; files failed: 0; 1 header-only file(s): no rows, 1 of them "
+            "counted failed as Azure counts them: their mini-batch had fewer rows than files") in out
+    assert "files: 2 succeeded, 1 failed; 2 elements returned" in out
+    assert "\n\n" not in (tmp_path / "out" / "predictions.csv").read_text()
+
+    stack = stacks_copy / "Pulumi.dev.yaml"
+    stack.write_text(stack.read_text().replace("errorThreshold: -1", "errorThreshold: 0"))
+    from amlops import stackfile
+
+    real = stackfile.load_stack
+    monkeypatch.setattr(stackfile, "load_stack", lambda stack: real(stack, stacks_copy))
+    code, out, err = amlops(monkeypatch, capsys, *args, "--output", str(tmp_path / "out2"))
+    assert code == 1
+    assert "error_threshold exceeded: 1 files failed (among them 1 header-only file(s): no rows, 1 of them counted failed" in err

@@ -99,12 +99,13 @@ def test_batch_run_files_mode_same_stem_in_two_folders_keeps_both_outputs(tmp_pa
     assert sorted(len(pd.read_csv(p)) for p in outputs) == [1, 2]
 
 
-def test_batch_run_header_only_file_adds_no_blank_line_and_counts_as_failed(tmp_path, trained_model_dir):
+def test_batch_run_header_only_file_adds_no_blank_line_and_succeeds_with_no_rows(tmp_path, trained_model_dir):
     folder = parts(tmp_path / "in", 1, 2)
     (folder / "h.csv").write_text("application_id,income,credit_cards,age\n")
     tab, out, _ = job(tmp_path / "t", trained_model_dir, folder)
     files, fout, _ = job(tmp_path / "f", trained_model_dir, folder, mode="files", output_action="summary_only")
-    assert (tab.status, tab.counts.items_succeeded, tab.counts.items_failed) == ("SUCCEEDED", 1, 1)
+    assert (tab.status, tab.counts.items_succeeded, tab.counts.items_failed) == ("SUCCEEDED", 2, 0)
+    assert (tab.counts.header_only, tab.counts.header_only_failed, files.counts.header_only) == (1, 0, 1)
     assert "" not in (out / "predictions.csv").read_text().split("\n")[:-1] and tab.counts.rows_scored == 2
     assert (files.status, files.counts.items_succeeded) == ("SUCCEEDED", 2)
     (header_only,) = fout.glob("h-*.csv")

@@ -95,14 +95,27 @@ def test_tabular_batch_quoted_newline_and_cr_line_ends_keep_every_row(azure_env,
     assert len(result[1].splitlines()) == 2
 
 
-def test_tabular_batch_header_only_file_left_out_so_no_blank_line_is_written(azure_env, tmp_path, caplog):
+def test_tabular_batch_header_only_file_succeeds_carried_by_another_files_rows_never_a_blank_line(azure_env, tmp_path, caplog):
+    caplog.set_level("INFO")
     tabular = load("tabular_batch")
     tabular.init()
     header_only = write(tmp_path / "h.csv", HEADER)
-    good = write(tmp_path / "g.csv", HEADER + "A1,5000,1,30\n")
+    good = write(tmp_path / "g.csv", HEADER + "A1,5000,1,30\nA2,6000,2,40\nA3,7000,3,50\n")
     result = tabular.run([header_only, good])
-    assert len(result) == 1 and "" not in result  # append_row writes an element plus a line break: "" would be a blank line
-    assert f"{header_only}: holds a header but no rows: nothing to score" in caplog.text
+    assert len(result) == 2 and "" not in result  # two succeeded items; append_row writes each element plus a line break
+    assert "".join(f"{e}\n" for e in result) == "".join(f"{e}\n" for e in tabular.run([good]))  # the same bytes
+    assert f"{header_only}: holds a header but no rows: nothing to score; counted as succeeded" in caplog.text
+
+
+def test_tabular_batch_header_only_file_in_a_mini_batch_with_fewer_rows_than_files_is_left_out(azure_env, tmp_path, caplog):
+    tabular = load("tabular_batch")
+    tabular.init()
+    header_only = write(tmp_path / "h.csv", HEADER)
+    one = write(tmp_path / "one.csv", HEADER + "A1,5000,1,30\n")
+    assert tabular.run([header_only]) == []  # [""] would be a blank line in the output
+    (element,) = tabular.run([header_only, one])
+    assert element == tabular.run([one])[0]
+    assert f"{header_only}: holds a header but no rows, and its mini-batch has fewer rows than files: left out" in caplog.text
 
 
 EXACT = {"credit_cards": [2**63 - 1, -(2**63 - 1), -(2**63), 2**53 + 1, 0], "age": [30, 2**53 + 1, 40, -(2**63), 2**63 - 1]}

@@ -327,7 +327,8 @@ class _Dispatcher:
             if self.sink is not None:
                 self.sink.settle(mb.id, self.parts[event.worker.pid], body.rows.offset, body.rows.length)
             log = f"logs/worker{event.worker.slot}.log"
-            self.ledger.succeeded(mb, body.items, body.rows, body.seconds, event.worker.pid, self.attempts[mb.id], log, body.rows_in)
+            self.ledger.succeeded(mb, body.items, body.rows, body.seconds, event.worker.pid, self.attempts[mb.id], log, body.rows_in,
+                                  body.header_only)
             progress.advance(mb.weight, body.rows.lines)
         elif self._failed(mb, body.status, body.message, body.trace, event.worker.pid, body.seconds, body.items, body.rows_in):
             progress.advance(mb.weight, 0)

@@ -44,3 +44,16 @@ def file_records(path: str | Path) -> int | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+def has_header(path: str | Path) -> bool:
+    """Whether a file with no records still names its columns (a CSV header line, a Parquet schema): a header-only
+    file, which succeeded with nothing to score; a zero-byte CSV names nothing and is refused by the scripts."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".csv":
+            with path.open("rb") as fh:
+                return bool(fh.read(1 << 16).strip())
+        return path.suffix.lower() == ".parquet"
+    except OSError:
+        return False

@@ -62,10 +62,28 @@ class Counts:
     """Records in the output (append_row: lines outside quoted fields; files mode: the outputs' data records)."""
     rows_rejected: int = 0
     """Rows set aside when the job cut the table (rejects.csv), never given to the script."""
+    header_only: int = 0
+    """Input files with a header but no rows (counted when rows are): nothing to score, not an error."""
+    header_only_failed: int = 0
+    """Header-only files among the failed items: the shipped tabular script cannot count one as succeeded without
+    a blank line when its mini-batch has fewer rows than files, and Azure counts a file left out as failed."""
 
     @property
     def rows_not_scored(self) -> int:
         return max(self.rows_in - self.rows_scored, 0)
+
+    @property
+    def files_failed(self) -> int:
+        """Failed items that held rows or could not be read: the real failures (header-only ones apart)."""
+        return self.items_failed - self.header_only_failed
+
+    def header_only_note(self) -> str:
+        """How the header-only files fared, for the summary and the threshold message ("" when there are none)."""
+        if not self.header_only_failed:
+            return f"{self.header_only:,} header-only file(s): no rows" if self.header_only else ""
+        return (f"{self.header_only:,} header-only file(s): no rows, {self.header_only_failed:,} of them counted failed as "
+                "Azure counts them: their mini-batch had fewer rows than files, and an empty element would be a blank line; "
+                "leave such files out of the input, or raise miniBatchSize)")
 
 
 def now() -> str:
@@ -88,13 +106,16 @@ class Ledger:
         self.counts.mini_batches_created += 1
 
     def succeeded(self, mb: MiniBatch, items: int, rows: Rows, seconds: float, pid: int, attempts: int, log: str = "",
-                  rows_in: int | None = None) -> None:
+                  rows_in: int | None = None, header_only: int = 0) -> None:
         ok = min(rows.returned, items)
         failed = items - ok
         c = self.counts
         if rows_in is not None:
             c.rows_in += rows_in
             c.rows_scored += rows.records
+        c.header_only += header_only
+        if self.settings.output_action == "append_row":  # files mode writes a header-only output: never left out
+            c.header_only_failed += _header_only_failed(header_only, failed, rows)
         c.mini_batches_processed += 1
         c.items_succeeded += ok
         c.items_failed += failed
@@ -156,8 +177,9 @@ class Ledger:
         """Which threshold the failures so far exceed, and by how much; None while within both."""
         s, c = self.settings, self.counts
         if s.error_threshold != -1 and c.items_failed > s.error_threshold:
+            among = f" (among them {c.header_only_note()})" if c.header_only_failed else ""
             return (
-                f"error_threshold exceeded: {c.items_failed} files failed, more than the {s.error_threshold} allowed "
+                f"error_threshold exceeded: {c.items_failed} files failed{among}, more than the {s.error_threshold} allowed "
                 f"(amlops:batch.errorThreshold; -1 ignores all failures)"
             )
         return None
@@ -169,6 +191,16 @@ class Ledger:
             writer.writerow(COLUMNS)
             for mb_id in sorted(self.records):
                 writer.writerow(astuple_record(self.records[mb_id]))
+
+
+def _header_only_failed(header_only: int, failed: int, rows: Rows) -> int:
+    """Header-only files among a mini-batch's failed items, by the shipped tabular script's rule: it cuts rows into
+    one element each to count them, so fewer elements than output records means every one was counted; none
+    returned means all were left out; one element per record with failures: at most min(header-only, failed)
+    (exact unless a file with rows failed in the same mini-batch)."""
+    if not header_only or not failed or rows.returned < rows.records:
+        return 0
+    return min(header_only, failed)
 
 
 def astuple_record(r: MiniBatchRecord) -> tuple:
@@ -215,15 +247,15 @@ class JobResult:
         if not c.rows_counted or self.status != "SUCCEEDED":
             return None
         missing = c.rows_not_scored + c.rows_rejected
-        if not missing and not c.items_failed:
+        if not missing and not c.files_failed:
             return None
         why = []
         if c.rows_rejected:
             why.append(f"{c.rows_rejected:,} set aside as unscorable ({self.rejects_file})")
         errors = f"{self.reports_dir}/{ERRORS_FILE}"
-        if c.items_failed:  # an unreadable file's rows cannot be counted: say so rather than print 0
+        if c.files_failed:  # an unreadable file's rows cannot be counted: say so rather than print 0
             counted = f"{c.rows_not_scored:,} in" if c.rows_not_scored else "the rows of"
-            why.append(f"{counted} {c.items_failed:,} failed file(s) ({errors})")
+            why.append(f"{counted} {c.files_failed:,} failed file(s) ({errors})")
         elif c.rows_not_scored:
             why.append(f"{c.rows_not_scored:,} missing from the output ({errors})")
         head = f"{missing:,} of {c.rows_in + c.rows_rejected:,} rows" if missing else "rows"
@@ -240,7 +272,9 @@ class JobResult:
         loud = self.not_scored()
         if c.rows_counted:
             rows = (f"rows: {c.rows_in + c.rows_rejected:,} in, {c.rows_scored:,} scored, {c.rows_rejected:,} rejected, "
-                    f"{c.rows_not_scored:,} in failed files; files failed: {c.items_failed:,}")
+                    f"{c.rows_not_scored:,} in failed files; files failed: {c.files_failed:,}")
+            if c.header_only:
+                rows += f"; {c.header_only_note()}"
         else:
             rows = f"rows: not counted (a custom entry script's elements are not known to be rows); files failed: {c.items_failed:,}"
         cut = f" (cut into {self.parts} part files, as `amlops batch split` does)" if self.parts else ""

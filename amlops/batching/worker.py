@@ -61,6 +61,8 @@ class Done:
     seconds: float
     rows_in: int | None = None
     """Records in the mini-batch's files (when the job counts rows)."""
+    header_only: int = 0
+    """Files of the mini-batch that hold a header but no rows (when the job counts rows)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Failed:
     trace: str
     seconds: float
     rows_in: int | None = None
+    header_only: int = 0
 
 
 @dataclass(frozen=True)
@@ -176,16 +179,23 @@ def rows_in(paths: tuple[str, ...] | list[str]) -> int:
     return sum(records.file_records(p) or 0 for p in paths)
 
 
+def _counted(paths: list[str]) -> tuple[int, int]:
+    """(records in the files, files that hold a header but no rows); an unreadable file counts in neither."""
+    found = [records.file_records(p) for p in paths]
+    return sum(n or 0 for n in found), sum(1 for p, n in zip(paths, found) if n == 0 and records.has_header(p))
+
+
 def _process(module: ModuleType, mb: MiniBatch, part: output.PartFile | None, log: logging.Logger, count_rows: bool) -> Done | Failed:
     t0 = time.perf_counter()
     given = list(mb.paths)
-    read = rows_in(given) if count_rows else None
+    read, empty = _counted(given) if count_rows else (None, 0)
     try:
         rows = output.collect(module.run(given), given, formatted=part is not None)
     except Exception as exc:
         log.exception("mini-batch %d: run() raised", mb.id)
-        return Failed(mb.id, RUN_EXCEPTION, len(given), f"{type(exc).__name__}: {exc}", traceback.format_exc(), time.perf_counter() - t0, read)
+        return Failed(mb.id, RUN_EXCEPTION, len(given), f"{type(exc).__name__}: {exc}", traceback.format_exc(),
+                      time.perf_counter() - t0, read, empty)
     if part is not None:
         rows = part.store(rows)
     log.debug("mini-batch %d: %d files, %d elements returned", mb.id, len(given), rows.returned)
-    return Done(mb.id, len(given), rows, time.perf_counter() - t0, read)
+    return Done(mb.id, len(given), rows, time.perf_counter() - t0, read, empty)
