@@ -280,3 +280,26 @@ def test_batch_run_header_only_file_alone_in_its_mini_batch_counts_failed_as_in_
     code, out, err = amlops(monkeypatch, capsys, *args, "--output", str(tmp_path / "out2"))
     assert code == 1
     assert "error_threshold exceeded: 1 files failed (among them 1 header-only file(s): no rows, 1 of them counted failed" in err
+
+
+def test_batch_run_files_mode_counts_rows_of_the_outputs_whatever_the_stacks_output_action(monkeypatch, capsys, state, tmp_path, trained_model_dir):
+    """dev's outputAction is append_row: `--mode files` then also appends run()'s returned paths to predictions.csv, as
+    Azure would; rows scored are still the records of the per-file outputs, not those path lines, and a header-only
+    file (its output holds the header) is no failure. Two inputs share a stem in different folders; one file is gone."""
+    inputs = tmp_path / "in"
+    loans_csv(inputs / "a" / "p.csv", 5)
+    loans_csv(inputs / "b" / "p.csv", 4, start=10)
+    (inputs / "b" / "empty.csv").write_text(HEADER)
+    (inputs / "b" / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
+    out_dir = tmp_path / "out"
+    code, out, err = amlops(monkeypatch, capsys, "batch", "run", "--no-progress", "--input", str(inputs), "--model-dir", str(trained_model_dir),
+                            "--output", str(out_dir), "--mode", "files", "--mini-batch-size", "4")
+    assert code == 0, err
+    assert "rows: 9 in, 9 scored, 0 rejected, 0 in failed files; files failed: 1; 1 header-only file(s): no rows\n" in out
+    assert "files: 3 succeeded, 1 failed; 3 elements returned" in out
+    (job,) = (state / "batch" / "dev" / "jobs").iterdir()
+    assert out.splitlines()[0] == f"batch job SUCCEEDED WITH ROWS NOT SCORED: rows were NOT scored: the rows of 1 failed file(s) ({job}/errors.log)"
+    outputs = sorted(p.name for p in out_dir.glob("*-*.csv"))
+    assert len(outputs) == 3 and sum(n.startswith("p-") for n in outputs) == 2
+    assert sorted((out_dir / "predictions.csv").read_text().splitlines()) == sorted(
+        str(inputs / f) for f in ("a/p.csv", "b/p.csv", "b/empty.csv"))

@@ -220,7 +220,7 @@ def run_job(spec: JobSpec, console: Console | None = None) -> reports.JobResult:
             shutil.rmtree(cut.folder, ignore_errors=True)
         output_file = None
         if status == "SUCCEEDED":
-            if shipped and sink is None:  # files mode: the rows scored are the data records of the outputs written
+            if shipped and s.mode == "files":  # the rows scored are the outputs' data records (not the paths append_row wrote)
                 ledger.counts.rows_scored = sum(records.file_records(p) or 0 for p in (folder / SCRIPT_OUTPUTS).rglob("*.csv"))
             _publish_script_outputs(folder / SCRIPT_OUTPUTS, out)
             if sink is not None:

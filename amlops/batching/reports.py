@@ -110,11 +110,12 @@ class Ledger:
         ok = min(rows.returned, items)
         failed = items - ok
         c = self.counts
+        tabular = self.settings.mode == "tabular"  # files mode: rows are the outputs' records, counted when the job ends
         if rows_in is not None:
             c.rows_in += rows_in
-            c.rows_scored += rows.records
+            c.rows_scored += rows.records if tabular else 0
         c.header_only += header_only
-        if self.settings.output_action == "append_row":  # files mode writes a header-only output: never left out
+        if tabular:  # file_batch writes a header-only output and returns its path: never left out
             c.header_only_failed += _header_only_failed(header_only, failed, rows)
         c.mini_batches_processed += 1
         c.items_succeeded += ok
