@@ -87,6 +87,7 @@ def test_diff_scoring_script_change_replaces_code_asset_and_updates_deployment(r
     assert doc["note"].startswith("compares desired states")
     assert changes(doc) == [
         ("replace", f"{AML}:CodeVersion", "scoring-code-version"),
+        ("replace", "storage:Blob", "scoring-code-datacollection.py"),
         ("replace", "storage:Blob", "scoring-code-environment/conda.yaml"),
         ("replace", "storage:Blob", "scoring-code-score.py"),
         ("update", f"{AML}:OnlineDeployment", "online-blue"),
