@@ -23,11 +23,14 @@ import os
 import warnings
 from pathlib import Path
 
-from model_loader import LoadedModel, load_model
+from model_loader import LoadedModel, load_model, program_argument
 from tables import InputFileError, csv_bytes, score, unreadable
 
 OUTPUT_PATH_ENV = "AZUREML_BI_OUTPUT_PATH"
 """Set by Azure to the batch job's output folder (see the page above)."""
+OUTPUT_ARGUMENT = "--output_folder"
+"""What a scheduled parallel step passes instead (`--output_folder ${{outputs.score}}`, infra/schedule.py):
+a parallel job's summary_only output is the folder its script writes to."""
 
 logger = logging.getLogger(__name__)
 model: LoadedModel | None = None
@@ -38,9 +41,12 @@ def init() -> None:
     """Azure calls this once per worker process: load the model and find the job's output folder."""
     global model, output_path
     model = load_model()
-    folder = os.environ.get(OUTPUT_PATH_ENV)
+    folder = program_argument(OUTPUT_ARGUMENT) or os.environ.get(OUTPUT_PATH_ENV)
     if not folder:
-        raise RuntimeError(f"{OUTPUT_PATH_ENV} is not set; Azure sets it to the batch job's output folder")
+        raise RuntimeError(
+            f"{OUTPUT_PATH_ENV} is not set and no {OUTPUT_ARGUMENT} argument was given; Azure sets the first to the "
+            "batch job's output folder, a scheduled parallel step passes the second"
+        )
     output_path = Path(folder)
     warnings.filterwarnings("ignore", message="X does not have valid feature names")
     logger.info("loaded %s; writing to %s", model.path, output_path)

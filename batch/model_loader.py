@@ -19,6 +19,10 @@ import yaml
 MODEL_DIR_ENV = "AZUREML_MODEL_DIR"
 """Set by Azure in a batch model deployment to the registered model's folder
 (https://learn.microsoft.com/azure/machine-learning/how-to-batch-scoring-script#the-init-method)."""
+MODEL_ARGUMENT = "--model_folder"
+"""The program argument a scheduled parallel step passes instead (`--model_folder ${{inputs.model}}`, infra/schedule.py):
+a parallel job sets no AZUREML_MODEL_DIR, and its scripts read their arguments with parse_known_args
+(https://learn.microsoft.com/azure/machine-learning/how-to-use-parallel-job-in-pipeline#call-the-entry-script)."""
 MLMODEL = "MLmodel"
 TRUSTED_KEY = "skops_trusted_types"
 """Where mlflow.sklearn.save_model(serialization_format="skops", skops_trusted_types=[...]) records the types
@@ -93,11 +97,26 @@ def _estimator_features(estimator: object) -> tuple[Feature, ...]:
     return tuple(Feature(str(n), "double") for n in names) if names is not None else ()
 
 
+def program_argument(name: str) -> str | None:
+    """The value of `name` among the process's arguments (parse_known_args: Azure's driver passes its own too), or None."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument(name, dest="value", default=None)
+    known, _ = parser.parse_known_args(sys.argv[1:])
+    return known.value
+
+
 def load_model(root: str | os.PathLike | None = None) -> LoadedModel:
-    """The model below `root` (default AZUREML_MODEL_DIR), loaded with skops and exactly the recorded trusted types."""
-    root = root if root is not None else os.environ.get(MODEL_DIR_ENV)
+    """The model below `root`, else below --model_folder (a scheduled parallel step), else below AZUREML_MODEL_DIR
+    (a batch deployment); loaded with skops and exactly the recorded trusted types."""
+    root = root if root is not None else (program_argument(MODEL_ARGUMENT) or os.environ.get(MODEL_DIR_ENV))
     if not root:
-        raise ModelLoadError(f"{MODEL_DIR_ENV} is not set; Azure sets it to the deployment's model folder")
+        raise ModelLoadError(
+            f"{MODEL_DIR_ENV} is not set and no {MODEL_ARGUMENT} argument was given; Azure sets the first in a batch "
+            f"deployment, a scheduled parallel step passes the second"
+        )
     folder = find_model_folder(Path(root))
     meta = _mlmodel(folder)
     flavor = (meta.get("flavors") or {}).get("sklearn") or {}

@@ -33,7 +33,7 @@ model: LoadedModel | None = None
 
 
 def init() -> None:
-    """Azure calls this once per worker process: load the model below AZUREML_MODEL_DIR (skops, reviewed types)."""
+    """Azure calls this once per worker process: load the model (AZUREML_MODEL_DIR, or --model_folder when scheduled; skops, reviewed types)."""
     global model
     model = load_model()
     warnings.filterwarnings("ignore", message="X does not have valid feature names")

@@ -183,13 +183,17 @@ def declare_model(s: Shared, key: str, m: ModelConfig, files: tuple[ModelFiles, 
             ),
         )
         if m.batch.schedule is not None:
+            # A scheduled run is a pipeline job with the batch deployment's script, code, environment, model,
+            # cluster and settings (infra/schedule.py): the same scoring, on a documented schedule action.
             BatchSchedule(
                 f"{label}batch-schedule",
                 BatchScheduleArgs(
                     settings=m.batch,
                     schedule_name=f"{m.batch.endpoint_name}-schedule",
-                    endpoint_name=batch.endpoint_name,
-                    default_deployment=batch.default_deployment,
+                    model_id=model.asset_ids[m.version],
+                    code_id=s.batch_code.code_id,
+                    environment_id=s.env["batch"].environment_id,
+                    compute_id=s.compute.cluster_id,
                     workspace_id=ws.workspace_id,
                     tags=dict(cfg.tags),
                     **s.run_scope,

@@ -131,7 +131,8 @@ def test_batch_schedule_prints_next_runs_in_the_time_zone_and_what_each_reads_an
     assert out.splitlines() == [
         "stacks/Pulumi.dev.yaml: batch schedule loans-dev-batch-schedule (enabled)",
         "trigger: cron '0 2 * * *' in Europe/Amsterdam (Azure: W. Europe Standard Time)",
-        "invokes: batch endpoint loans-dev-batch (its default deployment, loans-batch)",
+        "runs: a pipeline job; its parallel step runs tabular_batch.py with batch deployment loans-batch's code, environment, "
+        "model and cluster: 1 file(s) per mini-batch, 2 per instance x 1 instance(s), append_row",
         "next 2 run(s):",
         f"  2027-03-28 03:00 CEST (UTC+0200)  reads {pending}  writes {written}",
         f"  2027-03-29 02:00 CEST (UTC+0200)  reads {pending}  writes {written}",
@@ -183,15 +184,15 @@ def test_batch_schedule_without_schedule_exits_1(capsys, monkeypatch, stacks):
      "amlops:batch.output.datastore: is an Azure Files datastore; batch endpoints write outputs to Blob Storage datastores only "
      "(use workspaceblobstore), got 'workspacefilestore'"),
     ({**SCHEDULED, "output": {"path": "inferences/loans/{date}/"}},
-     "amlops:batch.output.path: has {date}, which a scheduled invocation cannot fill in: Azure documents no run-time expression "
-     "for the time in a schedule's invocation, so every run would write to the same literal folder; use {job} (each run's job "
-     "name) when batch.schedule is set, got 'inferences/loans/{date}/'"),
+     "amlops:batch.output.path: has {date}, which a scheduled job's output path cannot fill in: in a scheduled pipeline job's "
+     "output path Azure expands only ${{name}}, the job's name, so every run would write to the same literal folder; use {job} "
+     "(each run's job name) when batch.schedule is set, got 'inferences/loans/{date}/'"),
     ({**SCHEDULED, "schedule": {**SCHEDULED["schedule"], "recurrence": {"frequency": "day"}}},
      "amlops:batch.schedule: must set one of cron and recurrence, got both"),
     ({**SCHEDULED, "schedule": {"input": "azureml:pending-loans:3", "recurrence": {"frequency": "hour", "hours": [2], "minutes": [0]}}},
      "amlops:batch.schedule.recurrence: hours, minutes and weekDays apply to day, week and month frequencies, got frequency 'hour'"),
     ({**SCHEDULED, "schedule": {**SCHEDULED["schedule"], "input": "azureml:pending-loans@latest"}},
-     "amlops:batch.schedule.input: must pin a data asset version (azureml:<name>:<version>): the schedule's invocation is fixed "
+     "amlops:batch.schedule.input: must pin a data asset version (azureml:<name>:<version>): the scheduled job is fixed "
      "when declared, got 'azureml:pending-loans@latest'"),
     ({**SCHEDULED, "schedule": {**SCHEDULED["schedule"], "startTime": "2027-01-01T02:00:00+01:00"}},
      "amlops:batch.schedule.startTime: must have no UTC offset (timeZone says which zone it is in), got '2027-01-01T02:00:00+01:00'"),

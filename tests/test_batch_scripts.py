@@ -261,15 +261,47 @@ def test_file_batch_never_overwrites_an_output_nor_azures_summary_file(azure_env
 def test_file_batch_init_without_output_path_names_the_variable(azure_env, monkeypatch):
     monkeypatch.delenv("AZUREML_BI_OUTPUT_PATH")
     files = load("file_batch")
-    with pytest.raises(RuntimeError, match="AZUREML_BI_OUTPUT_PATH is not set; Azure sets it to the batch job's output folder"):
+    with pytest.raises(RuntimeError, match="AZUREML_BI_OUTPUT_PATH is not set and no --output_folder argument was given; Azure sets the first to the batch job's output folder"):
         files.init()
 
 
 def test_batch_init_without_model_dir_names_the_variable(monkeypatch):
     monkeypatch.delenv("AZUREML_MODEL_DIR", raising=False)
     tabular = load("tabular_batch")
-    with pytest.raises(RuntimeError, match="AZUREML_MODEL_DIR is not set; Azure sets it to the deployment's model folder"):
+    with pytest.raises(RuntimeError, match="AZUREML_MODEL_DIR is not set and no --model_folder argument was given; Azure sets the first in a batch deployment"):
         tabular.init()
+
+
+@pytest.fixture
+def parallel_step(monkeypatch, trained_model_dir, tmp_path):
+    """What a scheduled parallel step gives the script (infra/schedule.py): no AZUREML_MODEL_DIR nor
+    AZUREML_BI_OUTPUT_PATH, but program arguments, among the driver's own (parse_known_args skips those)."""
+    for var in ("AZUREML_MODEL_DIR", "AZUREML_BI_OUTPUT_PATH", "AMLOPS_ID_COLUMNS"):
+        monkeypatch.delenv(var, raising=False)
+    out = tmp_path / "step-output"
+    out.mkdir()
+    monkeypatch.setattr(sys, "argv", ["driver/amlbi_main.py", "--error_threshold", "-1", "--model_folder", str(trained_model_dir.parent),
+                                      "--output_folder", str(out), "--logging_level", "INFO"])
+    return out
+
+
+def test_tabular_batch_as_a_scheduled_parallel_step_scores_one_element_per_file(parallel_step, trained_model_dir, tmp_path):
+    tabular = load("tabular_batch")
+    tabular.init()
+    a = write(tmp_path / "a.csv", HEADER + "A1,5000.5,1,30\nA2,2500,6,19\n")
+    b = write(tmp_path / "b.csv", HEADER + "B1,700,2,44\n")
+    returned = tabular.run([a, b])
+    assert len(returned) == 2 and [len(e.splitlines()) for e in returned] == [2, 1]
+    expected = predictions(trained_model_dir, pd.concat([pd.read_csv(a), pd.read_csv(b)]))
+    assert [int(line.rsplit(",", 1)[1]) for e in returned for line in e.splitlines()] == expected
+
+
+def test_file_batch_as_a_scheduled_parallel_step_writes_into_its_output_folder(parallel_step, tmp_path):
+    files = load("file_batch")
+    files.init()
+    a = write(tmp_path / "a.csv", HEADER + "A1,5000.5,1,30\n")
+    assert files.run([a]) == [a]
+    assert [p.name for p in parallel_step.iterdir()] == [files.output_name(a)]
 
 
 def test_batch_init_refuses_types_nobody_reviewed_naming_them_and_the_setting(trained_model_dir, tmp_path, monkeypatch):
@@ -295,7 +327,7 @@ def test_batch_init_refuses_types_nobody_reviewed_naming_them_and_the_setting(tr
 
 @pytest.mark.parametrize("name", ["tabular_batch.py", "file_batch.py", "tables.py", "model_loader.py"])
 def test_batch_script_imports_only_runtime_dependencies(name):
-    allowed = {"__future__", "csv", "ctypes", "dataclasses", "hashlib", "io", "json", "logging", "os", "pathlib", "typing", "warnings",
+    allowed = {"__future__", "argparse", "csv", "ctypes", "dataclasses", "hashlib", "io", "json", "logging", "os", "pathlib", "sys", "typing", "warnings",
                "numpy", "pandas", "pyarrow", "skops", "yaml", "model_loader", "tables"}
     tree = ast.parse((BATCH_DIR / name).read_text())
     imported = set()

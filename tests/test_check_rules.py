@@ -40,19 +40,31 @@ def _without(name: str) -> Mutation:
     return mutate
 
 
-def _scheduled(default: str | None = "loans-batch", enabled: bool = True, endpoint_id: str = "/batchEndpoints/loans-batch") -> Mutation:
-    """Add a batch endpoint, its deployment, the step that sets its default (when given) and a schedule invoking it."""
+CODE = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/codes/loans-batch/versions/abc"
+
+
+def _scheduled(enabled: bool = True, step_code: str = CODE, mini_batch_size: int = 10, deployments: int = 1) -> Mutation:
+    """Add a batch deployment and a CreateJob schedule whose parallel step scores with it (infra/schedule.py's shape)."""
 
     def mutate(plan: dict[str, Any]) -> None:
         stack = plan["stack"]
-        endpoint = resource(stack, f"{AML}:BatchEndpoint", "loans-batch-endpoint", {"endpointName": "loans-batch", "properties": {"authMode": "AADToken"}})
-        added = [endpoint, resource(stack, f"{AML}:BatchDeployment", "loans-batch-deployment", {"deploymentName": "loans-batch", "endpointName": "loans-batch"})]
-        if default is not None:
-            added.append(resource(stack, "pulumi-python:dynamic:Resource", "loans-batch-default", {"endpoint_name": "loans-batch", "deployment_name": default}))
-        action = {"actionType": "InvokeBatchEndpoint", "endpointInvocationDefinition": {"endpointId": f"/subscriptions/0/resourceGroups/rg{endpoint_id}"}}
+        env, model = CODE.replace("codes/loans-batch", "environments/env"), CODE.replace("codes/loans-batch", "models/loans")
+        compute = CODE.split("/codes/")[0] + "/computes/cpu"
+        props = {"codeConfiguration": {"codeId": CODE, "scoringScript": "tabular_batch.py"}, "environmentId": env,
+                 "model": {"referenceType": "Id", "assetId": model}, "compute": compute, "miniBatchSize": 10.0,
+                 "maxConcurrencyPerInstance": 2.0, "resources": {"instanceCount": 1.0}, "errorThreshold": -1.0,
+                 "retrySettings": {"maxRetries": 3.0, "timeout": "PT30S"}, "loggingLevel": "Info", "outputAction": "AppendRow"}
+        added = [resource(stack, f"{AML}:BatchDeployment", f"loans-batch-deployment{i or ''}", {"deploymentName": "loans-batch", "properties": props})
+                 for i in range(deployments)]
+        step = {"type": "parallel", "task": {"type": "run_function", "code": f"azureml:{step_code}", "environment": f"azureml:{env}",
+                                             "entry_script": "tabular_batch.py"},
+                "mini_batch_size": mini_batch_size, "max_concurrency_per_instance": 2, "resources": {"instance_count": 1},
+                "error_threshold": -1, "retry_settings": {"max_retries": 3, "timeout": 30}, "logging_level": "INFO"}
+        job = {"jobType": "Pipeline", "jobs": {"score": step}, "inputs": {"model": {"jobInputType": "mlflow_model", "uri": f"azureml:{model}"}},
+               "settings": {"default_compute": f"azureml:{compute}"}}
+        action = {"actionType": "CreateJob", "jobDefinition": job}
         added.append(resource(stack, f"{AML}:Schedule", "loans-batch-schedule",
-                              {"name": "loans-batch-schedule", "properties": {"isEnabled": enabled, "action": action, "trigger": {"triggerType": "Cron", "expression": "0 2 * * *"}}},
-                              dependencies=[a["urn"] for a in added[1:]]))
+                              {"name": "loans-batch-schedule", "properties": {"isEnabled": enabled, "action": action, "trigger": {"triggerType": "Cron", "expression": "0 2 * * *"}}}))
         plan["resources"] = sorted(plan["resources"] + added, key=lambda r: r["urn"])
 
     return mutate
@@ -115,11 +127,10 @@ FAILING: list[tuple[str, str, Mutation, str | None, str]] = [
      urn("prod", f"{AML}:Compute", "loans-cluster"),
      f"{AML}:Compute 'loans-cluster': scaleSettings.minNodeCount is 2, so idle nodes keep costing; "
      "set amlops:compute.minNodes: 0 in stacks/Pulumi.prod.yaml"),
-    ("batch-schedule-default-deployment", "dev", _scheduled(default=None),
+    ("batch-schedule-same-as-deployment", "dev", _scheduled(mini_batch_size=5),
      urn("dev", f"{AML}:Schedule", SCHEDULE),
-     f"{AML}:Schedule 'loans-batch-schedule': invokes batch endpoint 'loans-batch' without naming a deployment, so it runs "
-     "the endpoint's default deployment, and none is set; set the endpoint's default to amlops:batch.deploymentName "
-     "(infra/batch_endpoint.py)"),
+     f"{AML}:Schedule 'loans-batch-schedule': step 'score' does not score as batch deployment {AML}:BatchDeployment "
+     "'loans-batch-deployment' does: miniBatchSize 5 ≠ 10.0; build both from amlops:batch in stacks/Pulumi.dev.yaml (infra/schedule.py)"),
     ("prod-schedule-needs-alerts", "prod", _scheduled(),
      urn("prod", f"{AML}:Schedule", SCHEDULE),
      f"{AML}:Schedule 'loans-batch-schedule': an enabled schedule in prod without alerts; set amlops:monitoring.alertsEnabled: "
@@ -226,31 +237,31 @@ def test_check_environment_comes_from_the_environment_tag():
     assert [v.rule for v in report.violations] == ["prod-workspace-private"]
 
 
-def test_check_schedule_on_an_endpoint_with_its_default_deployment_passes():
+def test_check_schedule_scoring_as_the_batch_deployment_does_passes():
     doc = sample_plan("dev")
     _scheduled()(doc)
-    assert _run("batch-schedule-default-deployment", doc) == []
+    assert _run("batch-schedule-same-as-deployment", doc) == []
 
 
-def test_check_schedule_default_naming_another_deployment_fails():
+def test_check_schedule_with_other_code_than_the_deployment_fails_naming_both():
     doc = sample_plan("staging")
-    _scheduled(default="loans-batch-v2")(doc)
-    assert _run("batch-schedule-default-deployment", doc) == [(
+    other = CODE.replace("versions/abc", "versions/def")
+    _scheduled(step_code=other)(doc)
+    assert _run("batch-schedule-same-as-deployment", doc) == [(
         urn("staging", f"{AML}:Schedule", SCHEDULE),
-        f"{AML}:Schedule 'loans-batch-schedule': invokes batch endpoint 'loans-batch' without naming a deployment, so it runs "
-        "the endpoint's default deployment, and 'loans-batch-v2' is not one of its deployments (loans-batch); set the "
-        "endpoint's default to amlops:batch.deploymentName (infra/batch_endpoint.py)",
+        f"{AML}:Schedule 'loans-batch-schedule': step 'score' does not score as batch deployment {AML}:BatchDeployment "
+        f"'loans-batch-deployment' does: code {other!r} ≠ {CODE!r}; build both from amlops:batch in stacks/Pulumi.staging.yaml "
+        "(infra/schedule.py)",
     )]
 
 
-def test_check_schedule_invoking_an_undeclared_endpoint_fails():
+def test_check_schedule_without_one_batch_deployment_fails():
     doc = sample_plan("dev")
-    _scheduled(endpoint_id="/batchEndpoints/elsewhere")(doc)
-    find(doc, ":Schedule")["dependencies"] = []
-    assert _run("batch-schedule-default-deployment", doc) == [(
+    _scheduled(deployments=0)(doc)
+    assert _run("batch-schedule-same-as-deployment", doc) == [(
         urn("dev", f"{AML}:Schedule", SCHEDULE),
-        f"{AML}:Schedule 'loans-batch-schedule': invokes no batch endpoint declared in this stack; declare amlops:batch in "
-        "stacks/Pulumi.dev.yaml and wire the schedule to its endpoint (infra/schedule.py)",
+        f"{AML}:Schedule 'loans-batch-schedule': runs a batch step, but its model has 0 batch deployments; declare "
+        "amlops:batch in stacks/Pulumi.dev.yaml (infra/batch_endpoint.py) so the schedule scores as it does",
     )]
 
 

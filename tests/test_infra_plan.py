@@ -141,6 +141,8 @@ NAME_RULES: dict[str, tuple[str, str]] = {
     f"{ML}:Compute": ("computeName", r"^[a-zA-Z][a-zA-Z0-9-]{0,14}[a-zA-Z0-9]$"),
     f"{ML}:CodeContainer": ("name", r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$"),
     f"{ML}:CodeVersion": ("version", r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,29}$"),
+    # azure-ai-ml's ComponentNameStr (_schema/core/fields.py): lower letters, digits, underscores, a letter first
+    f"{ML}:ComponentVersion": ("name", r"^[a-z][a-z0-9_]{0,254}$"),
     f"{ML}:EnvironmentContainer": ("name", r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$"),
     f"{ML}:EnvironmentVersion": ("version", r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,29}$"),
     f"{ML}:ModelContainer": ("name", r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}$"),

@@ -23,8 +23,9 @@ from azure.ai.ml.operations._operation_orchestrator import OperationOrchestrator
 
 from amlops.plan import run_plan
 from infra.config import BatchConfig, windows_time_zone
+from infra.durations import iso_seconds
 from infra.errors import InvalidArgs
-from infra.schedule import BatchScheduleArgs, input_uri, invocation_body
+from infra.schedule import BatchScheduleArgs, input_uri, spec_version
 from tree_support import copy_tree
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,16 @@ CRON = {"enabled": True, "cron": "0 2 * * 1-5", "timeZone": "Europe/Amsterdam", 
         "input": "azureml:pending-loans:3"}
 RECURRENCE = {"enabled": False, "timeZone": "America/New_York", "input": "azureml://datastores/workspaceblobstore/paths/loans/pending/",
               "recurrence": {"frequency": "week", "interval": 2, "hours": [6, 18], "minutes": [30], "weekDays": ["monday", "friday"]}}
+
+
+def _stack_batch(**batch: Any) -> dict[str, Any]:
+    doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())
+    defaults = {"miniBatchSize": 10, "maxConcurrencyPerInstance": 2, "instanceCount": 1, "errorThreshold": -1,
+                "retrySettings": {"maxRetries": 3, "timeout": 30}, "outputAction": "append_row", "loggingLevel": "INFO", "idColumns": []}
+    return {**defaults, **doc["config"]["amlops:batch"], **batch}
+
+
+STACK_BATCH = {"cron": _stack_batch(), "recurrence": _stack_batch(mode="files", outputAction="summary_only")}
 
 
 def _stack(schedule: dict[str, Any], **batch: Any) -> dict[str, Any]:
@@ -86,52 +97,153 @@ def test_plan_schedule_recurrence_trigger_equals_azure_ai_ml_recurrence_trigger(
     assert folded == expected, schedule["urn"]
 
 
-def test_plan_schedule_properties_equal_azure_ai_ml_job_schedule_but_the_action(plans):
-    schedule = _one(plans["cron"], f"{ML}:Schedule")
+def _parallel(settings: dict[str, Any], spec: dict[str, Any]):
+    """azure-ai-ml's parallel_run_function for the stack's batch settings, with the plan's resolved asset ids."""
+    from azure.ai.ml.parallel import RunFunction, parallel_run_function
+
+    files = settings["outputAction"] == "summary_only"
+    t = spec["task"]
+    return parallel_run_function(
+        name=spec["name"],
+        inputs={"input_data": Input(type="uri_folder", mode="ro_mount"), "model": Input(type="mlflow_model")},
+        outputs={"score": Output(type="uri_folder" if files else "uri_file")},
+        input_data="${{inputs.input_data}}",
+        mini_batch_size=str(settings["miniBatchSize"]),
+        max_concurrency_per_instance=settings["maxConcurrencyPerInstance"],
+        instance_count=settings["instanceCount"],
+        error_threshold=settings["errorThreshold"],
+        retry_settings={"max_retries": settings["retrySettings"]["maxRetries"], "timeout": settings["retrySettings"]["timeout"]},
+        logging_level=settings["loggingLevel"],
+        environment_variables={"AMLOPS_ID_COLUMNS": ",".join(settings["idColumns"])},
+        task=RunFunction(
+            code=t["code"], environment=t["environment"], entry_script="file_batch.py" if files else "tabular_batch.py",
+            program_arguments="--model_folder ${{inputs.model}}" + (" --output_folder ${{outputs.score}}" if files else ""),
+            append_row_to=None if files else "${{outputs.score}}",
+        ),
+    )
+
+
+def _without_source(body: Any) -> Any:
+    """azure-ai-ml marks which of its APIs built a node or component ("_source": BUILDER, DSL…): a client-side record, not a setting."""
+    if isinstance(body, dict):
+        return {k: _without_source(v) for k, v in body.items() if k != "_source"}
+    return body
+
+
+def _batch_settings(plan: dict[str, Any]) -> dict[str, Any]:
+    return plan["config"]["amlops:batch"] if "config" in plan else {}
+
+
+def _expected_schedule(plan: dict[str, Any], stack_batch: dict[str, Any]) -> dict[str, Any]:
+    """JobSchedule(create_job=<a dsl pipeline of one parallel node>)._to_rest_object() with the plan's ids and settings."""
+    from azure.ai.ml.dsl import pipeline
+
+    schedule = _one(plan, f"{ML}:Schedule")
+    component = _one(plan, f"{ML}:ComponentVersion")
+    job = schedule["inputs"]["properties"]["action"]["jobDefinition"]
+    parallel = _parallel(stack_batch, component["inputs"]["properties"]["componentSpec"])
+    component_id = job["jobs"]["score"]["componentId"]
+
+    @pipeline(default_compute=job["settings"]["default_compute"], display_name=job["displayName"], description=job["description"],
+              tags=job["tags"])
+    def scheduled(input_data, model):
+        node = parallel(input_data=input_data, model=model)
+        node.name = "score"
+        node._component = component_id  # the registered ComponentVersion, as azure-ai-ml refers to it once resolved
+        return {"score": node.outputs.score}
+
+    created = scheduled(input_data=Input(type="uri_folder", path=job["inputs"]["input_data"]["uri"]),
+                        model=Input(type="mlflow_model", path=job["inputs"]["model"]["uri"]))
+    created.outputs.score = Output(type=job["outputs"]["score"]["jobOutputType"], path=job["outputs"]["score"]["uri"])
     props = schedule["inputs"]["properties"]
-    rest = JobSchedule(
-        name=schedule["inputs"]["name"],
-        trigger=CronTrigger(expression="0 2 * * 1-5", start_time="2026-12-01T02:00:00", time_zone=TimeZone.W_EUROPE_STANDARD_TIME),
-        create_job="azureml:/subscriptions/0/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/jobs/x",
-        display_name=props["displayName"], description=props["description"], tags=props["tags"], properties=props["properties"],
-    )._to_rest_object().as_dict()["properties"]
-    assert {k: v for k, v in props.items() if k not in ("action", "isEnabled")} == {k: v for k, v in rest.items() if k != "action"}
-    assert props["isEnabled"] is True and props["action"]["actionType"] == "InvokeBatchEndpoint", schedule["urn"]
-    assert props["displayName"] == "loans-dev-batch-schedule", schedule["urn"]
-    assert props["tags"] == {"environment": "dev", "owner": "ml-platform", "costCenter": "ml-dev"}, schedule["urn"]
+    trigger = CronTrigger(expression=props["trigger"]["expression"], time_zone=props["trigger"]["timeZone"],
+                          start_time=props["trigger"].get("startTime"))
+    rest = JobSchedule(name=schedule["inputs"]["name"], trigger=trigger, create_job=created, display_name=props["displayName"],
+                       description=props["description"], tags=props["tags"])._to_rest_object().as_dict()["properties"]
+    return _without_source(rest)
 
 
-def _azure_ai_ml_invoke_body(inputs: dict[str, Input], outputs: dict[str, Output]) -> dict[str, Any]:
-    """What BatchEndpointOperations.invoke sends for these inputs and outputs (its body-building code, no network)."""
-    params_override = [{EndpointYamlFields.BATCH_JOB_INPUT_DATA: inputs}, {EndpointYamlFields.BATCH_JOB_OUTPUT_DATA: outputs}]
-    batch_job = BatchJobSchema(context={BASE_PATH_CONTEXT_KEY: Path("."), PARAMS_OVERRIDE_KEY: params_override}).load(data={})
-    assert batch_job.pop("_output_dataset", None) is None
-    return {"properties": batch_job}
+# What the provider adds to a declared PipelineJob: Azure's own defaults, which azure-ai-ml leaves to the service.
+PROVIDER_DEFAULTS = {("experimentName",): "Default", ("inputs", "input_data", "mode"): "ReadOnlyMount",
+                     ("inputs", "model", "mode"): "ReadOnlyMount", ("outputs", "score", "mode"): "ReadWriteMount"}
 
 
-def test_plan_schedule_invocation_equals_azure_ai_ml_invoke_body_for_a_data_asset(plans):
+def _declared_schedule(plan: dict[str, Any]) -> dict[str, Any]:
+    props = copy.deepcopy(_one(plan, f"{ML}:Schedule")["inputs"]["properties"])
+    job = props["action"]["jobDefinition"]
+    for path, value in PROVIDER_DEFAULTS.items():
+        *parents, leaf = path
+        holder = job
+        for key in parents:
+            holder = holder[key]
+        assert holder.pop(leaf) == value, path
+    assert props.pop("isEnabled") in (True, False)
+    return props
+
+
+@pytest.mark.parametrize("stack", ["cron", "recurrence"])
+def test_plan_schedule_equals_azure_ai_ml_job_schedule_of_a_parallel_pipeline(plans, stack):
+    if stack == "recurrence":  # the recurrence trigger has its own comparison above; compare the rest with a cron trigger
+        return _compare_job_only(plans[stack], STACK_BATCH[stack])
+    declared, expected = _declared_schedule(plans[stack]), _expected_schedule(plans[stack], STACK_BATCH[stack])
+    assert declared == expected, _one(plans[stack], f"{ML}:Schedule")["urn"]
+
+
+def _compare_job_only(plan: dict[str, Any], batch: dict[str, Any]) -> None:
+    declared = _declared_schedule(plan)["action"]
+    plan = copy.deepcopy(plan)
+    _one(plan, f"{ML}:Schedule")["inputs"]["properties"]["trigger"] = {"expression": "0 0 * * *", "timeZone": "UTC"}
+    assert declared == _expected_schedule(plan, batch)["action"], _one(plan, f"{ML}:Schedule")["urn"]
+
+
+@pytest.mark.parametrize("stack", ["cron", "recurrence"])
+def test_plan_schedule_component_equals_azure_ai_ml_parallel_component(plans, stack):
+    component = _one(plans[stack], f"{ML}:ComponentVersion")
+    spec = component["inputs"]["properties"]["componentSpec"]
+    expected = _parallel(STACK_BATCH[stack], spec).component._to_rest_object().as_dict()["properties"]["componentSpec"]
+    assert spec == _without_source(expected), component["urn"]
+    assert component["inputs"]["version"] == spec_version(spec), component["urn"]
+
+
+@pytest.mark.parametrize("stack", ["cron", "recurrence"])
+def test_plan_schedule_scores_with_the_batch_deployments_script_code_environment_model_and_cluster(plans, stack):
+    plan = plans[stack]
+    deployment = _one(plan, f"{ML}:BatchDeployment")["inputs"]["properties"]
+    job = _one(plan, f"{ML}:Schedule")["inputs"]["properties"]["action"]["jobDefinition"]
+    task = job["jobs"]["score"]["task"]
+    assert task["entry_script"] == deployment["codeConfiguration"]["scoringScript"]
+    assert task["code"] == "azureml:" + deployment["codeConfiguration"]["codeId"]
+    assert task["environment"] == "azureml:" + deployment["environmentId"]
+    assert job["inputs"]["model"]["uri"] == "azureml:" + deployment["model"]["assetId"]
+    assert job["settings"]["default_compute"] == "azureml:" + deployment["compute"]
+    node = job["jobs"]["score"]
+    assert (node["mini_batch_size"], node["max_concurrency_per_instance"], node["resources"]["instance_count"], node["error_threshold"],
+            node["logging_level"], node["retry_settings"]["max_retries"], iso_seconds(node["retry_settings"]["timeout"]),
+            node["environment_variables"]) == (
+        deployment["miniBatchSize"], deployment["maxConcurrencyPerInstance"], deployment["resources"]["instanceCount"],
+        deployment["errorThreshold"], deployment["loggingLevel"].upper(), deployment["retrySettings"]["maxRetries"],
+        deployment["retrySettings"]["timeout"], deployment["environmentVariables"])
+    if deployment["outputAction"] == "AppendRow":
+        assert job["outputs"]["score"]["uri"].endswith("/" + deployment["outputFileName"]) and task["append_row_to"] == "${{outputs.score}}"
+    else:
+        assert "append_row_to" not in task and job["outputs"]["score"]["jobOutputType"] == "uri_folder"
+
+
+@pytest.mark.parametrize("stack", ["cron", "recurrence"])
+def test_plan_schedule_each_run_writes_its_own_output(plans, stack):
+    """${{name}} is expanded per job in the pipeline job's outputs path (how-to-schedule-pipeline-job); the step only binds to it."""
+    job = _one(plans[stack], f"{ML}:Schedule")["inputs"]["properties"]["action"]["jobDefinition"]
+    assert "/inferences/loans/${{name}}/" in job["outputs"]["score"]["uri"]
+    assert job["jobs"]["score"]["outputs"] == {"score": {"type": "literal", "value": "${{parent.outputs.score}}"}}
+
+
+def test_plan_schedule_is_read_back_by_azure_ai_ml(plans):
+    from azure.ai.ml._restclient.arm_ml_service.models import Schedule as RestSchedule
+
     schedule = _one(plans["cron"], f"{ML}:Schedule")
-    definition = copy.deepcopy(schedule["inputs"]["properties"]["action"]["endpointInvocationDefinition"])
-    ws_id = _workspace_id(plans["cron"])
-    endpoint = _one(plans["cron"], f"{ML}:BatchEndpoint")
-    assert definition.pop("endpointId") == f"{ws_id}/batchEndpoints/{endpoint['inputs']['endpointName']}", schedule["urn"]
-    expected = _azure_ai_ml_invoke_body(
-        {"input_data": Input(type="uri_folder", path=f"{ws_id}/data/pending-loans/versions/3")},
-        {"score": Output(type="uri_file", path="azureml://datastores/workspaceblobstore/paths/inferences/loans/${{name}}/predictions.csv")},
-    )
-    assert definition == expected, schedule["urn"]
-
-
-def test_plan_schedule_invocation_equals_azure_ai_ml_invoke_body_for_a_datastore_folder_in_files_mode(plans):
-    schedule = _one(plans["recurrence"], f"{ML}:Schedule")
-    definition = copy.deepcopy(schedule["inputs"]["properties"]["action"]["endpointInvocationDefinition"])
-    definition.pop("endpointId")
-    expected = _azure_ai_ml_invoke_body(
-        {"input_data": Input(type="uri_folder", path=RECURRENCE["input"])},
-        {"score": Output(type="uri_folder", path="azureml://datastores/workspaceblobstore/paths/inferences/loans/${{name}}/")},
-    )
-    assert definition == expected, schedule["urn"]
-    assert schedule["inputs"]["properties"]["isEnabled"] is False, schedule["urn"]
+    rest = RestSchedule({"name": schedule["inputs"]["name"], "properties": _declared_schedule(plans["cron"])})
+    read = JobSchedule._from_rest_object(rest)
+    assert read.create_job.jobs["score"].type == "parallel" and read.trigger.expression == "0 2 * * 1-5", schedule["urn"]
 
 
 def test_schedule_data_asset_input_equals_azure_ai_ml_arm_id():
@@ -143,13 +255,6 @@ def test_schedule_data_asset_input_equals_azure_ai_ml_arm_id():
     settings = BatchConfig.model_validate({"endpointName": "loans-batch", "output": {"path": "x/{job}/"}, "schedule": CRON})
     assert settings.schedule is not None
     assert input_uri(settings.schedule, ws_id) == orchestrator.get_asset_arm_id("pending-loans:3", "data")
-
-
-def test_plan_schedule_waits_for_the_default_deployment(plans):
-    schedule = _one(plans["cron"], f"{ML}:Schedule")
-    default = [r for r in plans["cron"]["resources"] if r["type"].endswith("dynamic:Resource") and "deployment_name" in r["inputs"]]
-    assert [d["urn"] for d in default if d["urn"] in schedule["dependencies"]] == [default[0]["urn"]], schedule["urn"]
-    assert schedule["inputs"]["properties"]["properties"] == {"amlops.defaultDeployment": "loans-batch"}, schedule["urn"]
 
 
 def test_plan_without_schedule_declares_none(tmp_path):
@@ -170,18 +275,11 @@ def test_schedule_time_zone_maps_to_an_azure_ai_ml_time_zone(zone, windows):
 
 def test_schedule_args_without_schedule_are_refused():
     settings = BatchConfig.model_validate({"endpointName": "loans-batch"})
-    args = BatchScheduleArgs(settings=settings, schedule_name="s", endpoint_name="e", default_deployment="d", workspace_id="w",
-                             resource_group_name="rg", workspace_name="ws")
+    args = BatchScheduleArgs(settings=settings, schedule_name="s", model_id="m", code_id="c", environment_id="e", compute_id="k",
+                             workspace_id="w", resource_group_name="rg", workspace_name="ws")
     with pytest.raises(InvalidArgs) as err:
         args.validate()
     assert str(err.value) == "BatchSchedule: settings.schedule is required (the trigger, time zone and input)"
-
-
-def test_schedule_invocation_body_append_row_writes_the_output_file():
-    settings = BatchConfig.model_validate({"endpointName": "loans-batch", "outputFileName": "scores.csv",
-                                           "output": {"datastore": "results", "path": "loans/{job}/"}, "schedule": CRON})
-    body = invocation_body(settings, "azureml://datastores/x/paths/in/", "azureml://datastores/results/paths/loans/${{name}}/scores.csv")
-    assert body["properties"]["outputData"] == {"score": {"jobOutputType": "UriFile", "uri": "azureml://datastores/results/paths/loans/${{name}}/scores.csv"}}
 
 
 @pytest.mark.parametrize("stack", ["cron", "recurrence"])
@@ -190,5 +288,5 @@ def test_plan_schedule_passes_the_schedule_policy_rule(plans, stack):
     from amlops.policy.rules import by_id
     from amlops.policy.runner import check_plan
 
-    report = check_plan(parse_plan(plans[stack]), rules=[by_id()["batch-schedule-default-deployment"]])
+    report = check_plan(parse_plan(plans[stack]), rules=[by_id()["batch-schedule-same-as-deployment"]])
     assert report.violations == ()

@@ -1,4 +1,8 @@
-"""When a stack's batch schedule fires, and what each run reads and writes: Azure's triggers, computed locally.
+"""When a stack's batch schedule fires, what each run does, reads and writes: Azure's triggers, computed locally.
+
+Each run is a pipeline job whose one parallel step runs the batch deployment's entry script with its
+code, environment, model, cluster and settings (infra/schedule.py); its output folder holds the job's
+name, so two runs never write to the same place.
 
 A cron trigger is NCrontab in the schedule's time zone (croniter); a recurrence trigger counts
 `interval` frequency units from its start time, at the pattern's hours and minutes (dateutil's rrule),
@@ -73,6 +77,17 @@ def next_runs(schedule: BatchScheduleConfig, now: datetime, count: int) -> list[
     after = max(now.astimezone(start.tzinfo), start - timedelta(seconds=1))
     runs = _cron_runs(schedule, after, start) if schedule.cron is not None else _recurrence_runs(schedule.recurrence, after, start)  # type: ignore[arg-type]
     return [next(runs) for _ in range(count)]
+
+
+def step_summary(batch: BatchConfig) -> str:
+    """What every scheduled run does, in one line: the step, the deployment it mirrors, its batch settings."""
+    from infra.batch_endpoint import SCRIPTS
+
+    return (
+        f"a pipeline job; its parallel step runs {SCRIPTS[batch.mode]} with batch deployment {batch.deployment_name}'s "
+        f"code, environment, model and cluster: {batch.mini_batch_size} file(s) per mini-batch, "
+        f"{batch.max_concurrency_per_instance} per instance x {batch.instance_count} instance(s), {batch.output_action}"
+    )
 
 
 def planned_runs(batch: BatchConfig, now: datetime, count: int) -> list[PlannedRun]:

@@ -146,6 +146,8 @@ def serve(conn: Connection, slot: int, parent_pid: int, ctx: WorkerContext) -> N
     os.environ.update(ctx.settings.environment_variables)
     os.environ[MODEL_DIR_ENV] = str(ctx.model_dir)
     os.environ[OUTPUT_PATH_ENV] = str(ctx.output_dir)
+    # A batch deployment passes the script none of our program arguments: the CLI's own (--model, --output …) must not reach it.
+    sys.argv = [str(ctx.script)]
     started = time.perf_counter()
     phase = "importing it"
     try:

@@ -201,7 +201,7 @@ def schedule_cmd(
     """List the stack's next scheduled batch runs (in the schedule's time zone) and what each reads and writes."""
     from datetime import timezone
 
-    from amlops.batching.schedule import NoSchedule, planned_runs
+    from amlops.batching.schedule import NoSchedule, planned_runs, step_summary
     from amlops.cli.output import out
     from amlops.stackfile import load_stack
     from infra.config import windows_time_zone
@@ -225,7 +225,7 @@ def schedule_cmd(
     state = "enabled" if s.enabled else "disabled: declared, Azure does not run it"
     out.print(f"{source}: batch schedule {cfg.batch.endpoint_name}-schedule ({state})")
     out.print(f"trigger: {trigger} in {s.time_zone} (Azure: {windows_time_zone(s.time_zone)})" + (f", from {s.start_time}" if s.start_time else ""))
-    out.print(f"invokes: batch endpoint {cfg.batch.endpoint_name} (its default deployment, {cfg.batch.deployment_name})")
+    out.print(f"runs: {step_summary(cfg.batch)}")
     out.print(f"next {len(runs)} run(s):")
     for run in runs:
         out.print(f"  {run.when.strftime('%Y-%m-%d %H:%M %Z (UTC%z)')}  reads {run.reads}  writes {run.writes}")

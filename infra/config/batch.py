@@ -36,8 +36,8 @@ OUTPUT_PLACEHOLDERS: dict[str, str] = {
 RUN_TIME_PLACEHOLDERS = ("date", "year", "month", "day", "time")
 """Placeholders taken from the run's time: amlops renders them; a schedule's fixed invocation cannot."""
 AZURE_JOB_NAME = "${{name}}"
-"""Azure ML's run-time expression for the job's name in a scheduled job's output path
-(https://learn.microsoft.com/azure/machine-learning/how-to-schedule-pipeline-job#expressions-supported-in-schedule)."""
+"""Azure ML's run-time expression for the job's name in a scheduled pipeline job's output path
+(https://learn.microsoft.com/azure/machine-learning/how-to-schedule-pipeline-job#use-supported-expressions-in-schedules)."""
 FILE_SHARE_DATASTORES = ("workspacefilestore", "workspaceworkingdirectory")
 """The workspace's Azure Files datastores: batch endpoints write outputs to Blob Storage datastores only
 (https://learn.microsoft.com/azure/machine-learning/how-to-access-data-batch-endpoints-jobs)."""
@@ -106,10 +106,10 @@ class BatchOutputConfig(ConfigModel):
         return self.path.format(**values)
 
     def scheduled_path(self) -> str:
-        """The folder a scheduled invocation names: {job} becomes Azure's ${{name}}; run-time placeholders are refused."""
+        """The folder a scheduled job's output names: {job} becomes Azure's ${{name}}; run-time placeholders are refused."""
         timed = [p for p in output_placeholders(self.path) if p in RUN_TIME_PLACEHOLDERS]
         if timed:
-            raise ValueError(f"has {{{timed[0]}}}, which a scheduled invocation cannot fill in")
+            raise ValueError(f"has {{{timed[0]}}}, which a scheduled job's output path cannot fill in")
         return self.path.format(job=AZURE_JOB_NAME)
 
     def uri(self, folder: str) -> str:
@@ -156,7 +156,7 @@ class BatchConfig(ConfigModel):
     output: BatchOutputConfig = BatchOutputConfig()
     """Where results land (default workspaceblobstore, inferences/loans/{date}/), in Azure and under the state folder."""
     schedule: BatchScheduleConfig | None = None
-    """Invoke the endpoint on a cron or recurrence trigger (default none)."""
+    """Score with the deployment's script and settings on a cron or recurrence trigger (default none; infra/schedule.py)."""
 
     @field_validator("endpoint_name")
     @classmethod

@@ -110,8 +110,8 @@ def _schedule_problems(b: Any) -> Iterator[Problem]:
     except ValueError as exc:
         yield Problem(
             ("batch", "output", "path"),
-            f"{exc}: Azure documents no run-time expression for the time in a schedule's invocation, so every run "
-            f"would write to the same literal folder; use {{job}} (each run's job name) when batch.schedule is set, "
+            f"{exc}: in a scheduled pipeline job's output path Azure expands only ${{{{name}}}}, the job's name, so every "
+            f"run would write to the same literal folder; use {{job}} (each run's job name) when batch.schedule is set, "
             f"got {b.output.path!r}",
         )
 

@@ -1,4 +1,4 @@
-"""`amlops:batch.schedule`: when Azure invokes the batch endpoint, and with what input."""
+"""`amlops:batch.schedule`: when Azure runs the batch scoring job, and with what input."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ class RecurrenceConfig(ConfigModel):
 
 
 class BatchScheduleConfig(ConfigModel):
-    """Score new data on a schedule: Azure invokes the batch endpoint (its default deployment) with this input.
+    """Score new data on a schedule: Azure runs a pipeline job scoring this input as the batch deployment does.
 
     The trigger is Azure's (machinelearningservices.Schedule, a CronTrigger or RecurrenceTrigger,
     https://learn.microsoft.com/azure/machine-learning/reference-yaml-schedule); `amlops batch schedule
@@ -140,7 +140,7 @@ class BatchScheduleConfig(ConfigModel):
     @classmethod
     def _input(cls, v: str) -> str:
         if v.startswith("azureml:") and "@" in v:
-            raise ValueError(f"must pin a data asset version (azureml:<name>:<version>): the schedule's invocation is fixed when declared, got {v!r}")
+            raise ValueError(f"must pin a data asset version (azureml:<name>:<version>): the scheduled job is fixed when declared, got {v!r}")
         if not (_DATASTORE_INPUT.match(v) or _DATA_ASSET_INPUT.match(v)):
             raise ValueError(
                 "must be a datastore folder azureml://datastores/<name>/paths/<folder>/ or a data asset "

@@ -1,68 +1,96 @@
-"""Rules on schedules that invoke a model's batch endpoint; a finding names the model and its stack-file keys."""
+"""Rules on a model's batch schedule (a pipeline job scoring as its batch deployment); a finding names the model and its keys."""
 
 from __future__ import annotations
 
+import re
 from typing import Iterator, Mapping
 
 from amlops.plan.document import Resource
-from amlops.policy.owners import endpoint_name, owner_of
+from amlops.policy.owners import owner_of
 from amlops.policy.rules.registry import MANDATORY, Finding, rule
 from amlops.policy.subject import Subject
 
 
-def _invoked_endpoint(s: Subject, schedule: Resource) -> Resource | None:
-    """The batch endpoint a schedule invokes: named by its invocation's endpointId, or among its dependencies."""
-    definition = schedule.get("properties.action.endpointInvocationDefinition")
-    target = str((definition or {}).get("endpointId") or "") if isinstance(definition, Mapping) else ""
-    for res in s.of_type("machinelearningservices:BatchEndpoint"):
-        name = endpoint_name(res)
-        if (target and target.rstrip("/").endswith(f"/batchEndpoints/{name}")) or res.urn in schedule.dependencies:
-            return res
-    return None
+def _scheduled_steps(schedule: Resource) -> dict[str, Mapping]:
+    """The parallel steps of a CreateJob schedule's pipeline job, by name."""
+    jobs = schedule.get("properties.action.jobDefinition.jobs")
+    if not isinstance(jobs, Mapping):
+        return {}
+    return {name: node for name, node in jobs.items() if isinstance(node, Mapping) and node.get("type") == "parallel"}
 
 
-def _default_deployment(s: Subject, endpoint: Resource) -> str | None:
-    """The endpoint's default deployment: its properties.defaults, or the step that sets it (a dynamic resource)."""
-    name = endpoint_name(endpoint)
-    default = endpoint.get("properties.defaults.deploymentName")
-    for res in s.plan.resources.values():
-        if res.type.endswith("dynamic:Resource") and res.inputs.get("endpoint_name") == name and "deployment_name" in res.inputs:
-            default = res.inputs["deployment_name"]
-    return str(default) if default else None
+def _bare(asset: object) -> str:
+    """An asset reference without azure-ai-ml's `azureml:` prefix (ARM ids are compared as ids)."""
+    text = str(asset or "")
+    return text[len("azureml:"):] if text.startswith("azureml:/") else text
 
 
-@rule("batch-schedule-default-deployment", MANDATORY)
-def batch_schedule_default_deployment(s: Subject) -> Iterator[Finding]:
-    """A schedule that invokes a batch endpoint targets one in the stack that has a default deployment.
+_DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
 
-    Reads the plan: the Schedule's action (InvokeBatchEndpoint, its endpointId) and dependencies, the
-    BatchEndpoint's properties.defaults or the step that sets its default, and the BatchDeployments.
+
+def _duration_seconds(value: object) -> float | None:
+    """An ARM duration as a deployment carries it (PT1M, PT30S) in seconds, as a parallel step carries it; None if not one."""
+    m = _DURATION.match(str(value or ""))
+    if not m or not any(m.groups()):
+        return None
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in m.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _step_differences(schedule: Resource, step: Mapping, deployment: Resource) -> list[str]:
+    """What a scheduled parallel step does differently from the batch deployment (empty when it scores the same way)."""
+    task = step.get("task") or {}
+    job = schedule.get("properties.action.jobDefinition") or {}
+    retry = step.get("retry_settings") or {}
+    model_input = ((job.get("inputs") or {}).get("model") or {}).get("uri")
+    pairs = {
+        "entry script": (task.get("entry_script"), deployment.get("properties.codeConfiguration.scoringScript")),
+        "code": (_bare(task.get("code")), deployment.get("properties.codeConfiguration.codeId")),
+        "environment": (_bare(task.get("environment")), deployment.get("properties.environmentId")),
+        "model": (_bare(model_input), deployment.get("properties.model.assetId")),
+        "cluster": (_bare((job.get("settings") or {}).get("default_compute")), deployment.get("properties.compute")),
+        "miniBatchSize": (step.get("mini_batch_size"), deployment.get("properties.miniBatchSize")),
+        "maxConcurrencyPerInstance": (step.get("max_concurrency_per_instance"), deployment.get("properties.maxConcurrencyPerInstance")),
+        "instanceCount": ((step.get("resources") or {}).get("instance_count"), deployment.get("properties.resources.instanceCount")),
+        "errorThreshold": (step.get("error_threshold"), deployment.get("properties.errorThreshold")),
+        "retrySettings.maxRetries": (retry.get("max_retries"), deployment.get("properties.retrySettings.maxRetries")),
+        "retrySettings.timeout": (retry.get("timeout"), _duration_seconds(deployment.get("properties.retrySettings.timeout"))),
+        "loggingLevel": (str(step.get("logging_level") or "").upper(), str(deployment.get("properties.loggingLevel") or "").upper()),
+        "environmentVariables": (step.get("environment_variables") or None, deployment.get("properties.environmentVariables") or None),
+    }
+    # recorded ints arrive as floats: 2 == 2.0, so they compare as the same setting
+    return [f"{what} {mine!r} ≠ {theirs!r}" for what, (mine, theirs) in pairs.items() if mine != theirs]
+
+
+@rule("batch-schedule-same-as-deployment", MANDATORY)
+def batch_schedule_same_as_deployment(s: Subject) -> Iterator[Finding]:
+    """A scheduled batch run scores exactly as its model's batch deployment does: same script, code, environment,
+    model, cluster and batch settings (infra/schedule.py maps each to the parallel field that reads it).
+
+    Reads the plan: the Schedule's CreateJob pipeline job (its parallel step, inputs and default compute) and the
+    BatchDeployment of the same model (by owner) with its properties.
     """
     for res in s.of_type("machinelearningservices:Schedule"):
-        if res.get("properties.action.actionType") != "InvokeBatchEndpoint":
+        if res.get("properties.action.actionType") != "CreateJob":
+            continue
+        steps = _scheduled_steps(res)
+        if not steps:
             continue
         owner = owner_of(s, res)
-        endpoint = _invoked_endpoint(s, res)
-        if endpoint is None:
+        deployments = [d for d in s.of_type("machinelearningservices:BatchDeployment") if owner_of(s, d).key == owner.key]
+        if len(deployments) != 1:
             yield res.urn, (
-                f"{owner.names()}{res.label}: invokes no batch endpoint declared in this stack; declare {owner.setting('batch')} "
-                f"in {s.stack_file} and wire the schedule to its endpoint (infra/schedule.py)"
+                f"{owner.names()}{res.label}: runs a batch step, but its model has {len(deployments)} batch deployments; "
+                f"declare {owner.setting('batch')} in {s.stack_file} (infra/batch_endpoint.py) so the schedule scores as it does"
             )
             continue
-        name = endpoint_name(endpoint)
-        default = _default_deployment(s, endpoint)
-        deployments = sorted(
-            str(d.get("deploymentName") or d.name)
-            for d in s.of_type("machinelearningservices:BatchDeployment")
-            if d.get("endpointName") == name or endpoint.urn in d.dependencies
-        )
-        if default is None or default not in deployments:
-            found = "none is set" if default is None else f"{default!r} is not one of its deployments ({', '.join(deployments) or 'none'})"
-            yield res.urn, (
-                f"{owner.names(name)}{res.label}: invokes batch endpoint {name!r} without naming a deployment, so it runs the "
-                f"endpoint's default deployment, and {found}; set the endpoint's default to {owner.setting('batch.deploymentName')} "
-                "(infra/batch_endpoint.py)"
-            )
+        for name, step in steps.items():
+            diff = _step_differences(res, step, deployments[0])
+            if diff:
+                yield res.urn, (
+                    f"{owner.names()}{res.label}: step {name!r} does not score as batch deployment {deployments[0].label} does: "
+                    f"{'; '.join(diff)}; build both from {owner.setting('batch')} in {s.stack_file} (infra/schedule.py)"
+                )
 
 
 @rule("prod-schedule-needs-alerts", MANDATORY)
