@@ -14,3 +14,9 @@ def scoring_with(folder: Path, overrides: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "score.py").write_text((SCORING_DIR / "score.py").read_text() + "\n\n# test overrides\n" + overrides)
     return folder
+
+
+def with_online(cfg, online):
+    """The single-model stack `cfg` with its model's online endpoint replaced (StackConfig.online is read-only)."""
+    key, model = cfg.only()
+    return cfg.model_copy(update={"models": {key: model.model_copy(update={"online": online})}})

@@ -22,7 +22,7 @@ from amlops.serving.server import PortInUse, ServerStartError, script_error
 from amlops.errors import UsageError
 from amlops.stackfile import load_stack
 
-from serve_support import scoring_with
+from serve_support import scoring_with, with_online
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +50,7 @@ def with_request_settings(cfg, **settings):
     dep = cfg.online.deployments["blue"]
     rs = dep.request_settings.model_copy(update=settings)
     deployments = {**cfg.online.deployments, "blue": dep.model_copy(update={"request_settings": rs, "worker_count": 1})}
-    return cfg.model_copy(update={"online": cfg.online.model_copy(update={"deployments": deployments})})
+    return with_online(cfg, cfg.online.model_copy(update={"deployments": deployments}))
 
 
 def post(ep, body: bytes) -> tuple[int, dict]:
@@ -111,7 +111,7 @@ def with_traffic(traffic: dict[str, int]):
     cfg = load_stack("dev")
     blue = cfg.online.deployments["blue"]
     online = cfg.online.model_copy(update={"deployments": {"blue": blue, "green": blue}, "traffic": traffic})
-    return cfg.model_copy(update={"online": online})
+    return with_online(cfg, online)
 
 
 @pytest.mark.parametrize("traffic,chosen", [({"blue": 10, "green": 90}, "green"), ({"blue": 50, "green": 50}, "blue"), ({}, "blue")])

@@ -1,5 +1,5 @@
-"""The managed online endpoint's per-instance admission, imitated in front of gunicorn's sync workers,
-so that clients can test their retries locally.
+"""The managed online endpoint's per-instance admission, imitated in front of gunicorn's sync
+workers, so that clients can test their retries locally.
 
 Azure allows at most 2 × max_concurrent_requests_per_instance × instance_count requests in
 flight and rejects the rest with 429 "Too many pending requests"
@@ -9,59 +9,64 @@ A local server is one instance. max_queue_wait is "deprecated for managed online
 (https://learn.microsoft.com/en-us/javascript/api/@azure/arm-machinelearning/onlinerequestsettings):
 it is honoured only for Kubernetes targets, where a request that waited longer is a 429.
 
-Locally, requests beyond the busy workers wait in the kernel's accept queue, in arrival order,
-and sync workers take them in that order. When a worker takes a request, and again when it
-has computed one, it reads how many wait (TCP_INFO's accept-queue length of the listening
-socket). Each of those arrived with at least these in flight ahead of it: the requests the
-workers are computing (each worker flags its own, from admission until its response is
-computed), the one just taken (unless refused) and the admitted ones waiting between. Those
-that arrived with the limit already in flight are marked by their turn in the workers'
-shared count of requests taken (a small file, under a lock), and the worker that takes one
-answers 429; a marked request does not count as in flight for those behind it (in Azure it
-never enters). The count is a lower bound, so the imitation refuses no request Azure would
-admit. The queue wait of a request is the time since its data arrived (TCP_INFO's
-last_data_recv of its connection) when a worker takes it.
+Azure refuses at arrival, however busy the instance is. Here a `Dispatcher` thread in the gunicorn
+master accepts every connection as it arrives, so the in-flight count is exact: a shared
+semaphore of 2 × max_concurrent_requests_per_instance. A connection that gets a unit is handed,
+with its descriptor (SCM_RIGHTS), to the workers through one SOCK_SEQPACKET socket pair that the
+sync workers read in turn, as they would accept (amlops.serving.worker.AdmittingWorker), in
+arrival order; one that does not is answered 429 by the dispatcher itself once its request head
+has arrived (a health probe, `GET /`, is handed over uncounted: Azure's probes do not pass its
+front end). The worker gives the unit back when the response is computed and before it is sent,
+so a client that sends its next request after reading a response never finds its own previous
+request still counted (a client holding exactly the limit in flight is never refused).
+
+A unit held by a worker that dies is given back by the master (`Admission.worker_exited`); on
+SIGTERM the dispatcher takes what waits in the accept queue, closes the listener, and ends the
+hand-over queue, which the workers drain before they exit (`Admission.stop`).
 """
 
 from __future__ import annotations
 
-import fcntl
-import mmap
+import multiprocessing
 import os
+import selectors
 import socket
 import struct
+import threading
+import time
 from dataclasses import dataclass
 
-from amlops.serving.running import alive
-from amlops.serving.settings import Admission
+from amlops.serving.settings import Admission as AdmissionSettings
 
-_TCP_INFO_LEN = 104
-_UNACKED = 24
-"""struct tcp_info.tcpi_unacked: for a listening socket, the connections waiting to be accepted."""
-_LAST_DATA_RECV = 52
-"""struct tcp_info.tcpi_last_data_recv: milliseconds since the connection last received data."""
-_TAKEN = struct.Struct("=q")
-RING = 4096
-"""Turns ahead that can be marked: more than the listen backlog (amlops.serving.server.bind's 2048)."""
 SLOTS = 64
 """Workers one server can have (infra.config allows 32 per instance)."""
-_PID = struct.Struct("=i")
-_RING_AT = _TAKEN.size
-_FLAGS_AT = _RING_AT + RING
-_PIDS_AT = _FLAGS_AT + SLOTS
-_SIZE = _PIDS_AT + SLOTS * _PID.size
-"""The file shared by the workers: requests taken so far; one byte per turn (a ring: 1 = answer
-429); one byte per worker slot (1 = computing an admitted request); the pid holding each slot."""
+_TICKET = struct.Struct("=Bq")
+"""What the dispatcher sends with a connection: 1 if it holds a unit of the count, its accept time (CLOCK_MONOTONIC ns)."""
+TICKET_SIZE = _TICKET.size
+HEAD_LIMIT = 16 * 1024
+"""Bytes of a refused request's head read before answering (the request line decides a probe)."""
+REFUSAL_DEADLINE_S = 2.0
+"""A refused connection is closed this long after it arrived, answered or not (a client that never sends)."""
+_PROBES = (b"GET / ", b"HEAD / ")
 
 
-def accept_queue_length(listener: socket.socket) -> int:
-    """Connections waiting in the listening socket's accept queue (Linux)."""
-    return struct.unpack_from("I", listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_LEN), _UNACKED)[0]
+def over_limit_message(settings: AdmissionSettings) -> str:
+    return (
+        f"too many pending requests: this instance takes at most {settings.in_flight_limit} at once "
+        f"(2 x max_concurrent_requests_per_instance {settings.max_concurrent_requests_per_instance}); retry with backoff"
+    )
 
 
-def waited_ms(connection: socket.socket) -> int:
-    """Milliseconds since the connection's request arrived (Linux; the queue wait when a worker has just taken it)."""
-    return struct.unpack_from("I", connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_LEN), _LAST_DATA_RECV)[0]
+def refusal_response(message: str) -> bytes:
+    """The whole 429 the dispatcher writes: the endpoint's JSON error shape, then the connection closes."""
+    import json
+
+    body = json.dumps({"message": message}).encode()
+    head = (
+        "HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Retry-After: 1\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
 
 
 @dataclass(frozen=True)
@@ -71,90 +76,244 @@ class Refusal:
     message: str
 
 
-class Gate:
-    """One worker's view of the admission: `admit()` for every request a worker takes, in order."""
+class Admission:
+    """The count shared by the master's dispatcher and the workers, created in the master before it forks."""
 
-    def __init__(self, settings: Admission, listener_fd: int):
+    def __init__(self, settings: AdmissionSettings, listener: socket.socket):
         self.settings = settings
-        self.limit = settings.in_flight_limit
-        self._listener = socket.socket(fileno=os.dup(listener_fd))
-        fd = os.open(settings.state_file, os.O_RDWR | os.O_CREAT, 0o600)
-        if os.fstat(fd).st_size < _SIZE:
-            os.ftruncate(fd, _SIZE)
-        self._fd = fd
-        self._state = mmap.mmap(fd, _SIZE)
-        self._flag = self._claim_slot()
-        self._over = Refusal(
-            f"too many pending requests: this instance takes at most {self.limit} at once "
-            f"(2 x max_concurrent_requests_per_instance {settings.max_concurrent_requests_per_instance}); retry with backoff"
-        )
+        self.units = multiprocessing.Semaphore(settings.in_flight_limit)
+        self.held = multiprocessing.RawArray("b", SLOTS)
+        """One byte per worker slot: 1 while that worker holds a unit (the master gives it back if the worker dies)."""
+        self.sender, self.receiver = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._slots: dict[int, int] = {}
+        self.dispatcher = Dispatcher(listener, self.sender, self.units, refusal_response(over_limit_message(settings)))
 
-    def _claim_slot(self) -> int:
-        """This worker's flag: a free slot, or one a dead worker held (gunicorn replaces dead workers)."""
-        state = self._state
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        try:
-            for slot in range(SLOTS):
-                at = _PIDS_AT + slot * _PID.size
-                pid = _PID.unpack_from(state, at)[0]
-                if pid == 0 or not alive(pid):
-                    _PID.pack_into(state, at, os.getpid())
-                    state[_FLAGS_AT + slot] = 0
-                    return _FLAGS_AT + slot
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-        raise RuntimeError(f"{self.settings.state_file}: more than {SLOTS} workers share it")
+    def start(self) -> None:
+        self.dispatcher.start()
 
-    def admit(self, connection: socket.socket | None) -> Refusal | None:
-        """None to serve the request just taken; a Refusal to answer it 429. Call `done()` once its response is computed."""
-        waiting = accept_queue_length(self._listener)
-        fd, state = self._fd, self._state
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    def stop(self, drain: bool = True) -> None:
+        """Stop taking connections (those already queued are taken first unless `drain` is False) and end
+        the hand-over queue; the workers serve what it holds, then exit."""
+        self.dispatcher.stop(drain)
+
+    def worker_forking(self, pid_key: int) -> int:
+        """The slot of a worker about to be forked (the master calls this; `pid_key` names the worker object)."""
+        used = set(self._slots.values())
+        slot = next(s for s in range(SLOTS) if s not in used)
+        self._slots[pid_key] = slot
+        self.held[slot] = 0
+        return slot
+
+    def worker_exited(self, pid_key: int) -> None:
+        """A worker died: give back the unit it held, if any."""
+        slot = self._slots.pop(pid_key, None)
+        if slot is not None and self.held[slot]:
+            self.held[slot] = 0
+            self.units.release()
+
+    def close_in_worker(self) -> None:
+        """In a forked worker: drop the master's ends (the listener, the sending end, the dispatcher's pipe)."""
+        self.dispatcher.close_copies()
+        self.sender.close()
+
+
+class Dispatcher(threading.Thread):
+    """The master's accepting thread: a unit and a hand-over for each connection, or a 429."""
+
+    def __init__(self, listener: socket.socket, sender: socket.socket, units, refusal: bytes):
+        super().__init__(name="amlops-admission", daemon=True)
+        self.listener = listener
+        self.sender = sender
+        self.units = units
+        self.refusal = refusal
+        self._wake_r, self._wake_w = os.pipe()
+        self._drain = True
+        self._refused: dict[socket.socket, list] = {}
+        """Refused connections still open: [deadline, answered, bytes of the head seen]."""
+
+    def stop(self, drain: bool = True) -> None:
+        if not self.is_alive():
+            return
+        self._drain = drain
+        os.write(self._wake_w, b"x")
+        self.join(timeout=REFUSAL_DEADLINE_S + 1)
+
+    def close_copies(self) -> None:
+        self.listener.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        for conn in self._refused:
+            conn.close()
+
+    def run(self) -> None:
+        self.listener.setblocking(False)
+        sel = selectors.DefaultSelector()
+        sel.register(self.listener, selectors.EVENT_READ, "accept")
+        sel.register(self._wake_r, selectors.EVENT_READ, "stop")
+        stopping = False
+        while not stopping or self._refused:
+            deadline = min((state[0] for state in self._refused.values()), default=None)
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            for key, _ in sel.select(timeout):
+                if key.data == "accept":
+                    self._accept_all(sel)
+                elif key.data == "stop":
+                    stopping = True
+                    sel.unregister(self.listener)
+                    sel.unregister(self._wake_r)
+                    if self._drain:
+                        self._accept_all(sel)  # what waits in the accept queue is answered, not reset
+                    self.listener.close()
+                    self.sender.shutdown(socket.SHUT_WR)  # the workers read the end of the queue once it is empty
+                    if not self._drain:
+                        break
+                else:
+                    self._refusing(sel, key.fileobj)
+            now = time.monotonic()
+            for conn in [c for c, state in self._refused.items() if state[0] <= now]:
+                self._close(sel, conn)
+        for conn in list(self._refused):
+            self._close(sel, conn)
+        sel.close()
+
+    def _accept_all(self, sel: selectors.BaseSelector) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # ECONNABORTED and the like: that client is gone
+                continue
+            if self.units.acquire(False):
+                self._hand_over(conn, counted=True)
+            else:
+                conn.setblocking(False)
+                self._refused[conn] = [time.monotonic() + REFUSAL_DEADLINE_S, False, b""]
+                sel.register(conn, selectors.EVENT_READ, "refused")
+
+    def _hand_over(self, conn: socket.socket, counted: bool) -> None:
         try:
-            taken = _TAKEN.unpack_from(state)[0] + 1
-            _TAKEN.pack_into(state, 0, taken)
-            turn = _RING_AT + taken % RING
-            computing = sum(state[_FLAGS_AT:_PIDS_AT])
-            over = state[turn] == 1 or computing >= self.limit
-            state[turn] = 0
-            self._mark(taken, waiting, computing + (not over))
-            if not over:
-                state[self._flag] = 1
+            socket.send_fds(self.sender, [_TICKET.pack(counted, time.monotonic_ns())], [conn.fileno()])
+        except OSError:
+            if counted:
+                self.units.release()
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        if over:
-            return self._over
-        wait_limit = self.settings.max_queue_wait_ms
-        if wait_limit is not None and connection is not None:
-            waited = waited_ms(connection)
-            if waited > wait_limit:
-                return Refusal(f"the request waited {waited} ms in the queue, longer than max_queue_wait_ms {wait_limit}; retry with backoff")
+            conn.close()
+
+    def _refusing(self, sel: selectors.BaseSelector, conn: socket.socket) -> None:
+        state = self._refused[conn]
+        try:
+            if state[1]:  # answered: read what the client still sends until it closes (no reset)
+                if not conn.recv(65536):
+                    self._close(sel, conn)
+                return
+            head = conn.recv(HEAD_LIMIT, socket.MSG_PEEK)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._close(sel, conn)
+            return
+        if not head:
+            self._close(sel, conn)
+            return
+        if head.startswith(_PROBES):  # a health probe is served, uncounted
+            sel.unregister(conn)
+            del self._refused[conn]
+            conn.setblocking(True)
+            self._hand_over(conn, counted=False)
+            return
+        if b"\r\n\r\n" not in head and b"\n\n" not in head and len(head) < HEAD_LIMIT:
+            return  # the head is still arriving
+        try:
+            conn.send(self.refusal)  # a few hundred bytes: the empty send buffer takes them whole
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._close(sel, conn)
+            return
+        state[1] = True
+
+    def _close(self, sel: selectors.BaseSelector, conn: socket.socket) -> None:
+        self._refused.pop(conn, None)
+        try:
+            sel.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        conn.close()
+
+
+_admission: Admission | None = None
+"""This process's Admission: created in the master, inherited by the workers it forks."""
+
+
+def install(settings: AdmissionSettings, listener_fd: int) -> Admission:
+    """In the gunicorn master, before it forks the workers: the shared count and the dispatcher, started."""
+    global _admission
+    _admission = Admission(settings, socket.socket(fileno=listener_fd))
+    _admission.start()
+    return _admission
+
+
+def installed() -> Admission | None:
+    return _admission
+
+
+class Ticket:
+    """The connection a worker is serving: whether it holds a unit of the count, and since when it waited."""
+
+    __slots__ = ("admission", "slot", "counted", "accepted_ns")
+
+    def __init__(self, admission: Admission, slot: int, payload: bytes):
+        self.admission, self.slot = admission, slot
+        counted, self.accepted_ns = _TICKET.unpack(payload)
+        self.counted = bool(counted)
+        if self.counted:
+            admission.held[slot] = 1
+
+    def release(self) -> None:
+        """The response is computed: it no longer counts as in flight (called before it is sent; idempotent)."""
+        if self.counted:
+            self.counted = False
+            self.admission.held[self.slot] = 0
+            self.admission.units.release()
+
+    def waited_ms(self) -> int:
+        return (time.monotonic_ns() - self.accepted_ns) // 1_000_000
+
+
+_current: Ticket | None = None
+
+
+def begin(ticket: Ticket) -> None:
+    """The worker took this connection (amlops.serving.worker.AdmittingWorker)."""
+    global _current
+    _current = ticket
+
+
+def end() -> None:
+    """The worker is done with its connection: its unit is back, whatever happened."""
+    global _current
+    if _current is not None:
+        _current.release()
+        _current = None
+
+
+class Gate:
+    """The front door's view of the admission in a worker: the queue wait, and the unit given back before sending."""
+
+    def __init__(self, settings: AdmissionSettings):
+        self.wait_limit = settings.max_queue_wait_ms
+
+    def refusal(self) -> Refusal | None:
+        """A Refusal when the request waited longer than max_queue_wait_ms (Kubernetes targets only)."""
+        ticket = _current
+        if self.wait_limit is None or ticket is None:
+            return None
+        waited = ticket.waited_ms()
+        if waited > self.wait_limit:
+            return Refusal(f"the request waited {waited} ms in the queue, longer than max_queue_wait_ms {self.wait_limit}; retry with backoff")
         return None
 
     def done(self) -> None:
-        """This worker's request is computed (its response about to be sent): it no longer counts
-        as in flight. The requests waiting now arrived while it still did: they are marked first."""
-        waiting = accept_queue_length(self._listener)
-        if not waiting:
-            self._state[self._flag] = 0
-            return
-        fd, state = self._fd, self._state
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            self._mark(_TAKEN.unpack_from(state)[0], waiting, sum(state[_FLAGS_AT:_PIDS_AT]))
-            state[self._flag] = 0
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-
-    def _mark(self, taken: int, waiting: int, ahead: int) -> None:
-        """Mark for a 429 the waiting turns after `taken` that arrived with the limit in flight
-        (`ahead` = in flight before the first of them); marked turns do not count as in flight."""
-        state, limit = self._state, self.limit
-        for j in range(1, min(waiting, RING - 1) + 1):
-            behind = _RING_AT + (taken + j) % RING
-            if state[behind] == 1:
-                continue
-            if ahead >= limit:
-                state[behind] = 1
-            else:
-                ahead += 1
+        """The response is computed (and about to be sent)."""
+        if _current is not None:
+            _current.release()

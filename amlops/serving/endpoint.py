@@ -12,7 +12,6 @@ added in front (amlops.serving.frontdoor).
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 from amlops.errors import UsageError
@@ -32,8 +31,10 @@ ENTRY_SCRIPT = "score.py"
 WSGI_APP = "amlops.serving.wsgi:app"
 WORKER_CLASS = "amlops.serving.worker.JsonErrorWorker"
 """gunicorn's sync worker answering its own refusals (unparsable requests) in the JSON error shape."""
+ADMITTING_WORKER_CLASS = "amlops.serving.worker.AdmittingWorker"
+"""The same, taking its connections from the master's admission (429 at arrival, amlops.serving.admission)."""
 PRELOAD = "amlops.serving.preload"
-"""gunicorn's config module: the master imports what every worker needs before forking them."""
+"""gunicorn's config module: the master imports what every worker needs before forking them, and runs the admission."""
 
 
 def parse_model_ref(ref: str) -> tuple[str, int]:
@@ -111,7 +112,6 @@ class LocalEndpoint:
                 # https://learn.microsoft.com/en-us/javascript/api/@azure/arm-machinelearning/onlinerequestsettings
                 max_queue_wait_ms=self.settings.max_queue_wait_ms if cfg.online.target == "kubernetes" else None,
                 workers=self.workers,
-                state_file=state / f"admission-{os.getpid()}-{id(self):x}.bin",
             )
         front = FrontDoorSettings(
             keys_file=keys_file,
@@ -141,7 +141,7 @@ class LocalEndpoint:
             workers=self.workers,
             worker_timeout_s=worker_timeout_s(self.settings.request_timeout_ms),
             log_dir=state / "logs",
-            worker_class=WORKER_CLASS,
+            worker_class=ADMITTING_WORKER_CLASS if self.admission is not None else WORKER_CLASS,
             extra_args=["--config", f"python:{PRELOAD}"],
         )
         if target_column:
@@ -188,9 +188,6 @@ class LocalEndpoint:
 
     def start(self) -> "LocalEndpoint":
         """Start the server; returns when `/` answers. Raises ServerStartError carrying init()'s own error."""
-        if self.admission is not None:  # a fresh count of requests taken
-            self.admission.state_file.parent.mkdir(parents=True, exist_ok=True)
-            self.admission.state_file.write_bytes(b"")
         if self.collector is not None:  # score.py's collectors post to it from the workers
             self._server.spec.env.update(self.collector.start().env)
         try:
@@ -208,8 +205,6 @@ class LocalEndpoint:
         """Stop gunicorn (SIGTERM to the master, then wait); returns its exit code."""
         code = self._server.stop()
         self._stop_collector()
-        if self.admission is not None:
-            self.admission.state_file.unlink(missing_ok=True)
         return code
 
     def poll(self) -> int | None:

@@ -1,5 +1,6 @@
 """The WSGI middleware in front of the inference server's Flask app: what Azure's front end
-does for a managed online endpoint, done locally. Admission (429), key auth (401), the
+does for a managed online endpoint, done locally. The queue wait's 429 on Kubernetes targets (the
+in-flight limit's 429 is answered by the master: amlops.serving.admission), key auth (401), the
 methods and media type of each route (405 with Allow, 415), the body limit (413), a
 malformed chunked body or a JSON integer too long for Python (400), the request timeout's
 status (408), a request id, and a span and
@@ -189,7 +190,7 @@ class FrontDoor:
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         if self.gate is None:
             return self._serve(environ, start_response, None)
-        refusal = self.gate.admit(environ.get("gunicorn.socket"))
+        refusal = self.gate.refusal()
         try:
             return self._serve(environ, start_response, refusal)
         finally:

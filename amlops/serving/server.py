@@ -125,7 +125,7 @@ class GunicornServer:
         sock = bind(self.host, self.requested_port)
         self.port = sock.getsockname()[1]
         fd = sock.fileno()
-        shared = os.dup(fd)  # the workers' view of the accept queue (amlops.serving.admission); gunicorn closes `fd`
+        shared = os.dup(fd)  # where the admission's dispatcher accepts (amlops.serving.admission); gunicorn closes `fd`
         args = [
             sys.executable, "-m", "amlops.serving.launch", str(os.getpid()),  # SIGTERM to gunicorn if we die
             sys.executable, "-m", "gunicorn",

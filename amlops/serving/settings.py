@@ -21,9 +21,8 @@ MODEL = "AMLOPS_SERVE_MODEL"
 MAX_CONCURRENT = "AMLOPS_SERVE_MAX_CONCURRENT_REQUESTS_PER_INSTANCE"
 MAX_QUEUE_WAIT_MS = "AMLOPS_SERVE_MAX_QUEUE_WAIT_MS"
 WORKERS = "AMLOPS_SERVE_WORKERS"
-ADMISSION_FILE = "AMLOPS_SERVE_ADMISSION_FILE"
 LISTENER_FD = "AMLOPS_SERVE_LISTENER_FD"
-"""A copy of the listening socket's descriptor, set by GunicornServer (the admission reads its accept queue)."""
+"""A copy of the listening socket's descriptor, set by GunicornServer (the admission's dispatcher accepts on it)."""
 
 TELEMETRY_MAX_BYTES_RANGE = (64 * 1024, 1024**3)
 TELEMETRY_BACKUPS_RANGE = (1, 100)
@@ -40,8 +39,6 @@ class Admission:
     max_queue_wait_ms: int | None
     """None where Azure does not read it: deprecated for managed online endpoints."""
     workers: int
-    state_file: Path
-    """Shared by the workers of one server: the order in which they took requests."""
 
     def __post_init__(self) -> None:
         lo, hi = MAX_CONCURRENT_RANGE
@@ -103,7 +100,6 @@ class FrontDoorSettings:
         if self.admission is not None:
             env[MAX_CONCURRENT] = str(self.admission.max_concurrent_requests_per_instance)
             env[WORKERS] = str(self.admission.workers)
-            env[ADMISSION_FILE] = str(self.admission.state_file)
             if self.admission.max_queue_wait_ms is not None:
                 env[MAX_QUEUE_WAIT_MS] = str(self.admission.max_queue_wait_ms)
         return env
@@ -116,7 +112,6 @@ class FrontDoorSettings:
                 max_concurrent_requests_per_instance=int(env[MAX_CONCURRENT]),
                 max_queue_wait_ms=int(env[MAX_QUEUE_WAIT_MS]) if env.get(MAX_QUEUE_WAIT_MS) else None,
                 workers=int(env[WORKERS]),
-                state_file=Path(env[ADMISSION_FILE]),
             )
         return cls(
             keys_file=Path(env[KEYS_FILE]) if env.get(KEYS_FILE) else None,

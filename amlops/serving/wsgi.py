@@ -18,7 +18,7 @@ import azureml_inference_server_http.server.config  # noqa: F401  (logging confi
 
 from amlops.serving.admission import Gate
 from amlops.serving.frontdoor import FrontDoor, KeySource
-from amlops.serving.settings import LISTENER_FD, FrontDoorSettings
+from amlops.serving.settings import FrontDoorSettings
 from amlops.serving.telemetry.localfile import LocalFile
 from amlops.serving.telemetry.wiring import Telemetry, build_exporters
 
@@ -45,7 +45,7 @@ app = FrontDoor(
     max_body_bytes=settings.max_body_bytes,
     timeout_ms=settings.timeout_ms,
     telemetry=telemetry,
-    gate=Gate(settings.admission, int(os.environ[LISTENER_FD])) if settings.admission is not None else None,
+    gate=Gate(settings.admission) if settings.admission is not None else None,
     app_root=Path(os.environ["AML_APP_ROOT"]) if os.environ.get("AML_APP_ROOT") else None,
 )
 # The server, scikit-learn and the model stay alive for the worker's life: keep them out of
