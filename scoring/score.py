@@ -347,8 +347,13 @@ def _expected(kind: str) -> str:
 def parse_body(body: bytes) -> tuple[object, str, bool]:
     """Validate a request body; returns the model input (float64 array or DataFrame in the
     signature's column order), the method, and whether the caller used Power BI's shape."""
+    return parse_document(read_json(body))
+
+
+def read_json(body: bytes) -> object:
+    """The request body's JSON value; InputError naming what makes it unreadable."""
     try:
-        doc = json.loads(body)
+        return json.loads(body)
     except UnicodeDecodeError:
         raise InputError("invalid JSON: the body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -357,6 +362,10 @@ def parse_body(body: bytes) -> tuple[object, str, bool]:
         raise InputError("invalid JSON: nested too deeply") from None
     except ValueError:  # Python refuses integers over 4,300 digits (sys.get_int_max_str_digits)
         raise InputError("invalid JSON: a number has too many digits") from None
+
+
+def parse_document(doc: object) -> tuple[object, str, bool]:
+    """parse_body() for a body already read as JSON (scoring/score_multi.py reads it to route it)."""
     if not isinstance(doc, dict):
         raise InputError(f'the body must be a JSON object with "data" or "Inputs", got {_json_type(doc)}')
     if "Inputs" in doc:
@@ -496,10 +505,15 @@ def run(request):
     """
     if request.method != "POST":
         return AMLResponse({"message": "use POST with a JSON body"}, 405, {"Allow": "POST"}, json_str=True)
+    return respond(request.get_data(), request.headers.get("x-request-id"))
+
+
+def respond(body: bytes | dict, request_id: str | None):
+    """The answer to a POSTed body: its bytes, or the JSON object a router (scoring/score_multi.py) already read."""
     if model is None:
         return _error(503, "the model is not loaded yet")
     try:
-        x, method, power_bi = parse_body(request.get_data())
+        x, method, power_bi = parse_body(body) if isinstance(body, bytes) else parse_document(body)
     except InputError as exc:
         # The caller gets the whole message; the log (sent to Application Insights) never gets row values.
         logger.info("rejected: %s", str(exc).split(", got ", 1)[0])
@@ -516,7 +530,7 @@ def run(request):
         return _error(400, f"{where}[{exc.row}]: the model's {method} output for this row is {exc.value!r}, not a finite "
                       "number (JSON has no NaN or Infinity); check the row's values")
     if collection is not None:
-        collection.collect(x, answer, method, request.headers.get("x-request-id"))
+        collection.collect(x, answer, method, request_id)
     # The book's alert ("more than 100 rejected loans in 30 minutes") counts these lines in
     # Application Insights traces; infra/monitoring.py's query parses this exact format.
     if rejected is None:

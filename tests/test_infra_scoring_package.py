@@ -78,7 +78,7 @@ def test_plan_scoring_code_with_a_registered_model_is_the_package_amlops_serve_s
     version = by_name(plan, "scoring-code-version")
     assert version["inputs"]["version"] == content_hash(app_root), version["urn"]
     files = planned_files(plan, "scoring-code")
-    assert sorted(files) == folder_files(app_root) == sorted(["datacollection.py", "environment/conda.yaml", "score.py", *FILES])
+    assert sorted(files) == folder_files(app_root) == sorted(["datacollection.py", "environment/conda.yaml", "score.py", "score_multi.py", *FILES])
     assert {rel: src["sha256"] for rel, src in files.items()} == {rel: sha12(app_root / rel) for rel in files}
     assert (app_root / "score.py").read_bytes() == (tree / "scoring" / "score.py").read_bytes()
     blue = by_name(plan, "online-blue")["inputs"]["properties"]["codeConfiguration"]
