@@ -20,12 +20,14 @@ from infra.code_asset import CodeAsset, CodeAssetArgs
 from infra.compute import Compute, ComputeArgs
 from pydantic.alias_generators import to_camel
 
-from infra.config import KEYS, PROJECT, ConfigError, ModelConfig, StackConfig, parse_config
+from infra.config import KEYS, PROJECT, ConfigError, ModelConfig, MultiModelConfig, OnlineConfig, StackConfig, parse_config
 from infra.environment import Environment, EnvironmentArgs
 from infra.errors import InfraError
 from infra.managed_network import ManagedNetworkProvision
 from infra.model_asset import ModelAsset, ModelAssetArgs, ModelFiles
 from infra.model_source import ModelSourceError, resolve
+from infra.multi_model import combine
+from infra.multi_model_asset import CombinedModel, CombinedModelArgs
 from infra.monitoring import AlertTarget, Monitoring, MonitoringArgs
 from infra.naming import derive_names, endpoint_name
 from infra.network import PrivateNetwork, PrivateNetworkArgs
@@ -110,6 +112,35 @@ class Served:
         return out
 
 
+def declare_online(
+    s: Shared, name: str, online: OnlineConfig, *, model_ids: dict[str, Any], code_ids: dict[str, Any], scoring_script: str = "score.py"
+) -> OnlineEndpoint:
+    """One online endpoint (a model's or a group's) with its deployments' models and scoring code."""
+    cfg = s.cfg
+    return OnlineEndpoint(
+        name,
+        OnlineEndpointArgs(
+            settings=online,
+            endpoint_name=endpoint_name(online.endpoint_name, s.names.suffix),
+            model_ids=model_ids,
+            code_ids=code_ids,
+            scoring_script=scoring_script,
+            environment_id=s.env["scoring"].environment_id,
+            subscription_id=s.client.subscription_id,
+            location=cfg.location,
+            stack_suffix=s.names.suffix,
+            assets_container_id=s.ws.assets_container_id,
+            kubernetes=(
+                KubernetesTarget(s.compute.kubernetes_id, cfg.compute.kubernetes.instance_type)
+                if online.target == "kubernetes" and s.compute.kubernetes_id is not None and cfg.compute.kubernetes
+                else None
+            ),
+            tags=dict(cfg.tags),
+            **s.run_scope,
+        ),
+    )
+
+
 def declare_model(s: Shared, key: str, m: ModelConfig, files: tuple[ModelFiles, ...]) -> Served:
     """One model's resources, each named `<key>-<role>` (plain `<role>` in a single-model stack file):
     its model versions, its packaged scoring code, its online endpoint and its batch endpoint (and schedule)."""
@@ -145,26 +176,12 @@ def declare_model(s: Shared, key: str, m: ModelConfig, files: tuple[ModelFiles, 
             ),
         )
         scoring_ids = {codes[0].label: scoring.code_id, **scoring.variant_ids}
-        online = OnlineEndpoint(
+        online = declare_online(
+            s,
             f"{label}online",
-            OnlineEndpointArgs(
-                settings=m.online,
-                endpoint_name=endpoint_name(m.online.endpoint_name, s.names.suffix),
-                model_ids={d: model.asset_ids[m.deployment_model_version(d)] for d in m.online.deployments},
-                code_ids={d: scoring_ids[c.label] for c in codes for d in c.deployments},
-                environment_id=s.env["scoring"].environment_id,
-                subscription_id=s.client.subscription_id,
-                location=cfg.location,
-                stack_suffix=s.names.suffix,
-                assets_container_id=ws.assets_container_id,
-                kubernetes=(
-                    KubernetesTarget(s.compute.kubernetes_id, cfg.compute.kubernetes.instance_type)
-                    if m.online.target == "kubernetes" and s.compute.kubernetes_id is not None and cfg.compute.kubernetes
-                    else None
-                ),
-                tags=dict(cfg.tags),
-                **s.run_scope,
-            ),
+            m.online,
+            model_ids={d: model.asset_ids[m.deployment_model_version(d)] for d in m.online.deployments},
+            code_ids={d: scoring_ids[c.label] for c in codes for d in c.deployments},
         )
     if m.batch is not None:
         batch = BatchEndpoint(
@@ -200,6 +217,70 @@ def declare_model(s: Shared, key: str, m: ModelConfig, files: tuple[ModelFiles, 
                 ),
             )
     return Served(model, scoring, online, batch)
+
+
+@dataclass
+class ServedGroup:
+    """One multi-model group's declared resources."""
+
+    model: CombinedModel
+    scoring: CodeAsset
+    online: OnlineEndpoint
+
+    def exports(self) -> dict[str, Any]:
+        return {
+            "modelVersion": self.model.version,
+            "onlineEndpointName": self.online.endpoint_name,
+            "scoringUri": self.online.scoring_uri,
+            "swaggerUri": self.online.swagger_uri,
+            "onlineDeploymentNames": self.online.deployment_names,
+            "scoringCodeVersion": self.scoring.version,
+        }
+
+
+def declare_group(s: Shared, key: str, g: MultiModelConfig, files: dict[str, tuple[ModelFiles, ...]]) -> ServedGroup:
+    """One amlops:multiModel group's resources, each named `<key>-<role>`: the members' MLflow folders at their
+    pinned versions as one combined model asset, scoring/ with score_multi.py as the entry script (it routes each
+    request by its "model" field to that member's copy of score.py), and the group's online endpoint."""
+    cfg = s.cfg
+    pins = {member: cfg.models[member].version for member in g.models}
+    folders = {member: next(f.folder for f in files[member] if f.version == pins[member]) for member in g.models}
+    missing = sorted(member for member, folder in folders.items() if folder is None)
+    if missing:
+        pulumi.log.warn(f"multiModel {key}: model{'s' if len(missing) > 1 else ''} {', '.join(missing)} unresolved; the combined model is planned without its content hash")
+    model = CombinedModel(
+        f"{key}-models",
+        CombinedModelArgs(
+            model_name=f"{cfg.prefix}-{key}-models",
+            folder=None if missing else combine(folders),  # type: ignore[arg-type]
+            members={member: f"{cfg.models[member].name}:{pins[member]}" for member in g.models},
+            tags={"registry": "mlflow"},
+            **s.scope,
+            **s.upload,
+        ),
+    )
+    pulumi.log.warn(f"multiModel {key}: the scoring code carries no per-model swagger yet; Azure would serve the inference server's generic /swagger.json")
+    scoring = CodeAsset(
+        f"{key}-scoring-code",
+        CodeAssetArgs(
+            asset_name=f"{cfg.prefix}-{key}-scoring",
+            folder=s.root / "scoring",
+            variants={},
+            entry_scripts=("score_multi.py", "score.py"),
+            description="scoring/: score_multi.py routes each request to one model's score.py",
+            **s.scope,
+            **s.upload,
+        ),
+    )
+    online = declare_online(
+        s,
+        f"{key}-online",
+        g.online,
+        model_ids={d: model.asset_id for d in g.online.deployments},
+        code_ids={d: scoring.code_id for d in g.online.deployments},
+        scoring_script="score_multi.py",
+    )
+    return ServedGroup(model, scoring, online)
 
 
 def main() -> None:
@@ -278,7 +359,8 @@ def main() -> None:
         if net is not None:
             # The runner inside the network uploads through the blob private endpoint: wait for it and its DNS records.
             upload["container_name"] = pulumi.Output.all(ws.assets_container_name, *net.dns_zone_group_ids.values()).apply(lambda v: v[0])
-        kubernetes = any(m.online is not None and m.online.target == "kubernetes" for m in cfg.models.values())
+        onlines = [m.online for m in cfg.models.values() if m.online is not None] + [g.online for g in cfg.multi_model.values()]
+        kubernetes = any(online.target == "kubernetes" for online in onlines)
         compute = Compute(
             "compute",
             ComputeArgs(
@@ -321,12 +403,14 @@ def main() -> None:
             for artifact in ("scoring", "batch")
         }
         shared = Shared(root, cfg, client, names, ws, compute, scope, run_scope, upload, env, code_batch, kubernetes)
-        served = {key: declare_model(shared, key, m, files[key]) for key, m in cfg.models.items()}
+        # A model served only by a group declares no resources of its own (the group's combined model holds it).
+        served = {key: declare_model(shared, key, m, files[key]) for key, m in cfg.models.items() if m.online or m.batch}
+        groups = {key: declare_group(shared, key, g, files) for key, g in cfg.multi_model.items()}
         targets = tuple(
             AlertTarget(cfg.label(key).rstrip("-"), s.online.endpoint_id, m.online.alerts or cfg.monitoring.alerts)
             for key, m in cfg.models.items()
-            if (s := served[key]).online is not None and m.online is not None
-        )
+            if key in served and (s := served[key]).online is not None and m.online is not None
+        ) + tuple(AlertTarget(key, s.online.endpoint_id, cfg.multi_model[key].online.alerts or cfg.monitoring.alerts) for key, s in groups.items())
         if cfg.monitoring.alerts_enabled and ws.app_insights_id is not None and cfg.monitoring.action_group_email and targets:
             Monitoring(
                 "monitoring",
@@ -352,6 +436,8 @@ def main() -> None:
             pulumi.export(export, value)
     else:
         pulumi.export("models", {key: s.exports() for key, s in served.items()})
+    if groups:
+        pulumi.export("multiModel", {key: g.exports() for key, g in groups.items()})
     if ws.app_insights_connection_string is not None:
         pulumi.export("appInsightsConnectionString", ws.app_insights_connection_string)
 

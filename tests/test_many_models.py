@@ -82,11 +82,15 @@ def test_config_model_key_and_endpoints_are_checked():
     raw["models"]["empty"] = {"name": "x", "version": 1}
     with pytest.raises(ConfigError) as err:
         parse_config(raw, "many.yaml")
-    assert err.value.render() == "many.yaml: amlops:models.empty: declares neither online nor batch: give the model at least one endpoint, got neither"
+    neither = "amlops:models.empty: declares neither online nor batch and is in no multiModel group: give the model at least one endpoint, got neither"
+    assert err.value.render() == f"many.yaml: {neither}"
     raw["models"]["Bad_Key"] = raw["models"].pop("loans")
     with pytest.raises(ConfigError) as err:
         parse_config(raw, "many.yaml")
-    assert err.value.render() == "many.yaml: amlops:models: model keys must be 1-12 lowercase letters or digits, starting with a letter, got 'Bad_Key'"
+    assert [f"{p.key()}: {p.message}" for p in err.value.problems] == [
+        "amlops:models: model keys must be 1-12 lowercase letters or digits, starting with a letter, got 'Bad_Key'",
+        neither,
+    ]
 
 
 def test_config_both_forms_at_once_are_refused_naming_the_keys():
@@ -154,6 +158,28 @@ def test_plan_one_byte_change_in_one_model_touches_only_its_resources(five):
     assert "fraud-online-blue" in changed
 
 
+def azure_deployment_body(d: dict[str, Any], scoring_script: str) -> dict[str, Any]:
+    """azure-ai-ml's ManagedOnlineDeployment REST properties for the planned deployment `d` (dev's blue settings)."""
+    import warnings
+
+    from azure.ai.ml.entities import CodeConfiguration, ManagedOnlineDeployment, OnlineRequestSettings, ProbeSettings
+
+    p = d["inputs"]["properties"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        entity = ManagedOnlineDeployment(
+            name="blue", endpoint_name=d["inputs"]["endpointName"], model=p["model"],
+            code_configuration=CodeConfiguration(code=p["codeConfiguration"]["codeId"], scoring_script=scoring_script),
+            environment=p["environmentId"], instance_type="Standard_DS1_v2", instance_count=1,
+            environment_variables=p["environmentVariables"], app_insights_enabled=True,
+            request_settings=OnlineRequestSettings(request_timeout_ms=5000, max_concurrent_requests_per_instance=2, max_queue_wait_ms=500),
+            liveness_probe=ProbeSettings(initial_delay=10, period=10, timeout=2, failure_threshold=30, success_threshold=1),
+            readiness_probe=ProbeSettings(initial_delay=10, period=10, timeout=2, failure_threshold=30, success_threshold=1),
+        )
+        rest = entity._to_rest_object(location="westeurope").as_dict()
+    return {k: v for k, v in rest["properties"].items() if k != "properties"}
+
+
 def test_plan_five_models_online_deployments_are_what_azure_ai_ml_sends(five):
     """Per model, azure-ai-ml's ManagedOnlineDeployment REST body equals the plan's deployment properties."""
     import warnings
@@ -164,19 +190,6 @@ def test_plan_five_models_online_deployments_are_what_azure_ai_ml_sends(five):
     for key in KEYS:
         d = next(r for r in plan["resources"] if r["name"] == f"{key}-online-blue")
         p = d["inputs"]["properties"]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            entity = ManagedOnlineDeployment(
-                name="blue", endpoint_name=d["inputs"]["endpointName"], model=p["model"],
-                code_configuration=CodeConfiguration(code=p["codeConfiguration"]["codeId"], scoring_script="score.py"),
-                environment=p["environmentId"], instance_type="Standard_DS1_v2", instance_count=1,
-                environment_variables=p["environmentVariables"], app_insights_enabled=True,
-                request_settings=OnlineRequestSettings(request_timeout_ms=5000, max_concurrent_requests_per_instance=2, max_queue_wait_ms=500),
-                liveness_probe=ProbeSettings(initial_delay=10, period=10, timeout=2, failure_threshold=30, success_threshold=1),
-                readiness_probe=ProbeSettings(initial_delay=10, period=10, timeout=2, failure_threshold=30, success_threshold=1),
-            )
-            rest = entity._to_rest_object(location="westeurope").as_dict()
-        expected = {k: v for k, v in rest["properties"].items() if k != "properties"}
-        assert {k: v for k, v in p.items() if k != "egressPublicNetworkAccess"} == expected, d["urn"]
+        assert {k: v for k, v in p.items() if k != "egressPublicNetworkAccess"} == azure_deployment_body(d, "score.py"), d["urn"]
         registered = f"{key}-model" if key != "loans" else "chapter12-loans"
         assert re.search(rf"/modelVersions/{registered}/versions/1$", p["model"]), (d["urn"], p["model"])

@@ -2,7 +2,8 @@
 
 The Pulumi program declares each model's endpoints as components named `<key>-online`, `<key>-batch`
 and `<key>-batch-schedule` (plain `online`, `batch`, `batch-schedule` in a stack in the single-model
-form; infra/__main__.py, declare_model), and every endpoint resource, deployment, traffic step and
+form; infra/__main__.py, declare_model), an amlops:multiModel group's endpoint `<group>-online` beside its
+combined model `<group>-models` (declare_group), and every endpoint resource, deployment, traffic step and
 autoscale setting is a descendant of its component. A resource's owner is read from that ancestry:
 from the plan's parent links, else from the parent's URN (CrossGuard passes each resource's parent).
 Standard library only, as the rest of the rules.
@@ -16,6 +17,8 @@ from typing import Any
 from amlops.plan.document import Resource
 from amlops.policy.subject import Subject
 
+GROUP_MODEL = "amlops:multi_model_asset:CombinedModel"
+"""The component of a multi-model group's combined model: a key that has one is a group, not a model."""
 COMPONENT_ROLES = {
     "amlops:online_endpoint:OnlineEndpoint": "online",
     "amlops:batch_endpoint:BatchEndpoint": "batch",
@@ -31,15 +34,17 @@ class Owner:
     key: str | None
     component: str | None = None
     """The URN of the endpoint component the resource belongs to (resources of one endpoint share it)."""
+    section: str = "models"
+    """Where the stack file holds the key: `models`, or `multiModel` for a group of models in one deployment."""
 
     def setting(self, path: str) -> str:
         """The stack-file key of one of the model's settings: `amlops:models.fraud.online.traffic` (`amlops:online.traffic`)."""
-        return f"amlops:{path}" if self.key is None else f"amlops:models.{self.key}.{path}"
+        return f"amlops:{path}" if self.key is None else f"amlops:{self.section}.{self.key}.{path}"
 
     def config(self, s: Subject, path: str, default: Any = None) -> Any:
         """The model's setting at `path` (`online.traffic`) in the validated stack config, or `default`."""
         if self.key is not None:
-            return s.config_get(f"models.{self.key}.{path}", default)
+            return s.config_get(f"{self.section}.{self.key}.{path}", default)
         found = s.config_get(path)  # a config in the single-model form's shape
         if found is not None:
             return found
@@ -52,7 +57,8 @@ class Owner:
         """`model 'fraud', endpoint 'fraud-dev-online-x1': ` to start a finding with; "" in the single-model form."""
         if self.key is None:
             return ""
-        return f"model {self.key!r}, endpoint {endpoint!r}: " if endpoint else f"model {self.key!r}: "
+        what = "model" if self.section == "models" else "multiModel group"
+        return f"{what} {self.key!r}, endpoint {endpoint!r}: " if endpoint else f"{what} {self.key!r}: "
 
 
 def split_urn(urn: str) -> tuple[str, str]:
@@ -74,9 +80,17 @@ def owner_of(s: Subject, res: Resource) -> Owner:
         role = COMPONENT_ROLES.get(type_)
         if role is not None:
             key = name[: -len(role)].rstrip("-") if name.endswith(role) else None
-            return Owner(key or None, parent)
+            return Owner(key or None, parent, "multiModel" if key and is_group(s, key) else "models")
         parent = known.parent if known is not None else None
     return Owner(None)
+
+
+def is_group(s: Subject, key: str) -> bool:
+    """Whether `key` is an amlops:multiModel group: the stack config says so, else the plan holds its combined model."""
+    groups = s.config_get("multiModel") if s.config is not None else None
+    if isinstance(groups, dict):
+        return key in groups
+    return any(r.type == GROUP_MODEL and r.name == f"{key}-models" for r in s.plan.resources.values())
 
 
 def endpoint_name(res: Resource) -> str:

@@ -28,6 +28,7 @@ from infra.config.compute import ComputeConfig, KubernetesAttachConfig
 from infra.config.model import ModelPin
 from infra.config.models import LEGACY_KEY, MODEL_KEY, ModelConfig
 from infra.config.monitoring import AlertsConfig, MonitoringConfig
+from infra.config.multi_model import MultiModelConfig
 from infra.config.network import NetworkConfig, OutboundRuleConfig, VirtualNetworkConfig
 from infra.config.online import MAX_ROWS_ENV, AutoscaleConfig, DeploymentConfig, OnlineConfig, ProbeSettings, RequestSettings
 from infra.config.parse import SECURE_MESSAGE, parse_config
@@ -76,6 +77,7 @@ __all__ = [
     "KubernetesAttachConfig",
     "ModelPin",
     "MonitoringConfig",
+    "MultiModelConfig",
     "NetworkConfig",
     "OnlineConfig",
     "OutboundRuleConfig",

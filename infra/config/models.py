@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import re
 
-from pydantic import model_validator
-
 from infra.config.base import name_check
 from infra.config.batch import BatchConfig
 from infra.config.model import ModelPin
@@ -32,18 +30,13 @@ check_model_key = name_check(MODEL_KEY, "model keys must be 1-12 lowercase lette
 
 
 class ModelConfig(ModelPin):
-    """One model the stack serves: the registered model and version, and its online and/or batch endpoint."""
+    """One model the stack serves: the registered model and version, and its online and/or batch endpoint
+    (or neither, when an amlops:multiModel group serves it; infra/config/rules.py checks that one does)."""
 
     online: OnlineConfig | None = None
     """Its online endpoint (deployments, traffic, mirror, autoscale, alerts, auth); default none."""
     batch: BatchConfig | None = None
     """Its batch endpoint (mode, id columns, output, schedule); default none."""
-
-    @model_validator(mode="after")
-    def _serves(self) -> "ModelConfig":
-        if self.online is None and self.batch is None:
-            raise ValueError("declares neither online nor batch: give the model at least one endpoint, got neither")
-        return self
 
     def deployment_model_version(self, deployment: str) -> int:
         """The model version an online deployment serves: its own pin, else the model's."""

@@ -10,7 +10,8 @@ from pydantic.alias_generators import to_camel
 from infra.errors import PROJECT
 from infra.config.models import LEGACY_SECTIONS, ModelConfig, legacy_path, normalise_legacy
 from infra.errors import ConfigError, Problem
-from infra.config.rules import SHARED, cross_problems
+from infra.config.multi_model import MultiModelConfig
+from infra.config.rules import GROUPS, SHARED, UNSERVED, cross_problems
 from infra.config.stack import StackConfig
 
 
@@ -46,8 +47,9 @@ def _valid_sections(raw: dict[str, Any], err: ValidationError) -> dict[str, Any]
     faulty = [tuple(e["loc"]) for e in err.errors() if e["loc"]]
     sections: dict[str, Any] = {}
     for name in SHARED:
-        if name == "models":
-            sections[name] = _valid_models(raw.get("models"), faulty)
+        if name in ENTRIES:
+            alias, entry = ENTRIES[name]
+            sections[name] = _valid_entries(raw.get(alias), alias, entry, faulty)
             continue
         field = StackConfig.model_fields[name]
         alias = to_camel(name)
@@ -66,15 +68,19 @@ def _valid_sections(raw: dict[str, Any], err: ValidationError) -> dict[str, Any]
     return sections
 
 
-def _valid_models(models: Any, faulty: list[tuple[Any, ...]]) -> dict[str, ModelConfig]:
-    """Each model validated alone with its faulty keys left out: one model's mistake hides no other's rules."""
-    valid: dict[str, ModelConfig] = {}
-    for key, value in (models or {}).items() if isinstance(models, dict) else ():
+ENTRIES: dict[str, tuple[str, type]] = {"models": ("models", ModelConfig), "multi_model": (GROUPS, MultiModelConfig)}
+"""The sections that hold entries by key: (their key in the file, an entry's schema)."""
+
+
+def _valid_entries(entries: Any, alias: str, schema: type, faulty: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """Each model (or group) validated alone with its faulty keys left out: one entry's mistake hides no other's rules."""
+    valid: dict[str, Any] = {}
+    for key, value in (entries or {}).items() if isinstance(entries, dict) else ():
         for loc in faulty:
-            if loc[:2] == ("models", key):
+            if loc[:2] == (alias, key):
                 value = _without(value, loc[2:])
         try:
-            valid[key] = ModelConfig.model_validate(value, by_alias=True)
+            valid[key] = schema.model_validate(value, by_alias=True)
         except ValidationError:
             continue
     return valid
@@ -125,6 +131,8 @@ def parse_config(raw: dict[str, Any], source: str) -> StackConfig:
         problems += _pydantic_problems(err)
         sections = _valid_sections(raw, err)
     problems += cross_problems(sections)
+    if any(p.path[:1] == (GROUPS,) for p in problems):  # a broken group's members would be reported as unserved too
+        problems = [p for p in problems if p.message != UNSERVED]
     if legacy:  # report at the keys the file holds; a missing section once, not once per field
         problems = [q for p in problems if (q := Problem(legacy_path(p.path), p.message)).path[:1] not in [(m,) for m in missing] or len(q.path) == 1]
     # a secret's own type or cross-field error would only repeat its secure: message; one line per problem

@@ -179,19 +179,56 @@ def _network_problems(cfg: Any) -> Iterator[Problem]:
             yield Problem(("network", "virtualNetwork", "runnerSubnet"), f"must not overlap privateEndpointSubnet {v.private_endpoint_subnet}, got {v.runner_subnet!r}")
 
 
-def _endpoint_name_problems(cfg: Any) -> Iterator[Problem]:
-    """Endpoint names are unique per Azure region, online and batch alike: two models cannot share one."""
-    seen: dict[str, tuple[str | int, ...]] = {}
+def _endpoints(cfg: Any) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """Every endpoint the stack declares, with the path of its section: each model's, then each group's."""
     for key, m in cfg.models.items():
         for kind, endpoint in (("online", m.online), ("batch", m.batch)):
-            if endpoint is None:
-                continue
-            path = ("models", key, kind, "endpointName")
-            if endpoint.endpoint_name in seen:
-                first = ".".join(str(p) for p in seen[endpoint.endpoint_name])
-                yield Problem(path, f"is already the name of {first} (endpoint names are unique per region), got {endpoint.endpoint_name!r}")
-            else:
-                seen[endpoint.endpoint_name] = path
+            if endpoint is not None:
+                yield ("models", key, kind), endpoint
+    for key, g in getattr(cfg, "multi_model", {}).items():
+        yield (GROUPS, key, "online"), g.online
+
+
+def _endpoint_name_problems(cfg: Any) -> Iterator[Problem]:
+    """Endpoint names are unique per Azure region, online and batch alike: no two models or groups share one."""
+    seen: dict[str, tuple[str | int, ...]] = {}
+    for where, endpoint in _endpoints(cfg):
+        path = (*where, "endpointName")
+        if endpoint.endpoint_name in seen:
+            first = ".".join(str(p) for p in seen[endpoint.endpoint_name])
+            yield Problem(path, f"is already the name of {first} (endpoint names are unique per region), got {endpoint.endpoint_name!r}")
+        else:
+            seen[endpoint.endpoint_name] = path
+
+
+def _multi_model_problems(cfg: Any) -> Iterator[Problem]:
+    """A group's members are models of the stack, built from local MLflow folders at their pinned versions;
+    its key names resources as a model key does; every model is served by an endpoint of its own or a group."""
+    grouped: set[str] = set()
+    for key, g in cfg.multi_model.items():
+        if key in cfg.models:
+            yield Problem((GROUPS, key), f"is already a key of amlops:models (a group's resources are named <key>-<role> as a model's), got {key!r}")
+        for i, member in enumerate(g.models):
+            grouped.add(member)
+            m = cfg.models.get(member)
+            if m is None:
+                yield Problem((GROUPS, key, "models", i), f"names no model of amlops:models (models: {', '.join(cfg.models) or 'none'}), got {member!r}")
+            elif m.azureml_registry is not None:
+                yield Problem(
+                    (GROUPS, key, "models", i),
+                    f"is a model of Azure ML registry {m.azureml_registry!r} (amlops:models.{member}.azuremlRegistry); a group's "
+                    "combined model folder is built from local MLflow folders, so its members are models of this workspace",
+                )
+        for name, d in g.online.deployments.items():
+            if d.model_version is not None:
+                yield Problem(
+                    (GROUPS, key, "online", "deployments", name, "modelVersion"),
+                    "is not read in a group: every deployment serves one combined model folder of the members' pinned "
+                    f"versions (set amlops:models.<key>.version instead), got {d.model_version}",
+                )
+    for key, m in cfg.models.items():
+        if m.online is None and m.batch is None and key not in grouped:
+            yield Problem(("models", key), UNSERVED)
 
 
 CROSS_CHECKS = (
@@ -203,12 +240,17 @@ CROSS_CHECKS = (
     (("batch",), _batch_problems),
     (("monitoring",), _monitoring_problems),
     (("models",), _endpoint_name_problems),
+    (("models", "multi_model"), _multi_model_problems),
 )
 """Rules across fields, each with the sections it reads. A rule that reads `online` or `batch` holds per
 model: it runs once for every model that declares that endpoint, and its problems at `online.…` and
-`batch.…` land under `models.<key>.`."""
+`batch.…` land under `models.<key>.` (and, for `online`, once for every group, under `multiModel.<key>.`)."""
 PER_MODEL = ("online", "batch")
 """The sections each model holds for itself."""
+UNSERVED = "declares neither online nor batch and is in no multiModel group: give the model at least one endpoint, got neither"
+"""A model no endpoint serves (judged only when every group is valid: parse.py drops it otherwise)."""
+GROUPS = "multiModel"
+"""The key of the groups of models served by one deployment (infra/config/multi_model.py); each holds its own `online`."""
 SHARED = tuple(sorted({n for needs, _ in CROSS_CHECKS for n in needs} - set(PER_MODEL)))
 """The stack-wide sections the rules read (models among them, for the rules across models)."""
 
@@ -222,9 +264,11 @@ def cross_problems(sections: dict[str, Any]) -> Iterator[Problem]:
             if all(name in shared for name in needs):
                 yield from check(SimpleNamespace(**shared))
             continue
-        for key, model in models.items():
-            own = {k: getattr(model, k) for k in PER_MODEL if getattr(model, k) is not None}
-            view = {**shared, **own}
+        holders = [("models", key, model) for key, model in models.items()]
+        holders += [(GROUPS, key, group) for key, group in (sections.get("multi_model") or {}).items()]
+        for where, key, holder in holders:
+            own = {k: getattr(holder, k, None) for k in PER_MODEL}
+            view = {**shared, **{k: v for k, v in own.items() if v is not None}}
             if all(name in view for name in needs):
                 for p in check(SimpleNamespace(**view)):
-                    yield Problem(("models", key, *p.path), p.message) if p.path[0] in PER_MODEL else p
+                    yield Problem((where, key, *p.path), p.message) if p.path[0] in PER_MODEL else p

@@ -12,6 +12,7 @@ from infra.config.batch import BatchConfig
 from infra.config.compute import ComputeConfig
 from infra.config.models import LEGACY_SECTIONS, ModelConfig, check_models
 from infra.config.monitoring import MonitoringConfig
+from infra.config.multi_model import MultiModelConfig, check_groups
 from infra.config.network import NetworkConfig
 from infra.config.online import OnlineConfig
 from infra.config.promotion import PromotionConfig
@@ -32,6 +33,8 @@ class StackConfig(ConfigModel):
     compute: ComputeConfig = ComputeConfig()
     models: dict[str, ModelConfig]
     """The models it serves, by key (1-12 lowercase letters or digits); each with its own endpoints."""
+    multi_model: dict[str, MultiModelConfig] = {}
+    """Groups of models served by one online deployment, by key (as model keys; unique across both)."""
     monitoring: MonitoringConfig = MonitoringConfig()
     registry: RegistryConfig = RegistryConfig()
     promotion: PromotionConfig = PromotionConfig()
@@ -46,6 +49,11 @@ class StackConfig(ConfigModel):
     @classmethod
     def _models(cls, v: Any) -> Any:
         return check_models(v) if isinstance(v, dict) else v
+
+    @field_validator("multi_model", mode="before")
+    @classmethod
+    def _groups(cls, v: Any) -> Any:
+        return check_groups(v) if isinstance(v, dict) else v
 
     _single_form: bool = PrivateAttr(False)
     """Set by parse_config when the file is in the single-model form (top-level model/online/batch); not a key."""
