@@ -5,24 +5,26 @@ from __future__ import annotations
 from typing import Collection
 
 from amlops.errors import UsageError
-from infra.config import StackConfig
+from infra.config import OnlineConfig, StackConfig
 
 
-def live_deployment(cfg: StackConfig, exclude: Collection[str] = ()) -> str | None:
-    """The deployment with the most live traffic, or None if none takes any.
+def live_deployment(cfg: StackConfig | OnlineConfig, exclude: Collection[str] = ()) -> str | None:
+    """The deployment with the most live traffic, or None if none takes any (of the one model's endpoint, or of
+    the online endpoint given, e.g. a multiModel group's).
 
     A tie goes to the deployment declared first in `amlops:online.deployments` (the incumbent:
     `amlops promote` appends new deployments), never to the first by name.
     """
-    declared = [n for n in cfg.online.deployments if n not in exclude and cfg.online.traffic.get(n, 0) > 0]
+    online = cfg if isinstance(cfg, OnlineConfig) else cfg.online
+    declared = [n for n in online.deployments if n not in exclude and online.traffic.get(n, 0) > 0]
     if not declared:
         return None
-    return max(declared, key=lambda n: (cfg.online.traffic[n], -declared.index(n)))
+    return max(declared, key=lambda n: (online.traffic[n], -declared.index(n)))
 
 
-def choose_deployment(cfg: StackConfig, deployment: str | None = None) -> str:
-    """`deployment` if the stack declares it, else the live one, else the first declared."""
-    deployments = cfg.online.deployments
+def choose_deployment(cfg: StackConfig | OnlineConfig, deployment: str | None = None) -> str:
+    """`deployment` if the stack (or the online endpoint given) declares it, else the live one, else the first declared."""
+    deployments = (cfg if isinstance(cfg, OnlineConfig) else cfg.online).deployments
     if not deployments:
         raise UsageError("the stack declares no online deployments (amlops:online.deployments)")
     if deployment is not None:

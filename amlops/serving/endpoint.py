@@ -23,7 +23,7 @@ from amlops.serving.package import package_scoring
 from amlops.serving.server import GunicornServer, GunicornSpec
 from amlops.serving.settings import Admission, FrontDoorSettings
 from amlops.serving.telemetry.localfile import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, telemetry_path
-from infra.config import MAX_ROWS_ENV, DeploymentConfig, StackConfig
+from infra.config import MAX_ROWS_ENV, DeploymentConfig, OnlineConfig, StackConfig
 from infra.monitor_config import TARGET_COLUMN_ENV, DataCollectorConfig
 from amlops.modelmonitor.agent import CollectorAgent
 
@@ -78,24 +78,38 @@ class LocalEndpoint:
         telemetry_backups: int = DEFAULT_BACKUPS,
         data_collector: DataCollectorConfig | None = None,
         target_column: str | None = None,
+        online: OnlineConfig | None = None,
+        entry_script: str = ENTRY_SCRIPT,
     ):
         """`max_concurrent_requests_per_instance` overrides the stack's (429 above twice it);
         `admission=False` takes every request (no 429), as a plain inference server does.
         `data_collector` turns on the deployment's data collection (its local agent, amlops.modelmonitor.agent);
-        `target_column` names the model_outputs column (the monitor's training label)."""
+        `target_column` names the model_outputs column (the monitor's training label).
+        `online` serves an endpoint that is not the one model's (an amlops:multiModel group's, with `model_dir` its
+        combined folder, `entry_script` score_multi.py and `model_ref` naming it): its deployments and settings.
+        `entry_script` is the script in `scoring_dir` the server runs (the deployment's scoring_script)."""
         self.cfg = cfg
         self.model_dir = Path(model_dir)
-        self.deployment = choose_deployment(cfg, deployment)
-        dep: DeploymentConfig = cfg.online.deployments[self.deployment]
+        endpoint = online if online is not None else cfg.online
+        self.deployment = choose_deployment(endpoint, deployment)
+        dep: DeploymentConfig = endpoint.deployments[self.deployment]
         self.settings = dep.request_settings
         self.workers = workers or dep.worker_count
+        if model_ref is None and online is not None:
+            raise UsageError("serving an endpoint given by its settings needs model_ref (what it serves)")
         self.model_ref = model_ref or f"{cfg.model.name}:{cfg.deployment_model_version(self.deployment)}"
         self.scoring_dir = Path(scoring_dir)
-        if not (self.scoring_dir / ENTRY_SCRIPT).is_file():
-            raise UsageError(f"{self.scoring_dir}: no {ENTRY_SCRIPT} (the scoring entry script)")
-        # scoring/ plus the swagger generated from this model's signature: what the server runs.
-        self.app_root = package_scoring(self.model_dir, max_rows=self.settings.max_rows, title=self.model_ref, scoring_dir=self.scoring_dir)
-        self.endpoint_name = cfg.online.endpoint_name
+        self.entry_script = entry_script
+        if not (self.scoring_dir / entry_script).is_file():
+            raise UsageError(f"{self.scoring_dir}: no {entry_script} (the scoring entry script)")
+        # scoring/ plus the swagger generated from this model's signature: what the server runs. Another entry
+        # script (score_multi.py) runs scoring/ as it is, as the group's deployment does (no per-model swagger yet).
+        self.app_root = (
+            package_scoring(self.model_dir, max_rows=self.settings.max_rows, title=self.model_ref, scoring_dir=self.scoring_dir)
+            if entry_script == ENTRY_SCRIPT
+            else self.scoring_dir
+        )
+        self.endpoint_name = endpoint.endpoint_name
         self.key: str | None = None
         self.secondary_key: str | None = None
         keys_file = None
@@ -110,7 +124,7 @@ class LocalEndpoint:
                 max_concurrent_requests_per_instance=max_concurrent_requests_per_instance or self.settings.max_concurrent_requests_per_instance,
                 # Deprecated for managed online endpoints (Azure no longer reads it there):
                 # https://learn.microsoft.com/en-us/javascript/api/@azure/arm-machinelearning/onlinerequestsettings
-                max_queue_wait_ms=self.settings.max_queue_wait_ms if cfg.online.target == "kubernetes" else None,
+                max_queue_wait_ms=self.settings.max_queue_wait_ms if endpoint.target == "kubernetes" else None,
                 workers=self.workers,
             )
         front = FrontDoorSettings(
@@ -128,7 +142,7 @@ class LocalEndpoint:
         env = {
             **dep.environment_variables,  # what the deployment sets in Azure; ours win below
             "AML_APP_ROOT": str(self.app_root),
-            "AZUREML_ENTRY_SCRIPT": ENTRY_SCRIPT,
+            "AZUREML_ENTRY_SCRIPT": entry_script,
             "AZUREML_MODEL_DIR": str(self.model_dir),
             MAX_ROWS_ENV: str(self.settings.max_rows),
             "SCORING_TIMEOUT_MS": str(self.settings.request_timeout_ms),
