@@ -45,12 +45,21 @@ def package_key(model_dir: Path, *, max_rows: int, title: str, scoring_dir: Path
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
+def package_dir(model_dir: Path, *, max_rows: int, title: str, scoring_dir: Path) -> Path:
+    """Where the package for these inputs is (or will be) built: known without loading the model."""
+    return state_dir() / "packages" / package_key(model_dir, max_rows=max_rows, title=title, scoring_dir=scoring_dir)
+
+
+def is_built(dest: Path) -> bool:
+    return all((dest / name).is_file() for name in swagger.FILES)
+
+
 def package_scoring(model_dir: Path, *, max_rows: int, title: str, scoring_dir: Path) -> Path:
     """The app root for `model_dir`: a copy of `scoring_dir` with swagger.json, swagger3.json and swagger3.1.json.
 
     Raises ScoringPackageError when scoring_dir has no score.py or score.py cannot load the model."""
-    dest = state_dir() / "packages" / package_key(model_dir, max_rows=max_rows, title=title, scoring_dir=scoring_dir)
-    if all((dest / name).is_file() for name in swagger.FILES):
+    dest = package_dir(model_dir, max_rows=max_rows, title=title, scoring_dir=scoring_dir)
+    if is_built(dest):
         return dest
     specs = swagger.generate(model_dir, max_rows=max_rows, title=title, scoring_dir=scoring_dir)
     dest.parent.mkdir(parents=True, exist_ok=True)

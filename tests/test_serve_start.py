@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from amlops.serving.endpoint import LocalEndpoint, choose_deployment, parse_model_ref, worker_timeout_s
+from amlops.serving.package import package_scoring
 from amlops.serving.server import PortInUse, ServerStartError, script_error
 from amlops.errors import UsageError
 from amlops.stackfile import load_stack
@@ -70,6 +71,31 @@ def test_serve_init_failure_raises_the_scripts_own_error(state, trained_model_di
         ep.start()
     assert str(err.value) == f"the scoring script failed to start: RuntimeError: cannot load the model: disk on fire (log: {ep.log_path})"
     assert ep.poll() is not None
+
+
+def test_serve_model_score_py_cannot_load_is_the_packagers_usage_error(state, trained_model_dir, tmp_path):
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "MLmodel").write_text("flavors: {}\n")
+    with pytest.raises(UsageError) as packaging:  # what `amlops endpoint swagger` says for it, in this process
+        package_scoring(broken, max_rows=100, title="m:1")
+    ep = LocalEndpoint(load_stack("dev"), broken, workers=1)  # the package is built by gunicorn's master
+    with pytest.raises(UsageError) as served:
+        ep.start()
+    assert str(served.value) == str(packaging.value)
+    assert ep.poll() is not None
+
+
+def test_serve_new_model_is_packaged_by_the_master_not_this_process(state, trained_model_dir):
+    probe = (
+        "import sys; from amlops.serving.endpoint import LocalEndpoint; from amlops.stackfile import load_stack; "
+        f"ep = LocalEndpoint(load_stack('dev'), {str(trained_model_dir)!r}, workers=1); "
+        "heavy = sorted(m for m in ('sklearn', 'pandas', 'skops', 'azureml_inference_server_http') if m in sys.modules); "
+        "ep.start(); print(heavy, sorted(p.name for p in ep.app_root.iterdir() if p.suffix == '.json')); ep.stop()"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, env=os.environ.copy())
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[] ['swagger.json', 'swagger3.1.json', 'swagger3.json']"
 
 
 def test_serve_port_in_use_raises_port_in_use(state, trained_model_dir):

@@ -2,8 +2,8 @@
 
 scoring/score.py runs unchanged under the Azure ML inference server's app (gunicorn sync
 workers); the deployment's worker count, request settings (timeout, concurrency, queue wait),
-body limit and row limit come from the stack; admission (429), key auth and telemetry are
-added in front (amlops.serving.frontdoor).
+body limit and row limit come from the stack; admission (429, amlops.serving.admission), key
+auth and telemetry are added in front (amlops.serving.frontdoor).
 
     with LocalEndpoint(cfg, model_dir) as ep:
         httpx.post(ep.scoring_url, json=payload, headers={"Authorization": f"Bearer {ep.key}"})
@@ -11,7 +11,9 @@ added in front (amlops.serving.frontdoor).
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from pathlib import Path
 
 from amlops.errors import UsageError
@@ -19,10 +21,10 @@ from amlops.paths import SCORING_DIR, state_dir
 from amlops import modelref
 from amlops.deployments import choose_deployment
 from amlops.serving import keys as keys_mod
-from amlops.serving.package import package_scoring
-from amlops.serving.server import GunicornServer, GunicornSpec
-from amlops.serving.settings import Admission, FrontDoorSettings
+from amlops.serving.server import GunicornServer, GunicornSpec, ServerStartError
+from amlops.serving.settings import BUILD_PACKAGE, Admission, FrontDoorSettings
 from amlops.serving.telemetry.localfile import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, telemetry_path
+from infra import scoring_package
 from infra.config import MAX_ROWS_ENV, DeploymentConfig, OnlineConfig, StackConfig
 from infra.monitor_config import TARGET_COLUMN_ENV, DataCollectorConfig
 from amlops.modelmonitor.agent import CollectorAgent
@@ -102,10 +104,12 @@ class LocalEndpoint:
         self.entry_script = entry_script
         if not (self.scoring_dir / entry_script).is_file():
             raise UsageError(f"{self.scoring_dir}: no {entry_script} (the scoring entry script)")
-        # scoring/ plus the swagger generated from this model's signature: what the server runs. Another entry
-        # script (score_multi.py) runs scoring/ as it is, as the group's deployment does (no per-model swagger yet).
+        # scoring/ plus the swagger generated from this model's signature: what the server runs. Its place is
+        # known from content hashes; when not built yet, gunicorn's master builds it (amlops.serving.preload) and
+        # this process never loads the model. Another entry script (score_multi.py) runs scoring/ as it is, as
+        # the group's deployment does (no per-model swagger yet).
         self.app_root = (
-            package_scoring(self.model_dir, max_rows=self.settings.max_rows, title=self.model_ref, scoring_dir=self.scoring_dir)
+            scoring_package.package_dir(self.model_dir, max_rows=self.settings.max_rows, title=self.model_ref, scoring_dir=self.scoring_dir)
             if entry_script == ENTRY_SCRIPT
             else self.scoring_dir
         )
@@ -149,6 +153,13 @@ class LocalEndpoint:
             "SERVICE_NAME": self.endpoint_name,
             **front.to_env(),
         }
+        self._package_error: Path | None = None
+        if entry_script == ENTRY_SCRIPT and not scoring_package.is_built(self.app_root):
+            self._package_error = state / f"package-error-{os.getpid()}-{id(self):x}.txt"
+            env[BUILD_PACKAGE] = json.dumps({
+                "model_dir": str(self.model_dir), "max_rows": self.settings.max_rows, "title": self.model_ref,
+                "scoring_dir": str(self.scoring_dir), "error_file": str(self._package_error),
+            })
         spec = GunicornSpec(
             app=WSGI_APP,
             env=env,
@@ -206,8 +217,12 @@ class LocalEndpoint:
             self._server.spec.env.update(self.collector.start().env)
         try:
             self._server.start()
-        except BaseException:
+        except BaseException as exc:
             self._stop_collector()
+            if isinstance(exc, ServerStartError) and self._package_error is not None and self._package_error.is_file():
+                message = self._package_error.read_text()
+                self._package_error.unlink()
+                raise UsageError(message) from None  # a model score.py cannot load, as amlops.serving.package says
             raise
         return self
 

@@ -1,13 +1,14 @@
 """gunicorn's config module for `amlops serve` (`--config python:amlops.serving.preload`): what the
 master does before and while it runs the workers.
 
-It imports, once, the libraries every worker then needs, before it forks them. Without that each
-worker imports numpy, scikit-learn and scipy (through skops.io, which score.py's init() loads the
-model with), Flask and the OpenTelemetry SDK on its own, all at once on a machine of a few cores;
-forked after the master imported them, the workers share them copy-on-write and init() only loads
-the model. Nothing here runs score.py or configures logging: init() still runs in every worker, as
-in Azure. The imports are the model-independent ones: skops imports the estimator's own modules
-when init() loads it.
+It builds the scoring package of a model not served before (`build_package`: the specs are
+generated from the model, which score.py's own load() reads), then imports, once, the libraries
+every worker then needs, before it forks them. Without that each worker imports numpy,
+scikit-learn and scipy (through skops.io, which score.py's init() loads the model with), Flask
+and the OpenTelemetry SDK on its own, all at once on a machine of a few cores; forked after the
+master imported them, the workers share them copy-on-write and init() only loads the model.
+init() still runs in every worker, as in Azure, never here. The imports are the
+model-independent ones: skops imports the estimator's own modules when init() loads it.
 
 With admission on (the front door's settings carry it), the master also runs the admission's
 dispatcher (amlops.serving.admission): started before the first fork, told which worker slot each
@@ -19,16 +20,43 @@ Hooks as documented: https://docs.gunicorn.org/en/stable/settings.html#server-ho
 from __future__ import annotations
 
 import importlib
+import json
 import os
+from pathlib import Path
+
+from amlops.serving.settings import BUILD_PACKAGE
 
 SHARED = ("numpy", "skops.io", "flask", "opentelemetry.sdk.trace", "amlops.serving.frontdoor", "amlops.serving.telemetry.wiring")
 """What a worker of `amlops serve` imports before and in init(), whatever the model."""
 
 
+PACKAGE_ERROR_EXIT = 3
+"""The master's exit code when the scoring package cannot be built (its message is in the spec's error file)."""
+
+
 def on_starting(server) -> None:  # noqa: ARG001  (gunicorn's hook: the Arbiter)
     """gunicorn calls this in the master before it starts the workers."""
+    build = os.environ.get(BUILD_PACKAGE)
+    if build:
+        build_package(json.loads(build))
     for name in SHARED:
         importlib.import_module(name)
+
+
+def build_package(spec: dict) -> None:
+    """Build the scoring package of a model not served before (infra.scoring_package: it loads the model
+    to generate the specs). Done here rather than in `amlops serve`'s own process, which then never
+    imports scikit-learn, pandas or the inference server: the master needs most of them anyway."""
+    from infra import scoring_package
+    from infra.errors import ScoringPackageError
+
+    try:
+        scoring_package.package_scoring(
+            Path(spec["model_dir"]), max_rows=spec["max_rows"], title=spec["title"], scoring_dir=Path(spec["scoring_dir"]),
+        )
+    except ScoringPackageError as exc:
+        Path(spec["error_file"]).write_text(str(exc))
+        raise SystemExit(PACKAGE_ERROR_EXIT) from None
 
 
 def when_ready(server) -> None:

@@ -21,6 +21,8 @@ MODEL = "AMLOPS_SERVE_MODEL"
 MAX_CONCURRENT = "AMLOPS_SERVE_MAX_CONCURRENT_REQUESTS_PER_INSTANCE"
 MAX_QUEUE_WAIT_MS = "AMLOPS_SERVE_MAX_QUEUE_WAIT_MS"
 WORKERS = "AMLOPS_SERVE_WORKERS"
+BUILD_PACKAGE = "AMLOPS_SERVE_BUILD_PACKAGE"
+"""JSON: the scoring package the gunicorn master builds before it forks the workers (amlops.serving.preload), when not yet built."""
 LISTENER_FD = "AMLOPS_SERVE_LISTENER_FD"
 """A copy of the listening socket's descriptor, set by GunicornServer (the admission's dispatcher accepts on it)."""
 
