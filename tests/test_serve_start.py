@@ -70,7 +70,7 @@ def test_serve_init_failure_raises_the_scripts_own_error(state, trained_model_di
     with pytest.raises(ServerStartError) as err:
         ep.start()
     assert str(err.value) == f"the scoring script failed to start: RuntimeError: cannot load the model: disk on fire (log: {ep.log_path})"
-    assert ep.poll() is not None
+    assert ep.poll() not in (None, 0)  # gunicorn's halt status survives the master's quick exit (amlops.serving.preload)
 
 
 def test_serve_model_score_py_cannot_load_is_the_packagers_usage_error(state, trained_model_dir, tmp_path):
