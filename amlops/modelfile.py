@@ -142,3 +142,18 @@ def columns(model_dir: Path, estimator: object | None = None) -> list[Column]:
             f"{model_dir}: no column names: no column signature in MLmodel and the model was fitted without feature names"
         )
     return [Column(str(n), "double") for n in names]
+
+
+def example_row(model_dir: Path) -> list:
+    """One row the model takes, for a `try:` line: the first row of its saved input example (MLflow's
+    input_example.json, split orient), else 0 for each input column."""
+    import json
+
+    path = model_dir / "input_example.json"
+    try:
+        doc = json.loads(path.read_text())
+        if isinstance(doc, dict) and isinstance(doc.get("data"), list) and doc["data"] and isinstance(doc["data"][0], list):
+            return list(doc["data"][0])
+    except (OSError, ValueError):
+        pass
+    return [0 for _ in columns(model_dir)]

@@ -10,11 +10,20 @@ ROOT = Path(__file__).resolve().parent.parent
 """The repository root (amlops is installed editable, so this is the checkout)."""
 
 STACKS_DIR = ROOT / "stacks"
+STACKS_ENV = "AMLOPS_STACKS_DIR"
+"""Overrides the folder the CLI's local commands read stack files from (tests point it at a copy)."""
 SCORING_DIR = ROOT / "scoring"
 BATCH_DIR = ROOT / "batch"
 
 STATE_ENV = model_source.STATE_ENV
 """Overrides the state folder (tests point it at a temporary folder)."""
+
+
+def stacks_dir() -> Path:
+    """The folder of the stack files the local commands read: AMLOPS_STACKS_DIR, else stacks/ in the checkout."""
+    import os
+
+    return Path(os.environ[STACKS_ENV]) if os.environ.get(STACKS_ENV) else STACKS_DIR
 
 
 def state_dir() -> Path:

@@ -27,6 +27,7 @@ from amlops.registry import ModelVersion
 from amlops.stackedit import StackEditor
 from amlops.stackfile import load_stack, stack_path
 from infra.config import PROJECT, StackConfig
+from infra.errors import EndpointChoiceError
 
 log = logging.getLogger(__name__)
 
@@ -74,24 +75,39 @@ def stack_history(repo: Path, stack: str, ref: str = "HEAD") -> list[tuple[str, 
     return [(commit, git("show", f"{commit}:{rel}").stdout) for commit in done.stdout.split()]
 
 
-def find_canary(history: list[tuple[str, str]], version: int) -> Canary | None:
-    """The newest revision in which a deployment serving `version` took 1-99% of live traffic."""
+def _online_sections(config: Mapping[str, Any], name: str | None) -> list[tuple[Mapping[str, Any], int]]:
+    """(online section, pinned version) of each model a stack file revision serves as `name`, in either form:
+    `amlops:models` entries with that name, or the single-model form's `amlops:online` and `amlops:model`."""
+    found = []
+    models = config.get(f"{PROJECT}:models")
+    for entry in (models.values() if isinstance(models, Mapping) else ()):
+        if isinstance(entry, Mapping) and (name is None or entry.get("name") == name):
+            found.append((entry.get("online") or {}, int(entry.get("version") or 0)))
+    if f"{PROJECT}:online" in config:  # one model: the revision's pin is the one it served
+        found.append((config.get(f"{PROJECT}:online") or {}, int((config.get(f"{PROJECT}:model") or {}).get("version") or 0)))
+    return found
+
+
+def find_canary(history: list[tuple[str, str]], version: int, name: str | None = None) -> Canary | None:
+    """The newest revision in which a deployment serving `version` (of model `name`, when the revision
+    declares several models) took 1-99% of live traffic."""
     import yaml
 
     for commit, text in history:
         try:
             config = (yaml.safe_load(text) or {}).get("config") or {}
-            online = config.get(f"{PROJECT}:online") or {}
-            default = int((config.get(f"{PROJECT}:model") or {}).get("version") or 0)
-            deployments = online.get("deployments") or {}
-            traffic = online.get("traffic") or {}
+            sections = [(online.get("deployments") or {}, online.get("traffic") or {}, default) for online, default in _online_sections(config, name)]
         except (yaml.YAMLError, AttributeError, TypeError, ValueError):
             continue  # an unreadable old revision proves nothing
-        for name, settings in deployments.items():
-            served = int((settings or {}).get("modelVersion") or default)
-            share = traffic.get(name) or 0
-            if served == version and isinstance(share, int) and 0 < share < 100:
-                return Canary(commit, name, share)
+        for deployments, traffic, default in sections:
+            try:
+                for dep, settings in deployments.items():
+                    served = int((settings or {}).get("modelVersion") or default)
+                    share = traffic.get(dep) or 0
+                    if served == version and isinstance(share, int) and 0 < share < 100:
+                        return Canary(commit, dep, share)
+            except (AttributeError, TypeError, ValueError):
+                continue
     return None
 
 
@@ -99,7 +115,7 @@ def check_canary(
     stack: str, name: str, version: int, history: list[tuple[str, str]], override: str | None
 ) -> str:
     """The action line that justifies --finish in a stack that requires a canary; raises CanaryRequired."""
-    found = find_canary(history, version)
+    found = find_canary(history, version, name)
     if found is not None:
         return f"canary: {found.deployment} served {name}:{version} at {found.percent}% of live traffic in {found.commit[:12]}"
     if override is not None and override.strip():
@@ -164,6 +180,29 @@ def _plain(node: Any) -> Any:
     if isinstance(node, list):
         return [_plain(v) for v in node]
     return node
+
+
+def serving_key(cfg: StackConfig, stack: str, name: str, endpoint: str | None = None) -> str:
+    """The key of the stack's model registered as `name`: the one `--endpoint` names (an endpoint name or model
+    key), else the only model of that name; a UsageError naming the stack's models otherwise."""
+    served = {k: m for k, m in cfg.models.items() if m.name == name}
+    listing = "; ".join(f"{k}: {m.name} ({', '.join(m.endpoint_names())})" for k, m in cfg.models.items())
+    if endpoint is not None:
+        try:
+            key, m = cfg.select(endpoint)
+        except EndpointChoiceError as exc:
+            raise UsageError(f"stack {stack}: {exc}") from None
+        if m.name != name:
+            raise UsageError(f"stack {stack}: --endpoint {endpoint} serves model {m.name!r}, not {name!r} (models: {listing})")
+        return key
+    if not served and len(cfg.models) == 1:
+        only = next(iter(cfg.models.values())).name
+        raise UsageError(f"stack {stack} serves model {only!r}, not {name!r}; promote {only}:VERSION")
+    if not served:
+        raise UsageError(f"stack {stack} serves no model {name!r} (models: {listing}); promote one of those names")
+    if len(served) > 1:
+        raise UsageError(f"stack {stack} serves {name!r} as {len(served)} models ({', '.join(served)}); choose one with --endpoint")
+    return next(iter(served))
 
 
 def candidate_deployment(cfg: StackConfig, version: int) -> str | None:
@@ -291,6 +330,7 @@ def promote(
     finish: bool = False,
     history: list[tuple[str, str]] | None = None,
     override_canary: str | None = None,
+    endpoint: str | None = None,
 ) -> Promotion:
     """Gate the candidate, then edit `stacks_dir/Pulumi.<stack>.yaml` (validated, comments kept) and save it.
 
@@ -304,16 +344,21 @@ def promote(
     if mirror is not None and not 0 <= mirror <= MAX_MIRROR:
         raise UsageError(f"--mirror must be a percent 0-{MAX_MIRROR}, got {mirror}")
     path = stack_path(stack, stacks_dir)
-    cfg = load_stack(stack, stacks_dir)
-    if name != cfg.model.name:
-        raise UsageError(f"stack {stack} serves model {cfg.model.name!r}, not {name!r}; promote {cfg.model.name}:VERSION")
+    whole = load_stack(stack, stacks_dir)
+    key = serving_key(whole, stack, name, endpoint)
+    cfg = whole.narrow(key)
+    if cfg.model.online is None:
+        raise UsageError(
+            f"stack {stack}: model {key!r} ({name}) has no online endpoint to roll out on; its batch endpoint serves "
+            f"{PROJECT}:models.{key}.version: set that to {version} (the promotion gate is for online deployments)"
+        )
     gate = check_gate(registry, cfg, name, version)
     actions: list[str] = []
     if finish and cfg.promotion.require_canary:
         if history is None:
             history = stack_history(stacks_dir.parent, stack)
         actions.append(check_canary(stack, name, version, history, override_canary))
-    editor = StackEditor(path)
+    editor = StackEditor(path).focus(None if whole.single_form else key)
     edit = _Edit(editor, actions)
     deployment = candidate_deployment(cfg, version)
     live = live_deployment(cfg, exclude={deployment} if deployment else set())
@@ -333,7 +378,7 @@ def promote(
         edit.set_share("traffic", deployment, 100)
         editor.delete("online", "deployments", deployment, "modelVersion")
         editor.set("model", "version", value=version)
-        actions.append(f"{deployment} takes 100% of live traffic; amlops:model.version is {version}")
+        actions.append(f"{deployment} takes 100% of live traffic; {editor.key('model', 'version')} is {version}")
     promotion = Promotion(stack, path, gate, deployment, before=editor.original, actions=actions)
     if editor.text() == editor.original:
         promotion.after = editor.original

@@ -7,13 +7,15 @@ from typing import Any
 
 import yaml
 
-from amlops.errors import StackNotFound
-from amlops.paths import ROOT, STACKS_DIR
+from amlops.errors import StackNotFound, UsageError
+from amlops import paths
+from amlops.paths import ROOT
 from infra.config import PROJECT, ConfigError, Problem, StackConfig, parse_config
 
 
-def stack_path(stack: str, stacks_dir: Path = STACKS_DIR) -> Path:
-    """The stack file for `stack`; raises StackNotFound listing the stacks there are."""
+def stack_path(stack: str, stacks_dir: Path | None = None) -> Path:
+    """The stack file for `stack` (in `stacks_dir`, default amlops.paths.stacks_dir()); raises StackNotFound listing the stacks there are."""
+    stacks_dir = stacks_dir or paths.stacks_dir()
     path = stacks_dir / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stacks_dir.glob("Pulumi.*.yaml"))
@@ -51,7 +53,24 @@ def project_keys(config: dict[str, Any]) -> dict[str, Any]:
     return {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
 
 
-def load_stack(stack: str, stacks_dir: Path = STACKS_DIR) -> StackConfig:
+def load_stack(stack: str, stacks_dir: Path | None = None) -> StackConfig:
     """Validate a stack's config; raises ConfigError naming the file and every bad key."""
     path = stack_path(stack, stacks_dir)
     return parse_config(raw_config(path), source=_display(path))
+
+
+def load_endpoint(stack: str, endpoint: str | None, stacks_dir: Path | None = None) -> StackConfig:
+    """The stack narrowed to the model behind `--endpoint` (a base name from the stack file or a model key;
+    None: the stack's only model). A choice the stack cannot make is a UsageError listing its endpoints."""
+    from infra.config import EndpointChoiceError
+
+    cfg = load_stack(stack) if stacks_dir is None else load_stack(stack, stacks_dir)
+    try:
+        return cfg.narrow(endpoint)
+    except EndpointChoiceError as exc:
+        raise UsageError(f"stack {stack}: {exc}") from None
+
+
+def endpoint_flag(cfg: StackConfig) -> str:
+    """` --endpoint <key>` when the stack file serves several models (for the commands a message suggests), else ""."""
+    return "" if cfg.single_form else f" --endpoint {cfg.key}"

@@ -29,7 +29,7 @@ from infra.model_source import ModelSourceError, resolve
 from infra.multi_model import combine
 from infra.multi_model_asset import CombinedModel, CombinedModelArgs
 from infra.monitoring import AlertTarget, Monitoring, MonitoringArgs
-from infra.naming import derive_names, endpoint_name
+from infra.naming import MONITORING_COMPONENT, derive_names, endpoint_name
 from infra.network import PrivateNetwork, PrivateNetworkArgs
 from infra.online_endpoint import KubernetesTarget, OnlineEndpoint, OnlineEndpointArgs
 from infra.schedule import BatchSchedule, BatchScheduleArgs
@@ -113,15 +113,19 @@ class Served:
 
 
 def declare_online(
-    s: Shared, name: str, online: OnlineConfig, *, model_ids: dict[str, Any], code_ids: dict[str, Any], scoring_script: str = "score.py"
+    s: Shared, name: str, online: OnlineConfig, *, model_ids: dict[str, Any], code_ids: dict[str, Any], model_name: str,
+    scoring_script: str = "score.py", names_from: str | None = None, opts: pulumi.ResourceOptions | None = None,
 ) -> OnlineEndpoint:
-    """One online endpoint (a model's or a group's) with its deployments' models and scoring code."""
+    """One online endpoint (a model's or a group's) with its deployments' models and scoring code; `names_from`
+    and `opts`: a migrated model's old name for its Azure names and its alias (declare_model)."""
     cfg = s.cfg
     return OnlineEndpoint(
         name,
         OnlineEndpointArgs(
             settings=online,
             endpoint_name=endpoint_name(online.endpoint_name, s.names.suffix),
+            model_name=model_name,
+            names_from=names_from,
             model_ids=model_ids,
             code_ids=code_ids,
             scoring_script=scoring_script,
@@ -138,6 +142,7 @@ def declare_online(
             tags=dict(cfg.tags),
             **s.run_scope,
         ),
+        opts,
     )
 
 
@@ -145,6 +150,11 @@ def declare_model(s: Shared, key: str, m: ModelConfig, files: tuple[ModelFiles, 
     """One model's resources, each named `<key>-<role>` (plain `<role>` in a single-model stack file):
     its model versions, its packaged scoring code, its online endpoint and its batch endpoint (and schedule)."""
     cfg, ws, label = s.cfg, s.ws, s.cfg.label(key)
+
+    def opts(role: str) -> pulumi.ResourceOptions | None:
+        """A migrated model's component keeps its single-model URN (its children follow through Pulumi's alias inheritance)."""
+        return pulumi.ResourceOptions(aliases=[pulumi.Alias(name=role)]) if cfg.migrated(key) else None
+
     model = ModelAsset(
         f"{label}model",
         ModelAssetArgs(
@@ -155,6 +165,7 @@ def declare_model(s: Shared, key: str, m: ModelConfig, files: tuple[ModelFiles, 
             **s.scope,
             **({} if m.azureml_registry else s.upload),
         ),
+        opts("model"),
     )
     scoring = online = batch = None
     if m.online is not None:
@@ -166,7 +177,7 @@ def declare_model(s: Shared, key: str, m: ModelConfig, files: tuple[ModelFiles, 
         scoring = CodeAsset(
             f"{label}scoring-code",
             CodeAssetArgs(
-                asset_name=f"{cfg.prefix}-{label}scoring",
+                asset_name=f"{cfg.prefix}-{cfg.asset_label(key)}scoring",
                 folder=codes[0].folder,
                 variants={c.label: c.folder for c in codes[1:]},
                 entry_scripts=("score.py",),
@@ -174,6 +185,7 @@ def declare_model(s: Shared, key: str, m: ModelConfig, files: tuple[ModelFiles, 
                 **s.scope,
                 **s.upload,
             ),
+            opts("scoring-code"),
         )
         scoring_ids = {codes[0].label: scoring.code_id, **scoring.variant_ids}
         online = declare_online(
@@ -182,6 +194,9 @@ def declare_model(s: Shared, key: str, m: ModelConfig, files: tuple[ModelFiles, 
             m.online,
             model_ids={d: model.asset_ids[m.deployment_model_version(d)] for d in m.online.deployments},
             code_ids={d: scoring_ids[c.label] for c in codes for d in c.deployments},
+            model_name=m.name,
+            names_from="online" if cfg.migrated(key) else None,
+            opts=opts("online"),
         )
     if m.batch is not None:
         batch = BatchEndpoint(
@@ -198,6 +213,7 @@ def declare_model(s: Shared, key: str, m: ModelConfig, files: tuple[ModelFiles, 
                 tags=dict(cfg.tags),
                 **s.run_scope,
             ),
+            opts("batch"),
         )
         if m.batch.schedule is not None:
             # A scheduled run is a pipeline job with the batch deployment's script, code, environment, model,
@@ -215,6 +231,7 @@ def declare_model(s: Shared, key: str, m: ModelConfig, files: tuple[ModelFiles, 
                     tags=dict(cfg.tags),
                     **s.run_scope,
                 ),
+                opts("batch-schedule"),
             )
     return Served(model, scoring, online, batch)
 
@@ -278,6 +295,7 @@ def declare_group(s: Shared, key: str, g: MultiModelConfig, files: dict[str, tup
         g.online,
         model_ids={d: model.asset_id for d in g.online.deployments},
         code_ids={d: scoring.code_id for d in g.online.deployments},
+        model_name=" + ".join(cfg.models[member].name for member in g.models),
         scoring_script="score_multi.py",
     )
     return ServedGroup(model, scoring, online)
@@ -407,13 +425,23 @@ def main() -> None:
         served = {key: declare_model(shared, key, m, files[key]) for key, m in cfg.models.items() if m.online or m.batch}
         groups = {key: declare_group(shared, key, g, files) for key, g in cfg.multi_model.items()}
         targets = tuple(
-            AlertTarget(cfg.label(key).rstrip("-"), s.online.endpoint_id, m.online.alerts or cfg.monitoring.alerts)
+            AlertTarget(
+                cfg.label(key).rstrip("-"),
+                s.online.endpoint_id,
+                m.online.alerts or cfg.monitoring.alerts,
+                endpoint_name(m.online.endpoint_name, names.suffix),
+                keep_names=cfg.migrated(key),
+            )
             for key, m in cfg.models.items()
             if key in served and (s := served[key]).online is not None and m.online is not None
-        ) + tuple(AlertTarget(key, s.online.endpoint_id, cfg.multi_model[key].online.alerts or cfg.monitoring.alerts) for key, s in groups.items())
+        ) + tuple(
+            AlertTarget(key, s.online.endpoint_id, g.online.alerts or cfg.monitoring.alerts, endpoint_name(g.online.endpoint_name, names.suffix))
+            for key, s in groups.items()
+            if (g := cfg.multi_model[key])
+        )
         if cfg.monitoring.alerts_enabled and ws.app_insights_id is not None and cfg.monitoring.action_group_email and targets:
             Monitoring(
-                "monitoring",
+                MONITORING_COMPONENT,
                 MonitoringArgs(
                     email=cfg.monitoring.action_group_email,
                     targets=targets,

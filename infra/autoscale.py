@@ -42,6 +42,9 @@ class AutoscaleArgs:
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on the setting (default none)."""
 
+    setting_name: str | None = None
+    """The autoscale setting's Azure name (default: the component's name); a renamed component keeps its old one."""
+
     def validate(self) -> None:
         if not self.deployment_name:
             raise InvalidArgs("Autoscale", "deployment_name", "must name the deployment, got ''")
@@ -99,7 +102,7 @@ class Autoscale(pulumi.ComponentResource):
         gt, lt = monitor.ComparisonOperationType.GREATER_THAN, monitor.ComparisonOperationType.LESS_THAN
         setting = monitor.AutoscaleSetting(
             f"{name}-setting",
-            autoscale_setting_name=name,
+            autoscale_setting_name=args.setting_name or name,
             resource_group_name=args.resource_group_name,
             location=args.location,
             tags=args.tags,

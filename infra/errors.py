@@ -55,3 +55,28 @@ class ConfigError(Exception):
 
     def render(self) -> str:
         return "\n".join(f"{self.source}: {p.key()}: {p.message}" for p in self.problems)
+
+
+class EndpointChoiceError(ValueError):
+    """A command needs one model of the stack and the stack (or --endpoint) does not name exactly one."""
+
+
+class AmbiguousModel(EndpointChoiceError):
+    """The stack serves several models and the command was not told which."""
+
+    def __init__(self, choices: list[str]):
+        super().__init__(f"the stack serves {len(choices)} models; choose one with --endpoint: {'; '.join(choices)}")
+
+
+class UnknownEndpoint(EndpointChoiceError):
+    """--endpoint names no endpoint or model key of the stack."""
+
+    def __init__(self, endpoint: str, choices: list[str]):
+        super().__init__(f"--endpoint {endpoint!r} names no endpoint of the stack (models: {'; '.join(choices)})")
+
+
+class MissingEndpoint(EndpointChoiceError):
+    """The chosen model has no endpoint of the kind the command needs."""
+
+    def __init__(self, key: str, kind: str):
+        super().__init__(f"model {key!r} declares no {kind} endpoint (amlops:models.{key}.{kind})")

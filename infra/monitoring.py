@@ -1,4 +1,5 @@
-"""Alerts for the online endpoint: an e-mail action group, metric alerts and the book's rejected-loans query."""
+"""Alerts for the online endpoints: one e-mail action group, and per endpoint metric alerts and the book's
+rejected-loans query over that endpoint's trace lines."""
 
 from __future__ import annotations
 
@@ -16,11 +17,16 @@ REJECTED_LOG_LINE = "scored %d rows, %d rejected"
 """The trace line score.py writes once per scored request (rejected = rows predicted 0)."""
 REJECTED_LOANS_QUERY = r"""traces
 | where message startswith "scored "
+| where tostring(customDimensions.endpoint) == "{endpoint}"
 | extend rejected = toint(extract(@"^scored [0-9]+ rows, ([0-9]+) rejected$", 1, message))
 | where isnotnull(rejected)
 | project timestamp, rejected"""
-"""One row per `scored N rows, M rejected` trace with M as `rejected`; the rule sums it (Total) over
-its 30-minute window. The timestamp stays: the alert service bins the rows by it, so the query
+"""One row per `scored N rows, M rejected` trace of one endpoint with M as `rejected`; the rule sums it
+(Total) over its 30-minute window. `{endpoint}`: the endpoint's Azure name, which score.py logs as the
+trace's `endpoint` custom dimension (the App Insights handler of the inference server, opencensus'
+AzureLogHandler, sends `extra={"custom_dimensions": {...}}` as customDimensions:
+https://pypi.org/project/opencensus-ext-azure/ "custom_dimensions"; the server logs its own this way in
+azureml_inference_server_http/server/appinsights_client.py), so two endpoints never count each other's rejections. The timestamp stays: the alert service bins the rows by it, so the query
 must not summarize it away."""
 FAILED_REQUESTS_WINDOW_MINUTES = 5
 """RequestsPerMinute supports only the Average aggregation: "N failed requests in 5 minutes" is an
@@ -33,6 +39,18 @@ class AlertTarget:
     label: str
     endpoint_id: pulumi.Input[str]
     alerts: AlertsConfig
+    endpoint_name: str
+    """The endpoint's Azure name: its rejected-loans query counts only its own trace lines."""
+    keep_names: bool = False
+    """The model a single-model stack migrated to `models:` (StackConfig.migrated): its rules keep their old Azure
+    names (`monitoring-latency`, …) and Pulumi URNs (an alias), so migrating replaces none of them."""
+
+
+def rejected_loans_query(endpoint_name: str) -> str:
+    """The rejected-loans query for one endpoint (REJECTED_LOANS_QUERY with its name)."""
+    if '"' in endpoint_name or "\\" in endpoint_name:
+        raise InvalidArgs("Monitoring", "targets", f"endpoint names are letters, digits and hyphens, got {endpoint_name!r}")
+    return REJECTED_LOANS_QUERY.replace("{endpoint}", endpoint_name)
 
 
 @dataclass(frozen=True)
@@ -53,7 +71,6 @@ class MonitoringArgs:
     """The action group's name (1-260 characters)."""
     action_group_short_name: str
     """Its short name, shown in e-mails (1-12 characters)."""
-    rejected_loans_query: str = REJECTED_LOANS_QUERY
     """The KQL that yields `timestamp` and a `rejected` column per row (default: score.py's trace lines)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on every resource (default none)."""
@@ -97,20 +114,30 @@ class Monitoring(pulumi.ComponentResource):
             opts=child,
         )
         for target in args.targets:
-            self._alerts(f"{name}-{target.label}" if target.label else name, target, group.id, args, child)
+            self._alerts(name, target, group.id, args, child)
         self.action_group_id = group.id
         self.register_outputs({"actionGroupId": self.action_group_id})
 
-    def _alerts(self, name: str, target: AlertTarget, group_id: pulumi.Output[str], args: MonitoringArgs, child: pulumi.ResourceOptions) -> None:
-        """The alert rules of one endpoint, named `<name>-<role>`."""
+    def _alerts(self, base: str, target: AlertTarget, group_id: pulumi.Output[str], args: MonitoringArgs, child: pulumi.ResourceOptions) -> None:
+        """The alert rules of one endpoint, named `<base>-<label>-<role>` (`<base>-<role>` without a label)."""
         a = target.alerts
+        name = f"{base}-{target.label}" if target.label else base
+        plain = target.keep_names and name != base
+
+        def rule(role: str) -> tuple[str, str, pulumi.ResourceOptions]:
+            """(Pulumi name, Azure rule name, options): a migrated model's rules keep their old name and URN."""
+            if not plain:
+                return f"{name}-{role}", f"{name}-{role}", child
+            return f"{name}-{role}", f"{base}-{role}", pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{base}-{role}")]))
+
         common = {"resource_group_name": args.resource_group_name, "tags": args.tags}
         actions = [monitor.MetricAlertActionArgs(action_group_id=group_id)]
 
         def metric_alert(role: str, description: str, criterion: monitor.MetricCriteriaArgs, severity: int) -> None:
+            resource, rule_name, opts = rule(role)
             monitor.MetricAlert(
-                f"{name}-{role}",
-                rule_name=f"{name}-{role}",
+                resource,
+                rule_name=rule_name,
                 description=description,
                 severity=severity,
                 enabled=True,
@@ -123,7 +150,7 @@ class Monitoring(pulumi.ComponentResource):
                 ),
                 actions=actions,
                 **common,
-                opts=child,
+                opts=opts,
             )
 
         metric_alert(
@@ -157,9 +184,10 @@ class Monitoring(pulumi.ComponentResource):
             ),
             severity=1,
         )
+        resource, rule_name, opts = rule("rejected-loans")
         monitor.ScheduledQueryRule(
-            f"{name}-rejected-loans",
-            rule_name=f"{name}-rejected-loans",
+            resource,
+            rule_name=rule_name,
             description=f"more than {a.rejected_loans} rejected loans in 30 minutes (the book's Kusto alert)",
             display_name="rejected loans",
             kind=monitor.Kind.LOG_ALERT,
@@ -172,7 +200,7 @@ class Monitoring(pulumi.ComponentResource):
             criteria=monitor.ScheduledQueryRuleCriteriaArgs(
                 all_of=[
                     monitor.ConditionArgs(
-                        query=args.rejected_loans_query,
+                        query=rejected_loans_query(target.endpoint_name),
                         time_aggregation=monitor.TimeAggregation.TOTAL,
                         metric_measure_column="rejected",
                         # monitor.ConditionOperator ("gt") is another monitor API's enum under the same name; the
@@ -187,5 +215,5 @@ class Monitoring(pulumi.ComponentResource):
             ),
             actions=monitor.ActionsArgs(action_groups=[group_id]),
             **common,
-            opts=child,
+            opts=opts,
         )

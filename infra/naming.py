@@ -108,3 +108,13 @@ def derive_names(project: str, stack: str, prefix: str, scope: str = "") -> Reso
         private_endpoint_prefix=_fit(f"pe-{base}", suffix, 54, "-"),  # + "-<target>" (at most 10): 2-64
         suffix=suffix,
     )
+
+
+MODEL_COMPONENTS: tuple[str, ...] = ("model", "models", "scoring-code", "online", "batch", "batch-schedule")
+"""The top-level components the program declares for each model, named `<key>-<role>` (plain `<role>` in a
+single-model stack file), and for each amlops:multiModel group (`<key>-models`, its combined model asset, and the
+same scoring-code and online roles); every resource under one of them belongs to that model or group. `amlops plan|diff|check`
+group what they show by these names (amlops/plan/groups.py)."""
+MONITORING_COMPONENT = "monitoring"
+"""The shared alerting component: its action group is shared; each endpoint's alert rules are named
+`monitoring-<key>-<alert>` (plain `monitoring-<alert>` in a single-model stack file)."""

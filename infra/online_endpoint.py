@@ -8,7 +8,7 @@ import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
 from infra.autoscale import Autoscale, AutoscaleArgs
-from infra.config import MAX_ROWS_ENV, DeploymentConfig, OnlineConfig, ProbeSettings
+from infra.config import ENDPOINT_ENV, MAX_ROWS_ENV, DeploymentConfig, OnlineConfig, ProbeSettings
 from infra.durations import iso_ms, iso_seconds
 from infra.errors import InvalidArgs
 from infra.naming import is_endpoint_name
@@ -54,6 +54,11 @@ class OnlineEndpointArgs:
     """The stack's name suffix (role assignment GUIDs)."""
     assets_container_id: pulumi.Input[str]
     """The asset container the deployments' model and code come from: the endpoint identity reads it."""
+    model_name: str = ""
+    """The registered model it serves (its name goes into the endpoint's description)."""
+    names_from: str | None = None
+    """The component name its Azure names derive from where they come from a Pulumi name (role assignment GUIDs,
+    autoscale settings); default its own. A model migrated to `amlops:models` keeps its single-model name here."""
     scoring_script: str = "score.py"
     """The entry script inside the code asset (default score.py)."""
     kubernetes: KubernetesTarget | None = None
@@ -63,6 +68,8 @@ class OnlineEndpointArgs:
 
     def validate(self) -> None:
         s = self.settings
+        if not self.model_name:
+            raise InvalidArgs("OnlineEndpoint", "model_name", "is required: the endpoint's description names the model it serves")
         if not is_endpoint_name(self.endpoint_name):
             raise InvalidArgs(
                 "OnlineEndpoint", "endpoint_name", f"must be 3-32 letters, digits or hyphens, starting with a letter, got {self.endpoint_name!r}"
@@ -92,9 +99,10 @@ def _probe(p: ProbeSettings) -> ml.ProbeSettingsArgs:
     )
 
 
-def deployment_environment(d: DeploymentConfig) -> dict[str, str]:
-    """The scoring container's variables: the row limit and worker count, then the configured ones."""
+def deployment_environment(d: DeploymentConfig, endpoint_name: str) -> dict[str, str]:
+    """The scoring container's variables: the endpoint's name, the row limit and worker count, then the configured ones."""
     return {
+        ENDPOINT_ENV: endpoint_name,
         MAX_ROWS_ENV: str(d.request_settings.max_rows),
         WORKER_COUNT_ENV: str(d.worker_count),
         **d.environment_variables,
@@ -118,7 +126,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
         super().__init__("amlops:online_endpoint:OnlineEndpoint", name, None, opts)
         s = args.settings
         scope = {"resource_group_name": args.resource_group_name, "workspace_name": args.workspace_name}
-        description = f"the loans model, {s.target} online endpoint"
+        description = f"model {args.model_name}, {s.target} online endpoint"
         endpoint = ml.OnlineEndpoint(
             f"{name}-endpoint",
             endpoint_name=args.endpoint_name,
@@ -142,6 +150,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
             RoleAssignmentsArgs(
                 subscription_id=str(args.subscription_id),
                 stack_suffix=args.stack_suffix,
+                names_from=f"{args.names_from}-roles" if args.names_from else None,
                 grants={
                     "assets-read": RoleGrant(
                         "Storage Blob Data Reader", principal_id, args.assets_container_id,
@@ -195,6 +204,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                         location=args.location,
                         settings=s.autoscale,
                         tags=args.tags,
+                        setting_name=f"{args.names_from}-{dep_name}-autoscale" if args.names_from else None,
                     ),
                     opts=pulumi.ResourceOptions(parent=self),
                 )
@@ -221,7 +231,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
             model=model_id,
             code_configuration=ml.CodeConfigurationArgs(code_id=code_id, scoring_script=args.scoring_script),
             environment_id=args.environment_id,
-            environment_variables=deployment_environment(d),
+            environment_variables=deployment_environment(d, args.endpoint_name),
             app_insights_enabled=d.app_insights_enabled,
             request_settings=ml.OnlineRequestSettingsArgs(
                 request_timeout=iso_ms(d.request_settings.request_timeout_ms),

@@ -78,6 +78,9 @@ class RoleAssignmentsArgs:
     """The stack's name suffix (infra.naming): the assignment GUIDs differ per stack and subscription."""
     grants: dict[str, RoleGrant]
     """By a short kebab-case role name (`compute-acr-pull`); each becomes `<component>-<role name>`."""
+    names_from: str | None = None
+    """The component name the assignment GUIDs derive from (default: its own); a renamed component keeps its
+    old one here, so its assignments keep their Azure names (a role assignment's name cannot change)."""
 
     def validate(self) -> None:
         if not self.subscription_id:
@@ -104,7 +107,7 @@ class RoleAssignments(pulumi.ComponentResource):
             resource_name = f"{name}-{key}"
             assignment = authorization.RoleAssignment(
                 resource_name,
-                role_assignment_name=assignment_name(args.stack_suffix, resource_name),
+                role_assignment_name=assignment_name(args.stack_suffix, f"{args.names_from or name}-{key}"),
                 role_definition_id=role_definition_id(args.subscription_id, grant.role),
                 principal_id=grant.principal_id,
                 principal_type=grant.principal_type,

@@ -39,6 +39,9 @@ MODEL_DIR_ENV = "AZUREML_MODEL_DIR"
 """Where Azure mounts the registered model (the MLflow folder sits somewhere below it)."""
 MAX_ROWS_ENV = "AMLOPS_MAX_ROWS"
 """The most rows one request may score (the stack's requestSettings.maxRows)."""
+ENDPOINT_ENV = "AMLOPS_ENDPOINT"
+"""The endpoint's Azure name (set on every deployment by infra/online_endpoint.py): the `endpoint` custom
+dimension of the scored-rows trace lines, by which each endpoint's rejected-loans alert counts its own."""
 DEFAULT_MAX_ROWS = 1000
 MODEL_FILE = "model.skops"
 """The MLflow sklearn flavor's model file when saved with serialization_format="skops"."""
@@ -533,9 +536,12 @@ def respond(body: bytes | dict, request_id: str | None):
         collection.collect(x, answer, method, request_id)
     # The book's alert ("more than 100 rejected loans in 30 minutes") counts these lines in
     # Application Insights traces; infra/monitoring.py's query parses this exact format.
+    # `custom_dimensions` in `extra` becomes the trace's customDimensions (opencensus' AzureLogHandler, which the
+    # server attaches: https://pypi.org/project/opencensus-ext-azure/), naming the endpoint the line belongs to.
+    dims = {"custom_dimensions": {"endpoint": os.environ.get(ENDPOINT_ENV, "")}}
     if rejected is None:
-        logger.info(SCORED_ROWS_LOG, len(answer))
+        logger.info(SCORED_ROWS_LOG, len(answer), extra=dims)
     else:
-        logger.info(SCORED_LOG, len(answer), rejected)
+        logger.info(SCORED_LOG, len(answer), rejected, extra=dims)
     # A plain dict: the server answers it as a 200 JSON body (an AMLResponse costs a log line per request).
     return {"Results": answer} if power_bi else {method: answer}

@@ -55,7 +55,7 @@ def test_amlops_without_a_command_shows_help_and_one_error_line(capsys, monkeypa
 
 def test_group_without_a_command_names_its_commands(capsys, monkeypatch):
     code, _, err = run_cli(capsys, monkeypatch, "config")
-    assert (code, err) == (2, "error: amlops config needs a command: show (see `amlops config --help`)\n")
+    assert (code, err) == (2, "error: amlops config needs a command: show, migrate (see `amlops config --help`)\n")
 
 
 def test_help_shows_no_type_on_flags(capsys, monkeypatch):

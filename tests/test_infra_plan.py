@@ -15,7 +15,7 @@ import yaml
 
 from amlops.plan import PlanError, run_plan
 from infra.content import content_hash, folder_files
-from infra.monitoring import REJECTED_LOANS_QUERY
+from infra.monitoring import rejected_loans_query
 from infra.naming import stack_suffix
 from tree_support import copy_tree
 
@@ -567,7 +567,7 @@ def test_plan_online_deployment_carries_stack_settings(plans, stack, auth, insta
     assert p["codeConfiguration"]["codeId"].endswith("/versions/" + by_name(plan, "scoring-code-version")["inputs"]["version"]), d["urn"]
     assert p["environmentId"].endswith("/versions/" + by_name(plan, "scoring-env-version")["inputs"]["version"]), d["urn"]
     assert p["model"].endswith("/modelVersions/chapter12-loans/versions/1"), d["urn"]
-    assert p["environmentVariables"] == {"AMLOPS_MAX_ROWS": "1000", "WORKER_COUNT": workers}, d["urn"]
+    assert p["environmentVariables"] == {"AMLOPS_ENDPOINT": ep["inputs"]["endpointName"], "AMLOPS_MAX_ROWS": "1000", "WORKER_COUNT": workers}, d["urn"]
     assert p["requestSettings"]["requestTimeout"] == timeout, d["urn"]
     assert p["appInsightsEnabled"] is True, d["urn"]
     assert set(p["livenessProbe"]) == {"failureThreshold", "initialDelay", "period", "successThreshold", "timeout"}, d["urn"]
@@ -593,7 +593,7 @@ def test_plan_prod_online_deployment_and_endpoint_are_what_azure_ai_ml_sends(pla
             name="blue", endpoint_name=ep["inputs"]["endpointName"], model=p["model"],
             code_configuration=CodeConfiguration(code=p["codeConfiguration"]["codeId"], scoring_script="score.py"),
             environment=p["environmentId"], instance_type="Standard_F4s_v2", instance_count=2,
-            environment_variables={"AMLOPS_MAX_ROWS": "1000", "WORKER_COUNT": "4"}, app_insights_enabled=True,
+            environment_variables={"AMLOPS_ENDPOINT": ep["inputs"]["endpointName"], "AMLOPS_MAX_ROWS": "1000", "WORKER_COUNT": "4"}, app_insights_enabled=True,
             request_settings=OnlineRequestSettings(request_timeout_ms=2000, max_concurrent_requests_per_instance=8, max_queue_wait_ms=200),
             liveness_probe=ProbeSettings(initial_delay=10, period=10, timeout=2, failure_threshold=3, success_threshold=1),
             readiness_probe=ProbeSettings(initial_delay=10, period=5, timeout=2, failure_threshold=3, success_threshold=1),
@@ -601,7 +601,7 @@ def test_plan_prod_online_deployment_and_endpoint_are_what_azure_ai_ml_sends(pla
         rest = entity._to_rest_object(location="westeurope").as_dict()
         endpoint = ManagedOnlineEndpoint(
             name=ep["inputs"]["endpointName"], auth_mode="aml_token", identity=IdentityConfiguration(type="system_assigned"),
-            description="the loans model, managed online endpoint",
+            description="model chapter12-loans, managed online endpoint",
         )._to_rest_online_endpoint(location="westeurope").as_dict()
     expected = {k: v for k, v in rest["properties"].items() if k != "properties"}
     # The provider sends Azure's documented default, which azure-ai-ml leaves out.
@@ -709,7 +709,8 @@ def test_plan_alerts_email_the_action_group(plans, stack, email, latency, failed
     (cond,) = q["inputs"]["criteria"]["allOf"]
     assert (q["inputs"]["windowSize"], cond["threshold"], cond["operator"], cond["metricMeasureColumn"]) == ("PT30M", 100, "GreaterThan", "rejected"), q["urn"]
     assert (q["inputs"]["kind"], q["inputs"]["evaluationFrequency"], cond["timeAggregation"]) == ("LogAlert", "PT5M", "Total"), q["urn"]
-    assert cond["query"] == REJECTED_LOANS_QUERY and cond["query"].startswith("traces\n"), q["urn"]
+    assert cond["query"] == rejected_loans_query(plan["outputs"]["onlineEndpointName"]) and cond["query"].startswith("traces\n"), q["urn"]
+    assert f'| where tostring(customDimensions.endpoint) == "{plan["outputs"]["onlineEndpointName"]}"' in cond["query"], q["urn"]
     assert list(q["inputs"]["actions"]) == ["actionGroups"] and len(q["inputs"]["actions"]["actionGroups"]) == 1, q["urn"]
     assert q["inputs"]["actions"]["actionGroups"][0].endswith("/actionGroups/" + ag["inputs"]["actionGroupName"]), q["urn"]
     assert q["inputs"]["scopes"][0].endswith("/components/" + by_name(plan, "workspace-appinsights")["inputs"]["resourceName"]), q["urn"]

@@ -38,7 +38,7 @@ def test_plan_json_lists_every_component_and_says_desired_state(prod_json):
 
 
 def test_plan_text_is_a_tree_with_options_and_hidden_secrets(prod_json, monkeypatch):
-    monkeypatch.setattr(amlops.plan, "run_plan", lambda stack: prod_json)
+    monkeypatch.setattr(amlops.plan, "run_plan", lambda stack, root=None: prod_json)
     result = CliRunner().invoke(app, ["plan", "--stack", "prod"], env={"COLUMNS": "240"}, terminal_width=240)
     assert result.exit_code == 0, result.output
     out = result.output
@@ -52,7 +52,7 @@ def test_plan_text_is_a_tree_with_options_and_hidden_secrets(prod_json, monkeypa
 
 
 def test_plan_text_without_inputs_lists_only_resources(prod_json, monkeypatch):
-    monkeypatch.setattr(amlops.plan, "run_plan", lambda stack: prod_json)
+    monkeypatch.setattr(amlops.plan, "run_plan", lambda stack, root=None: prod_json)
     result = CliRunner().invoke(app, ["plan", "--stack", "prod", "--no-inputs"], terminal_width=240)
     assert result.exit_code == 0, result.output
     assert "sku.capacity = " not in result.output  # inputs hidden (ignoreChanges=sku.capacity is an option)
@@ -60,7 +60,7 @@ def test_plan_text_without_inputs_lists_only_resources(prod_json, monkeypatch):
 
 
 def test_quickstart_stage_prints_counts_by_type(prod_json, monkeypatch):
-    monkeypatch.setattr(amlops.plan, "run_plan", lambda stack: prod_json)
+    monkeypatch.setattr(amlops.plan, "run_plan", lambda stack, root=None: prod_json)
     console = Console(record=True, width=200)
     amlops.plan.quickstart_stage(SimpleNamespace(stack="prod", console=console))
     lines = console.export_text().splitlines()

@@ -36,7 +36,7 @@ def registered(state, trained_model_dir):
 
 @pytest.mark.slow
 def test_profile_local_endpoint_reports_recommends_and_writes(registered, stacks_copy, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(profile_cli, "STACKS_DIR", stacks_copy)
+    monkeypatch.setenv("AMLOPS_STACKS_DIR", str(stacks_copy))
     out_dir = tmp_path / "report"
     code, out, err = _amlops(
         monkeypatch, capsys, "profile", "--stack", "dev", "--max-concurrency", "2", "--step-seconds", "3",

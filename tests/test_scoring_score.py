@@ -193,16 +193,20 @@ def test_score_imports_nothing_from_the_repository():
     ]
 
 
-def test_score_logs_rejected_count_in_the_line_the_alert_parses(score, caplog):
+def test_score_logs_rejected_count_in_the_line_the_alert_parses(score, caplog, monkeypatch):
     import re
 
     from infra.monitoring import REJECTED_LOANS_QUERY
 
+    monkeypatch.setenv("AMLOPS_ENDPOINT", "loans-dev-online-f05afd")
     with caplog.at_level("INFO", logger="azmlinfsrv.print.score"):
         call(score, json.dumps({"data": [[2000, 2, 45], [9000, 1, 60], [1500, 6, 20]]}))
         call(score, json.dumps({"data": [[2000, 2, 45]], "method": "predict_proba"}))
     lines = [r.getMessage() for r in caplog.records if r.name == "azmlinfsrv.print.score"]
     assert lines == ["scored 3 rows, 2 rejected", "scored 1 rows, 1 rejected"]
+    # The endpoint's own alert counts only its lines: the handler sends custom_dimensions as customDimensions.
+    dims = [r.custom_dimensions for r in caplog.records if r.name == "azmlinfsrv.print.score"]
+    assert dims == [{"endpoint": "loans-dev-online-f05afd"}] * 2
     # The KQL regex in the scheduled-query alert extracts the rejected count from this line.
     pattern = re.search(r'extract\(@"(.+?)", 1, message\)', REJECTED_LOANS_QUERY).group(1)
     assert [int(re.match(pattern, line).group(1)) for line in lines] == [2, 1]

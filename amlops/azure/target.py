@@ -26,13 +26,16 @@ class Target:
     subscription_id: str
     resource_group: str
     workspace: str
-    online_endpoint: str
-    batch_endpoint: str
-    batch_deployment: str
+    online_endpoint: str | None
+    """The model's online endpoint's Azure name (None: the model has none)."""
+    batch_endpoint: str | None
+    """The model's batch endpoint's Azure name (None: the model has none)."""
+    batch_deployment: str | None
 
 
 def target_for(stack: str, cfg: StackConfig, subscription_id: str | None = None, env: Mapping[str, str] | None = None) -> Target:
-    """The Azure names of `stack`'s workspace and endpoints; the subscription from the argument or AZURE_SUBSCRIPTION_ID."""
+    """The Azure names of `stack`'s workspace and of its one model's endpoints (`cfg` narrowed to one model:
+    StackConfig.narrow); the subscription from the argument or AZURE_SUBSCRIPTION_ID."""
     env = os.environ if env is None else env
     subscription_id = subscription_id or env.get(SUBSCRIPTION_ENV)
     if not subscription_id:
@@ -41,14 +44,15 @@ def target_for(stack: str, cfg: StackConfig, subscription_id: str | None = None,
             f"pass --subscription ID or set {SUBSCRIPTION_ENV} (see `az account show --query id`)"
         )
     names = derive_names(PROJECT, stack, cfg.prefix, scope=subscription_id)
+    online, batch = cfg.model.online, cfg.model.batch
     return Target(
         stack=stack,
         subscription_id=subscription_id,
         resource_group=names.resource_group,
         workspace=names.workspace,
-        online_endpoint=endpoint_name(cfg.online.endpoint_name, names.suffix),
-        batch_endpoint=endpoint_name(cfg.batch.endpoint_name, names.suffix),
-        batch_deployment=cfg.batch.deployment_name,
+        online_endpoint=endpoint_name(online.endpoint_name, names.suffix) if online else None,
+        batch_endpoint=endpoint_name(batch.endpoint_name, names.suffix) if batch else None,
+        batch_deployment=batch.deployment_name if batch else None,
     )
 
 
@@ -71,9 +75,14 @@ def ml_client(target: Target, credential: Any = None, factory: Callable[..., Any
     )
 
 
-def connect(stack: str, subscription_id: str | None = None) -> tuple[Any, Target]:
-    """(MLClient, Target) for a stack's deployed workspace, from its stack file and the subscription."""
-    from amlops.stackfile import load_stack
+def connect(stack: str, subscription_id: str | None = None, endpoint: str | None = None, need: str | None = None) -> tuple[Any, Target]:
+    """(MLClient, Target) for a stack's deployed workspace and the model behind `endpoint` (`--endpoint`; None:
+    the stack's only model), from its stack file and the subscription. `need` ("online" or "batch"): the
+    endpoint kind the command uses, refused up front when the model declares none."""
+    from amlops.stackfile import load_endpoint
 
-    target = target_for(stack, load_stack(stack), subscription_id)
+    cfg = load_endpoint(stack, endpoint)
+    if need is not None and getattr(cfg.model, need) is None:
+        raise RemoteUsageError(f"stack {stack}: model {cfg.key!r} declares no {need} endpoint (its endpoints: {', '.join(cfg.model.endpoint_names())})")
+    target = target_for(stack, cfg, subscription_id)
     return ml_client(target), target

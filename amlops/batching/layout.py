@@ -15,6 +15,7 @@ def output_location(cfg: BatchConfig, when: datetime) -> Path:
     return state_dir() / "datastores" / cfg.output.datastore / cfg.output.render(when)
 
 
-def job_folder(stack: str, when: datetime) -> Path:
-    """`.amlops/batch/<stack>/jobs/<UTC time>/`: one job's reports and worker logs."""
-    return state_dir() / "batch" / stack / "jobs" / when.strftime("%Y%m%d-%H%M%S-%f")
+def job_folder(stack: str, when: datetime, model: str | None = None) -> Path:
+    """`.amlops/batch/<stack>/jobs/<UTC time>/`: one job's reports and worker logs; for one model of a stack
+    with `amlops:models`, `.amlops/batch/<stack>/<model key>/jobs/<UTC time>/`, so two models' jobs never mix."""
+    return state_dir() / "batch" / stack / (model or "") / "jobs" / when.strftime("%Y%m%d-%H%M%S-%f")

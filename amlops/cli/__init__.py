@@ -14,7 +14,7 @@ from typer.core import TyperOption
 
 from amlops.cli.output import err, labelled
 from amlops.errors import AmlopsError
-from infra.errors import ConfigError
+from infra.errors import ConfigError, EndpointChoiceError
 
 app = typer.Typer(
     name="amlops",
@@ -100,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except AmlopsError as exc:
         _error(str(exc))
         sys.exit(exc.exit_code)
+    except EndpointChoiceError as exc:  # a command needs one model and the stack or --endpoint named none
+        _error(str(exc))
+        sys.exit(USAGE_EXIT)
     except click_errors.UsageError as exc:
         _error(usage_message(exc))
         sys.exit(USAGE_EXIT)

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.text import Text
 
-from amlops.cli.options import StackOption
+from amlops.cli.options import EndpointOption, StackOption
 from amlops.cli.remote import SubscriptionOption
 from amlops.cli.output import err as console
 from amlops.cli.output import out
@@ -30,6 +30,7 @@ class ModeChoice(str, Enum):
 def run_cmd(
     input: Path = typer.Option(..., "--input", "-i", help="A file, or a folder of files (CSV or Parquet part files for the shipped scripts)."),
     stack: str = StackOption,
+    endpoint: Optional[str] = EndpointOption,
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="The output location (default: the stack's batch.output datastore path under .amlops/datastores/)."),
     mode: Optional[ModeChoice] = typer.Option(None, "--mode", help="tabular (append_row of every row) or files (one output file per input); default: the stack's batch.mode."),
     model: Optional[str] = typer.Option(None, "--model", metavar="NAME:VERSION", help="Registered model to use instead of the stack's pin."),
@@ -55,17 +56,17 @@ def run_cmd(
     from amlops.batching.errors import BatchInterrupted
     from amlops.batching.layout import job_folder, output_location
     from amlops.batching.split import BadRowLimit
-    from amlops.stackfile import load_stack
+    from amlops.stackfile import load_endpoint
 
     limit, size = BadRowLimit.parse(max_bad_rows), _size(part_size)
-    cfg = load_stack(stack)
+    cfg = load_endpoint(stack, endpoint)
     settings = from_config(cfg.batch, mode.value if mode else None, mini_batch_size)
     if max_concurrency is not None:
         settings = settings.replace(max_concurrency_per_instance=max_concurrency)
     folder, label = resolve_model(cfg, model, model_dir)
     when = datetime.now(timezone.utc)
     spec = JobSpec(
-        input=input, output_dir=output or output_location(cfg.batch, when), reports_dir=job_folder(stack, when),
+        input=input, output_dir=output or output_location(cfg.batch, when), reports_dir=job_folder(stack, when, None if cfg.single_form else cfg.key),
         settings=settings, model_dir=folder, model_label=label, script=script, overwrite=overwrite, progress=progress,
         max_bad=limit, encoding=encoding, part_size=size,
     )
@@ -91,6 +92,7 @@ def split_cmd(
     part_size: str = typer.Option("1MB", "--part-size", help="About how large each part is (100KB, 1MB, …)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the parts in --out."),
     stack: str = StackOption,
+    endpoint: Optional[str] = EndpointOption,
     model: Optional[str] = typer.Option(None, "--model", metavar="NAME:VERSION", help="Check rows against this registered model's signature instead of the stack's pin."),
     model_dir: Optional[Path] = typer.Option(None, "--model-dir", help="Check rows against the signature of a local MLflow model folder."),
     max_bad_rows: str = typer.Option("0", "--max-bad-rows", metavar="N|P%", help="Rows the model cannot score that may be set aside into the rejects file (a count, or a percentage of the rows read); beyond it the split fails naming the first bad lines."),
@@ -105,10 +107,10 @@ def split_cmd(
     from amlops.batching.artifact import model_features
     from amlops.batching.model import resolve_model
     from amlops.batching.split import BadRowLimit, split
-    from amlops.stackfile import load_stack
+    from amlops.stackfile import load_endpoint
 
     limit, size = BadRowLimit.parse(max_bad_rows), _size(part_size)
-    folder, _ = resolve_model(load_stack(stack), model, model_dir)
+    folder, _ = resolve_model(load_endpoint(stack, endpoint), model, model_dir)
     result = split(input, out_dir, size, overwrite, features=model_features(folder), max_bad=limit,
                    encoding=encoding, rejects=rejects)
     for line in result.describe(input, part_size):
@@ -139,6 +141,7 @@ def register(app: typer.Typer) -> None:
 def submit_cmd(
     input: str = typer.Option(..., "--input", "-i", help="A local file or folder (uploaded to the workspace's datastore) or a URI (azureml://…, https://…; a folder ends in /)."),
     stack: str = StackOption,
+    endpoint: Optional[str] = EndpointOption,
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="The batch deployment (default: the stack's batch.deploymentName)."),
     subscription: Optional[str] = SubscriptionOption,
 ) -> None:
@@ -146,7 +149,7 @@ def submit_cmd(
     from amlops.azure.batch import submit
     from amlops.azure.target import connect
 
-    client, target = connect(stack, subscription)
+    client, target = connect(stack, subscription, endpoint, need="batch")
     job = submit(client, target, input, deployment)
     out.print(f"submitted batch job {job.name} to {target.batch_endpoint} ({job.status or 'queued'})")
     out.print(f"studio: {job.studio_url}")
@@ -192,6 +195,7 @@ def download_cmd(
 @batch_app.command("schedule")
 def schedule_cmd(
     stack: str = StackOption,
+    endpoint: Optional[str] = EndpointOption,
     count: int = typer.Option(5, "--count", "-n", min=1, max=100, help="How many future runs to list."),
     after: Optional[datetime] = typer.Option(
         None, "--after", formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
@@ -203,10 +207,10 @@ def schedule_cmd(
 
     from amlops.batching.schedule import NoSchedule, planned_runs, step_summary
     from amlops.cli.output import out
-    from amlops.stackfile import load_stack
+    from amlops.stackfile import load_endpoint
     from infra.config import windows_time_zone
 
-    cfg = load_stack(stack)
+    cfg = load_endpoint(stack, endpoint)
     source = f"stacks/Pulumi.{stack}.yaml"
     try:
         runs = planned_runs(cfg.batch, after or datetime.now(timezone.utc), count)

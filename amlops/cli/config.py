@@ -34,5 +34,31 @@ def show(
     console.print(Syntax(yaml.safe_dump(data, sort_keys=False), "yaml", background_color="default"))
 
 
+@config_app.command("migrate")
+def migrate_cmd(
+    stack: str = StackOption,
+    key: str = typer.Option(None, "--key", help="The model's key in amlops:models (default: the stack's prefix, e.g. loans)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the rewrite as a diff; change no file."),
+) -> None:
+    """Rewrite a single-model stack file (amlops:model, online, batch) into the amlops:models form, comments kept.
+
+    The model becomes the first entry; the program aliases its Pulumi resources to their old names and keeps its Azure names, so `pulumi up` afterwards replaces nothing.
+    """
+    import difflib
+
+    from amlops.stackfile import stack_path
+    from amlops.stackmigrate import migrate
+
+    path = stack_path(stack)
+    done = migrate(path, key, write=not dry_run)
+    label = f"stacks/{path.name}"
+    typer.echo("".join(difflib.unified_diff(done.before.splitlines(True), done.after.splitlines(True), f"a/{label}", f"b/{label}")), nl=False)
+    verb = "would move" if dry_run else "moved"
+    typer.echo(
+        f"{label}: {verb} amlops:model, online and batch into amlops:models.{done.key}"
+        + (" (dry run, not written)" if dry_run else "; its Pulumi resources keep their URNs through aliases (see `amlops diff`)")
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(config_app, name="config")

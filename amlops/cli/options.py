@@ -10,6 +10,13 @@ StackOption = typer.Option(
     "dev", "--stack", "-s", help="The stack whose settings to use (stacks/Pulumi.<stack>.yaml)."
 )
 
+EndpointOption = typer.Option(
+    None,
+    "--endpoint",
+    "-e",
+    help="Which of the stack's models: an endpoint name from the stack file or the model's key (needed only when the stack serves several).",
+)
+
 
 def check_format(fmt: str, allowed: tuple[str, ...]) -> str:
     """`fmt` if it is one of `allowed`; else a UsageError listing them."""

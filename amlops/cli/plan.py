@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
 from amlops.cli.options import StackOption, check_format
 from amlops.cli.output import out, status
+from amlops.paths import ROOT
 
 FORMATS = ("text", "json")
 
@@ -16,8 +18,11 @@ def plan(
     stack: str = StackOption,
     fmt: str = typer.Option("text", "--format", "-f", help="text (a tree) or json (stable, sorted; for diffs)."),
     inputs: bool = typer.Option(True, "--inputs/--no-inputs", help="Show each resource's inputs in the text tree."),
+    repo: Path = typer.Option(ROOT, "--repo", help="The checkout whose infra/ and stacks/ to plan (default: this one)."),
 ) -> None:
     """Print every resource the stack declares: type, name, inputs, parent, dependencies, protect, ignoreChanges.
+
+    The tree shows what the stack's models share, then each model's resources with its endpoints.
 
     This is the desired state of infra/__main__.py run under pulumi mocks, not a cloud preview.
     """
@@ -26,7 +31,7 @@ def plan(
     from amlops.plan.render import plan_tree
 
     with status(f"planning stack {stack}: infra/__main__.py under pulumi mocks…"):
-        document = run_plan(stack)
+        document = run_plan(stack, repo)
     if fmt == "json":
         typer.echo(json.dumps(document, indent=1))
         return

@@ -7,19 +7,20 @@ from typing import Optional
 
 import typer
 
-from amlops.cli.options import StackOption
+from amlops.cli.options import EndpointOption, StackOption
 from amlops.cli.output import labelled
 from amlops.cli.output import out as console
-from amlops.paths import STACKS_DIR
+from amlops import paths
 from amlops.profiling.errors import NoRecommendation
 
 
 def profile(
     stack: str = StackOption,
+    endpoint: Optional[str] = EndpointOption,
     url: Optional[str] = typer.Option(None, "--url", help="Profile this scoring URL instead of serving the stack's deployment locally."),
     key: Optional[str] = typer.Option(None, "--key", help="The endpoint key for --url (sent as Authorization: Bearer)."),
     requests: Optional[Path] = typer.Option(
-        None, "--requests", help="JSON Lines or a JSON array of request bodies; default: one per row of the book's 500 loans."
+        None, "--requests", help="JSON Lines or a JSON array of request bodies; default: one per row of the book's 500 loans for a model of the loans columns, else the model's saved input example."
     ),
     slo_p99_ms: float = typer.Option(200.0, "--slo-p99-ms", help="The p99 latency each step must stay within (ms)."),
     target_rps: Optional[float] = typer.Option(
@@ -35,19 +36,25 @@ def profile(
 ) -> None:
     """Step the load (concurrency 1, 2, 4, …) until the p99 SLO breaks or errors appear, then recommend
     the smallest managed instance type and count that hold the target, and write a JSON + PNG report."""
+    from amlops.deployments import choose_deployment
     from amlops.errors import UsageError
     from amlops.profiling import display, payloads, session, stackwrite
     from amlops.profiling.stepping import LoadPlan
-    from amlops.stackfile import load_stack
+    from amlops.stackfile import load_endpoint
 
     if not 0 <= headroom <= 0.9:
         raise UsageError(f"--headroom must be between 0 and 0.9, got {headroom}")
     if target_rps is not None and target_rps <= 0:
         raise UsageError(f"--target-rps must be > 0, got {target_rps}")
     plan = LoadPlan(slo_p99_ms=slo_p99_ms, max_concurrency=max_concurrency, step_seconds=step_seconds, step_requests=step_requests)
-    cfg = load_stack(stack, STACKS_DIR)
-    bodies = payloads.read_payloads(requests) if requests else payloads.loans_payloads()
-    source = str(requests) if requests else "loans dataset (500 rows, one per request)"
+    cfg = load_endpoint(stack, endpoint)
+    if key is not None and url is None:
+        raise UsageError("--key goes with --url (a local endpoint's key is read from the state folder)")
+    chosen = choose_deployment(cfg, deployment)
+    if requests:
+        bodies, source = payloads.read_payloads(requests), str(requests)
+    else:
+        bodies, source = payloads.default_payloads(cfg, chosen, url is None)
     console.print(f"profiling with {len(bodies)} payloads from {source}")
     run = session.profile_stack(
         stack, cfg, bodies, plan,
@@ -59,7 +66,7 @@ def profile(
     if not run.recommendation.feasible:
         raise NoRecommendation(run.recommendation.verdict + (" (nothing written)" if write else ""))
     if write:
-        changes = stackwrite.write_recommendation(stack, run.deployment, run.recommendation, STACKS_DIR)
+        changes = stackwrite.write_recommendation(stack, run.deployment, run.recommendation, paths.stacks_dir(), None if cfg.single_form else cfg.key)
         for c in changes:
             console.print(f"wrote {c.key}: {c.old} → {c.new}")
         if not changes:
@@ -70,7 +77,7 @@ def profile(
             console.print(labelled(
                 "note:", "yellow",
                 f"autoscale keeps instances between {scale.min_instances} and {scale.max_instances}; "
-                f"set amlops:online.autoscale to include {count}",
+                f"set {'amlops:online' if cfg.single_form else f'amlops:models.{cfg.key}.online'}.autoscale to include {count}",
             ))
 
 

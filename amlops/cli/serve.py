@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 from rich.text import Text
 
-from amlops.cli.options import StackOption
+from amlops.cli.options import EndpointOption, StackOption
 from amlops.cli.output import labelled, status
 from amlops.cli.output import out as console
 from amlops.cli import remote as remote_cli
@@ -32,63 +32,65 @@ def _raise_stop(signum, frame):  # noqa: ARG001
 
 def serve_cmd(
     stack: str = StackOption,
-    model: Optional[str] = typer.Option(None, "--model", metavar="NAME:VERSION", help="Serve this registered version instead of the stack's pin."),
-    deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Whose settings to use (default: the deployment with the most traffic)."),
+    endpoint: Optional[list[str]] = typer.Option(
+        None, "--endpoint", "-e",
+        help="Serve this endpoint (its name in the stack file, or the model's key); repeat for several. Default: every online endpoint of the stack.",
+    ),
+    model: Optional[str] = typer.Option(None, "--model", metavar="NAME:VERSION", help="Serve this registered version instead of the stack's pin (one endpoint only)."),
+    deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Whose settings to use (default: the deployment with the most traffic; one endpoint only)."),
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback unless told otherwise)."),
-    port: int = typer.Option(1337, help="Port to listen on (the book's LocalWebservice port; 0 picks a free one)."),
-    workers: Optional[int] = typer.Option(None, help="Worker processes (default: the deployment's workerCount)."),
+    port: int = typer.Option(1337, help="Port of the first endpoint (the book's LocalWebservice port); each next endpoint takes the next port; 0 picks free ones."),
+    workers: Optional[int] = typer.Option(None, help="Worker processes per endpoint (default: the deployment's workerCount)."),
     auth: bool = typer.Option(True, "--auth/--no-auth", help="Require the endpoint key (Authorization: Bearer KEY)."),
-    follow: bool = typer.Option(True, "--logs/--no-logs", help="Print the server's log lines while serving."),
+    follow: bool = typer.Option(True, "--logs/--no-logs", help="Print the servers' log lines while serving."),
 ) -> None:
-    """Serve scoring/score.py with a registered model under the Azure ML inference server until Ctrl-C."""
+    """Serve scoring/score.py with each endpoint's registered model under the Azure ML inference server until Ctrl-C.
+
+    A stack with several models serves all its online endpoints at once, each on its own port with its own keys.
+    """
     from amlops.registry import Registry
     from amlops.serving import running
-    from amlops.deployments import choose_deployment
-    from amlops.serving.endpoint import LocalEndpoint, model_for
-    from amlops.stackfile import load_stack
+    from amlops.stackfile import load_endpoint, load_stack
 
-    cfg = load_stack(stack)
-    chosen = choose_deployment(cfg, deployment)
-    name, version = model_for(cfg, chosen, model)
-    model_dir = Registry(cfg.registry.tracking_uri).download(name, version)
-    ep = LocalEndpoint(cfg, model_dir, deployment=chosen, host=host, port=port, workers=workers, auth=auth, model_ref=f"{name}:{version}")
+    whole = load_stack(stack)
+    chosen_endpoints = endpoint or [k for k, m in whole.models.items() if m.online is not None]
+    if not chosen_endpoints:
+        raise UsageError(f"stack {stack} declares no online endpoint (models: {'; '.join(whole.choices())})")
+    if len(chosen_endpoints) > 1 and (model or deployment):
+        raise UsageError(f"--model and --deployment apply to one endpoint; serving {len(chosen_endpoints)}, choose one with --endpoint")
+    cfgs = [load_endpoint(stack, e) for e in chosen_endpoints]
+    names = [c.online.endpoint_name for c in cfgs]
+    if len(set(names)) != len(names):
+        raise UsageError(f"--endpoint names one endpoint twice: {', '.join(chosen_endpoints)}")
+    registry = Registry(whole.registry.tracking_uri)
     if host not in LOOPBACK:
         console.print(labelled("warning:", "yellow", f"listening on {host}: other machines can reach it"))
-    started = time.perf_counter()
-    with status(f"starting {name}:{version} under the Azure ML inference server ({ep.workers} workers)…"):
-        ep.start()
-    assert ep.pid is not None
-    running.record(ep.endpoint_name, running.Running(ep.url, ep.pid, chosen, f"{name}:{version}"))
-    s = ep.settings
-    console.print(
-        f"serving {name}:{version} as {ep.endpoint_name}/{chosen} at {ep.scoring_url} "
-        f"(ready in {time.perf_counter() - started:.1f} s; {ep.workers} workers, pid {ep.pid})\n"
-        f"  limits: timeout {s.request_timeout_ms} ms, body {s.max_body_bytes:,} bytes, {s.max_rows:,} rows per request\n"
-        f"  auth: {'key (amlops endpoint keys --stack ' + stack + ')' if auth else 'off'}\n"
-        f"  swagger: {ep.swagger_url} (?version=3 for OpenAPI 3)\n"
-        f"  logs: {ep.log_path}; requests and traces: amlops endpoint logs --stack {stack}\n"
-        f"  try: amlops invoke --stack {stack} --data '{{\"data\": [[2000, 2, 45]]}}'\n"
-        "Ctrl-C stops it.",
-    )
+    served: list = []
     previous = signal.signal(signal.SIGTERM, _raise_stop)
     terminated = False
     try:
-        _follow(ep, follow)
+        for i, cfg in enumerate(cfgs):
+            ep = _start(cfg, stack, registry, model, deployment, host, 0 if port == 0 else port + i, workers, auth, several=len(cfgs) > 1)
+            served.append(ep)
+            running.record(ep.endpoint_name, running.Running(ep.url, ep.pid, ep.deployment, ep.model_ref))
+        console.print("Ctrl-C stops " + ("them." if len(served) > 1 else "it."))
+        _follow(served, follow)
     except KeyboardInterrupt:
         pass
     except _Stop:
         terminated = True
     finally:
         signal.signal(signal.SIGTERM, previous)
-        code = ep.stop()
-        running.clear(ep.endpoint_name, ep.pid)
-    console.print(f"stopped {ep.endpoint_name} (gunicorn exit code {code})")
+        for ep in served:
+            code = ep.stop()
+            running.clear(ep.endpoint_name, ep.pid)
+            console.print(f"stopped {ep.endpoint_name} (gunicorn exit code {code})")
     if terminated:
         _leave()
 
 
 def _leave() -> None:
-    """After SIGTERM, with the server stopped and everything said: exit now, without tearing down the
+    """After SIGTERM, with the servers stopped and everything said: exit now, without tearing down the
     interpreter (the registry's MLflow and SQLAlchemy, imported to find the model, took up to 2.5 s
     of it on a loaded 2-core machine: benchmarks/serving/start.py; SIGTERM's target is 2 s)."""
     import os
@@ -99,26 +101,69 @@ def _leave() -> None:
     os._exit(0)
 
 
-def _follow(ep, follow: bool) -> None:
-    """Until the server exits: print its new log lines (or just wait)."""
+def _start(cfg, stack: str, registry, model: str | None, deployment: str | None, host: str, port: int, workers: int | None, auth: bool, several: bool):
+    """Start one endpoint's server and say where it answers, its limits and how to call it."""
+    from amlops.deployments import choose_deployment
+    from amlops.serving.endpoint import LocalEndpoint, model_for
+    from amlops.stackfile import endpoint_flag
+
+    chosen = choose_deployment(cfg, deployment)
+    name, version = model_for(cfg, chosen, model)
+    model_dir = registry.download(name, version)
+    ep = LocalEndpoint(cfg, model_dir, deployment=chosen, host=host, port=port, workers=workers, auth=auth, model_ref=f"{name}:{version}")
+    started = time.perf_counter()
+    with status(f"starting {name}:{version} under the Azure ML inference server ({ep.workers} workers)…"):
+        ep.start()
+    assert ep.pid is not None
+    s, flag = ep.settings, endpoint_flag(cfg) if several or not cfg.single_form else ""
+    example = json.dumps({"data": [_example_row(model_dir)]})
+    console.print(
+        f"serving {name}:{version} as {ep.endpoint_name}/{chosen} at {ep.scoring_url} "
+        f"(ready in {time.perf_counter() - started:.1f} s; {ep.workers} workers, pid {ep.pid})\n"
+        f"  limits: timeout {s.request_timeout_ms} ms, body {s.max_body_bytes:,} bytes, {s.max_rows:,} rows per request\n"
+        f"  auth: {'key (amlops endpoint keys --stack ' + stack + flag + ')' if auth else 'off'}\n"
+        f"  swagger: {ep.swagger_url} (?version=3 for OpenAPI 3)\n"
+        f"  logs: {ep.log_path}; requests and traces: amlops endpoint logs --stack {stack}{flag}\n"
+        f"  try: amlops invoke --stack {stack}{flag} --data '{example}'",
+        soft_wrap=True,
+    )
+    return ep
+
+
+def _example_row(model_dir: Path) -> list:
+    """One row the model takes, from its signature's input example (or zeros of its columns)."""
+    from amlops.modelfile import example_row
+
+    return example_row(model_dir)
+
+
+def _follow(served: list, follow: bool) -> None:
+    """Until a server exits: print each one's new log lines (prefixed with its endpoint when several), or just wait."""
     from amlops.serving.server import ServerExited
 
-    log = ep.log_path.open(errors="replace") if follow and ep.log_path else None
+    logs = [(ep, ep.log_path.open(errors="replace") if follow and ep.log_path else None) for ep in served]
+    prefix = len(served) > 1
     try:
-        while ep.poll() is None:
-            line = log.readline() if log else ""
-            if line:
-                console.print(line.rstrip("\n"))
-            else:
+        while all(ep.poll() is None for ep in served):
+            quiet = True
+            for ep, log in logs:
+                line = log.readline() if log else ""
+                if line:
+                    quiet = False
+                    console.print(Text(f"[{ep.endpoint_name}] " if prefix else "") + Text(line.rstrip("\n")))
+            if quiet:
                 time.sleep(0.2)
     finally:
-        if log:
-            log.close()
-    raise ServerExited(f"the server exited on its own (code {ep.poll()}); see {ep.log_path}")
+        for _, log in logs:
+            if log:
+                log.close()
+    ep = next(ep for ep in served if ep.poll() is not None)
+    raise ServerExited(f"{ep.endpoint_name}: the server exited on its own (code {ep.poll()}); see {ep.log_path}")
 
 
 def invoke_cmd(
     stack: str = StackOption,
+    endpoint: Optional[str] = EndpointOption,
     data: Optional[str] = typer.Option(None, "--data", help='The JSON body, e.g. \'{"data": [[2000, 2, 45]]}\'.'),
     file: Optional[Path] = typer.Option(None, "--file", help="A file holding the JSON body."),
     url: Optional[str] = typer.Option(None, "--url", help="A scoring URI (…/score), e.g. an Azure endpoint's (default: the local `amlops serve`)."),
@@ -129,7 +174,7 @@ def invoke_cmd(
     """Send a scoring request to the local endpoint (or any scoring URI, or with --remote the deployed one) and print the answer."""
     from amlops.serving import client, running
     from amlops.serving.keys import load_or_create
-    from amlops.stackfile import load_stack
+    from amlops.stackfile import endpoint_flag, load_endpoint
 
     try:
         body = client.load_payload(data, file)
@@ -139,25 +184,26 @@ def invoke_cmd(
             "a JSON body is UTF-8: re-save the file as UTF-8"
         ) from None
     if remote:
-        return remote_cli.invoke(stack, subscription, body, url, key)
-    name = load_stack(stack).online.endpoint_name
+        return remote_cli.invoke(stack, endpoint, subscription, body, url, key)
+    cfg = load_endpoint(stack, endpoint)
+    name, hint = cfg.online.endpoint_name, f"--stack {stack}{endpoint_flag(cfg)}"
     if url is None:
-        url = running.find(name, stack).url + "/score"
-    if key is None and _is_local(url, name, stack):
+        url = running.find(name, hint).url + "/score"
+    if key is None and _is_local(url, name, hint):
         key = load_or_create(name)[0].primary
     answer = client.invoke(url, body, key)
     console.print_json(json.dumps(answer.body))
     console.print(Text(f"{answer.status} in {answer.elapsed_ms:.1f} ms, request id {answer.request_id}", style="dim"))
 
 
-def _is_local(url: str, endpoint_name: str, stack: str) -> bool:
+def _is_local(url: str, endpoint_name: str, hint: str) -> bool:
     """Whether `url` is the stack's running local endpoint (same port on a loopback name): then its key applies."""
     from urllib.parse import urlsplit
 
     from amlops.serving import running
 
     try:
-        served = urlsplit(running.find(endpoint_name, stack).url)
+        served = urlsplit(running.find(endpoint_name, hint).url)
     except UsageError:
         return False
     asked = urlsplit(url)
@@ -167,15 +213,16 @@ def _is_local(url: str, endpoint_name: str, stack: str) -> bool:
 @endpoint_app.command("keys")
 def keys_cmd(
     stack: str = StackOption,
+    endpoint: Optional[str] = EndpointOption,
     regenerate: Optional[str] = typer.Option(None, "--regenerate", metavar="primary|secondary", help="Replace this key; the other keeps working."),
 ) -> None:
     """Show the local endpoint's primary and secondary keys (generated on first use, stored 0600)."""
     from rich.table import Table
 
     from amlops.serving import keys
-    from amlops.stackfile import load_stack
+    from amlops.stackfile import load_endpoint
 
-    name = load_stack(stack).online.endpoint_name
+    name = load_endpoint(stack, endpoint).online.endpoint_name
     if regenerate is not None:
         keys.regenerate(name, regenerate)
     current, path = keys.load_or_create(name)
@@ -192,6 +239,7 @@ def keys_cmd(
 @endpoint_app.command("logs")
 def logs_cmd(
     stack: str = StackOption,
+    endpoint: Optional[str] = EndpointOption,
     tail: int = typer.Option(20, "--tail", "-n", help="How many recent requests to show."),
     request_id: Optional[str] = typer.Option(None, "--request-id", help="Only this request and its log lines."),
     remote: bool = typer.Option(False, "--remote", help="The deployed Azure deployment's container log instead (--tail lines of it)."),
@@ -201,17 +249,18 @@ def logs_cmd(
 ) -> None:
     """Show recent requests (spans: status, latency, request id) and the script's log lines with their request ids; --remote: the deployed container's log."""
     if remote:
-        return remote_cli.logs(stack, subscription, deployment, container, tail)
+        return remote_cli.logs(stack, endpoint, subscription, deployment, container, tail)
     from rich.table import Table
 
     from amlops.serving.telemetry.localfile import telemetry_path
     from amlops.serving.telemetry.reader import recent
-    from amlops.stackfile import load_stack
+    from amlops.stackfile import endpoint_flag, load_endpoint
 
-    name = load_stack(stack).online.endpoint_name
+    cfg = load_endpoint(stack, endpoint)
+    name = cfg.online.endpoint_name
     path = telemetry_path(name)
     if not path.is_file():
-        raise UsageError(f"no telemetry for {name} yet ({path}); serve it with `amlops serve --stack {stack}` and send a request")
+        raise UsageError(f"no telemetry for {name} yet ({path}); serve it with `amlops serve --stack {stack}{endpoint_flag(cfg)}` and send a request")
     spans, logs = recent(path, tail, request_id)
     table = Table(title=f"requests to {name} ({len(spans)} shown; {path})")
     for col, justify in (("time (UTC)", "left"), ("request", "left"), ("status", "right"), ("ms", "right")):
@@ -235,6 +284,7 @@ def logs_cmd(
 @endpoint_app.command("swagger")
 def swagger_cmd(
     stack: str = StackOption,
+    endpoint: Optional[str] = EndpointOption,
     model: Optional[str] = typer.Option(None, "--model", metavar="NAME:VERSION", help="Describe this registered version instead of the stack's pin."),
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Whose maxRows to state (default: the deployment with the most traffic)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also copy swagger.json, swagger3.json and swagger3.1.json into this folder."),
@@ -247,9 +297,9 @@ def swagger_cmd(
     from amlops.serving import swagger
     from amlops.serving.endpoint import model_for
     from amlops.serving.package import package_scoring
-    from amlops.stackfile import load_stack
+    from amlops.stackfile import load_endpoint
 
-    cfg = load_stack(stack)
+    cfg = load_endpoint(stack, endpoint)
     chosen = choose_deployment(cfg, deployment)
     name, version = model_for(cfg, chosen, model)
     model_dir = Registry(cfg.registry.tracking_uri).download(name, version)

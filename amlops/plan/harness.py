@@ -199,6 +199,10 @@ def run(stack: str, root: Path) -> dict[str, Any]:
                     "custom": bool(request.custom),
                     "inputs": _normalize(inputs, root),
                 }
+                # An alias (a migrated model's components: infra/__main__.py) is what keeps a resource's old URN.
+                aliases = sorted(a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name)
+                if aliases:
+                    records[response.urn]["aliases"] = aliases
             return response
 
     class WarningCollector(logging.Handler):

@@ -10,6 +10,9 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
+from amlops.plan.document import parse_plan
+from amlops.plan.groups import Group as ModelGroup, groups, several
+
 MAX_VALUE = 100
 """Longer input values are cut in the text view (the JSON view has them whole)."""
 
@@ -47,23 +50,38 @@ def _label(resource: dict[str, Any], names: dict[str, str]) -> Text:
     return label
 
 
+def _grouping(plan: dict[str, Any]) -> tuple[dict[str, str], dict[str, ModelGroup]]:
+    return groups(parse_plan(plan, f"plan of stack {plan.get('stack')}"))
+
+
 def plan_tree(plan: dict[str, Any], show_inputs: bool = True) -> RenderableType:
-    """The plan as a tree of components and their resources, each with its inputs and options."""
+    """The plan as a tree: what every model shares, then each model's resources (components and their
+    resources, each with its inputs and options)."""
     names = {r["urn"]: r["name"] for r in plan["resources"]}
+    members, titles = _grouping(plan)
     children: dict[str | None, list[dict[str, Any]]] = {}
     for resource in plan["resources"]:
         children.setdefault(resource["parent"], []).append(resource)
     root = Tree(Text(f"stack {plan['stack']}: {len(plan['resources'])} resources", style="bold"))
 
-    def add(node: Tree, parent: str | None) -> None:
+    def within(urn: str, group: str) -> bool:
+        return members.get(urn) == group or any(within(c["urn"], group) for c in children.get(urn, []))
+
+    def add(node: Tree, parent: str | None, group: str | None) -> None:
         for resource in sorted(children.get(parent, []), key=lambda r: (r["custom"], r["name"])):
+            if group is not None and not within(resource["urn"], group):
+                continue
             branch = node.add(_label(resource, names))
             if show_inputs and resource["custom"]:
                 for key, value in _flatten(resource["inputs"]):
                     branch.add(Text(f"{key} = {_short(value)}", style="dim"))
-            add(branch, resource["urn"])
+            add(branch, resource["urn"], group)
 
-    add(root, None)
+    if not several(titles):  # one model: the plain tree
+        add(root, None, None)
+    # A shared component that holds a model's resources (monitoring: its alert rules) shows under both.
+    for key, group in titles.items() if several(titles) else ():
+        add(root.add(Text(group.title, style="bold green")), None, key)
     parts: list[RenderableType] = [Text(f"note: {plan['note']}", style="italic"), root]
     if plan["outputs"]:
         outputs = Tree(Text("stack outputs", style="bold"))
@@ -76,10 +94,17 @@ def plan_tree(plan: dict[str, Any], show_inputs: bool = True) -> RenderableType:
 
 
 def summary_lines(plan: dict[str, Any]) -> list[str]:
-    """A few lines: resources by type (custom resources only), warnings, and what the plan is."""
+    """A few lines: resources by type (custom resources only) for what the models share and for each model,
+    warnings, and what the plan is."""
     counts = counts_by_type(plan)
+    members, titles = _grouping(plan)
     lines = [f"stack {plan['stack']}: {sum(counts.values())} Azure resources declared (desired state under pulumi mocks, not a cloud preview)"]
-    for typ, n in sorted(counts.items()):
-        lines.append(f"  {n:3d}  {typ}")
+    if not several(titles):
+        lines += [f"  {n:3d}  {typ}" for typ, n in sorted(counts.items())]
+    for key, group in titles.items() if several(titles) else ():
+        own = counts_by_type({"resources": [r for r in plan["resources"] if members.get(r["urn"]) == key]})
+        lines.append(f"{group.title}: {sum(own.values())}")
+        for typ, n in sorted(own.items()):
+            lines.append(f"  {n:3d}  {typ}")
     lines += [f"warning: {w}" for w in plan["warnings"]]
     return lines

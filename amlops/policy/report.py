@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from amlops.plan.groups import SHARED, several
 from amlops.policy.runner import CheckReport
 from amlops.policy.rules import ADVISORY, MANDATORY
 
@@ -23,8 +24,12 @@ def verdict(report: CheckReport) -> str:
 
 def to_text(report: CheckReport) -> str:
     lines = [f"amlops check: stack {report.stack} (environment {report.environment})"]
-    for v in sorted(report.violations, key=lambda v: (v.severity != MANDATORY, v.rule, v.urn or "")):
-        lines.append(f"  {v.severity:<9} {v.rule}: {v.message}")
+    grouped = several(report.groups)
+    for group, found in report.by_group():
+        if grouped:
+            lines.append(f"{group.title}:")
+        for v in sorted(found, key=lambda v: (v.severity != MANDATORY, v.rule, v.urn or "")):
+            lines.append(f"  {v.severity:<9} {v.rule}: {v.message}")
     lines.append(verdict(report))
     return "\n".join(lines) + "\n"
 
@@ -32,12 +37,13 @@ def to_text(report: CheckReport) -> str:
 def to_markdown(report: CheckReport) -> str:
     icon = "✅" if report.passed else "❌"
     lines = [f"### {icon} `amlops check` stack `{report.stack}`", "", verdict(report), ""]
-    if report.violations:
-        lines += ["| severity | rule | finding |", "|---|---|---|"]
-        for v in sorted(report.violations, key=lambda v: (v.severity != MANDATORY, v.rule)):
+    for group, found in report.by_group():
+        lines += ([f"**{group.title}**", ""] if several(report.groups) else []) + ["| severity | rule | finding |", "|---|---|---|"]
+        for v in sorted(found, key=lambda v: (v.severity != MANDATORY, v.rule)):
             badge = "🛑 mandatory" if v.severity == MANDATORY else "💡 advisory"
             message = v.message.replace("|", "\\|")
             lines.append(f"| {badge} | `{v.rule}` | {message} |")
+        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -50,7 +56,8 @@ def to_json(report: CheckReport) -> str:
         "passed": report.passed,
         "rules": [{"id": r.id, "severity": r.severity, "description": r.description} for r in report.rules],
         "violations": [
-            {"rule": v.rule, "severity": v.severity, "urn": v.urn, "message": v.message} for v in report.violations
+            {"rule": v.rule, "severity": v.severity, "urn": v.urn, "model": report.members.get(v.urn or "", SHARED), "message": v.message}
+            for v in report.violations
         ],
     }
     return json.dumps(doc, indent=2) + "\n"

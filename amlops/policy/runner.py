@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -11,6 +11,7 @@ from amlops.paths import ROOT
 from amlops.policy.rules import MANDATORY, RULES, Rule
 from amlops.policy.subject import Subject, Violation, environment_of
 from amlops.plan.document import Plan, parse_plan
+from amlops.plan.groups import SHARED, Group, groups, several
 
 
 class PolicyViolations(AmlopsError):
@@ -26,6 +27,18 @@ class CheckReport:
     rules: tuple[Rule, ...]
     violations: tuple[Violation, ...]
     resources: int
+    members: Mapping[str, str] = field(default_factory=dict)
+    """Each resource's URN → its model key or SHARED (amlops/plan/groups.py)."""
+    groups: Mapping[str, Group] = field(default_factory=dict)
+    """Every group of the plan, SHARED first, then the models by key."""
+
+    def by_group(self) -> list[tuple[Group, list[Violation]]]:
+        """The findings split by the model of their resource (SHARED first, and for a finding on no resource)."""
+        split: dict[str, list[Violation]] = {}
+        for v in self.violations:
+            split.setdefault(self.members.get(v.urn or "", SHARED) if several(self.groups) else "", []).append(v)
+        order = [k for k in self.groups if k in split] + [k for k in split if k not in self.groups]
+        return [(self.groups.get(k) or Group(k), split[k]) for k in order]
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -59,7 +72,8 @@ def check_plan(
     env = environment or environment_of(plan)
     subject = Subject(plan, env, config, stack_file=stack_file or f"stacks/Pulumi.{plan.stack}.yaml")
     violations = [v for r in rules for v in r.run(subject)]
-    return CheckReport(plan.stack, env, tuple(rules), tuple(violations), len(plan.resources))
+    members, titles = groups(plan)
+    return CheckReport(plan.stack, env, tuple(rules), tuple(violations), len(plan.resources), members, titles)
 
 
 def check_stack(

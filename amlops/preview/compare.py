@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 from amlops.plan.document import Plan, Resource
+from amlops.plan.groups import Group, by_group, groups, several
 
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 """Pulumi's marker key for a secret value in serialized property maps."""
@@ -68,6 +69,21 @@ class PlanDiff:
     base_label: str = "base"
     head_label: str = "head"
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    members: Mapping[str, str] = field(default_factory=dict)
+    """Each changed resource's URN → its model key or SHARED (amlops/plan/groups.py)."""
+    groups: Mapping[str, Group] = field(default_factory=dict)
+    """Every group of either plan, SHARED first, then the models by key."""
+
+    @property
+    def several(self) -> bool:
+        """Whether either plan declares more than one model (then the changes are shown model by model)."""
+        return several(self.groups)
+
+    def by_group(self) -> list[tuple[Group, list[ResourceChange]]]:
+        """The changes split by model (SHARED first), each group's changes in URN order; groups without changes left out."""
+        changes = {c.urn: c for c in self.changes}
+        split = by_group(changes, self.members) if self.several else {"": list(changes)}
+        return [(self.groups.get(k) or Group(k), [changes[u] for u in urns]) for k, urns in split.items()]
 
     def count(self, action: str) -> int:
         return sum(1 for c in self.changes if c.action == action)
@@ -179,6 +195,7 @@ def diff_plans(base: Plan, head: Plan, base_label: str = "base", head_label: str
                 unchanged += 1
             else:
                 changes.append(change)
+    members, titles = groups(base, head)
     outputs = tuple(
         PropertyChange(path, _shown(path, a), _shown(path, b))
         for path, a, b in _leaves(dict(base.outputs), dict(head.outputs), "")
@@ -191,4 +208,6 @@ def diff_plans(base: Plan, head: Plan, base_label: str = "base", head_label: str
         base_label=base_label,
         head_label=head_label,
         warnings=tuple(dict.fromkeys(base.warnings + head.warnings)),
+        members=members,
+        groups=titles,
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from amlops.preview.compare import ACTIONS, PlanDiff, PropertyChange, ResourceChange
 from amlops.plan.document import DESIRED_STATE_NOTE
+from amlops.plan.groups import by_group
 
 FORMATS = ("text", "markdown", "json")
 _TEXT_MARK = {"add": "+", "replace": "+-", "update": "~", "remove": "-"}
@@ -18,6 +19,11 @@ def summary_line(diff: PlanDiff) -> str:
     """`1 to add, 0 to replace, 2 to update, 0 to remove, 40 unchanged`."""
     parts = [f"{diff.count(a)} to {a}" for a in ACTIONS]
     return ", ".join(parts) + f", {diff.unchanged} unchanged"
+
+
+def _counts(changes: list[ResourceChange]) -> str:
+    """`1 to replace, 2 to update` (only the actions that occur)."""
+    return ", ".join(f"{n} to {a}" for a in ACTIONS if (n := sum(1 for c in changes if c.action == a)))
 
 
 def short_type(type_: str) -> str:
@@ -49,9 +55,12 @@ def to_text(diff: PlanDiff) -> str:
     if diff.empty:
         lines.append(f"no changes: {diff.unchanged} resources unchanged")
     width = max((len(short_type(c.type)) for c in diff.changes), default=0)
-    for c in diff.changes:
-        lines.append(f"  {_TEXT_MARK[c.action]:<2} {c.action:<8} {short_type(c.type):<{width}}  {c.name}")
-        lines.extend(f"        {_change_text(p)}" for p in c.changes)
+    for group, changes in diff.by_group():
+        if diff.several:
+            lines.append(f"{group.title}: {_counts(changes)}")
+        for c in changes:
+            lines.append(f"  {_TEXT_MARK[c.action]:<2} {c.action:<8} {short_type(c.type):<{width}}  {c.name}")
+            lines.extend(f"        {_change_text(p)}" for p in c.changes)
     if diff.output_changes:
         lines.append("  stack outputs:")
         lines.extend(f"        {_change_text(p)}" for p in diff.output_changes)
@@ -89,9 +98,13 @@ def to_markdown(diff: PlanDiff) -> str:
     if diff.empty:
         lines.append(f"No changes: {diff.unchanged} resources unchanged.")
         return "\n".join(lines + _md_warnings(diff)).rstrip() + "\n"
-    lines += ["| action | type | name | properties changed |", "|---|---|---|---|"]
-    for c in diff.changes:
-        lines.append(f"| {_MD_MARK[c.action]} | `{short_type(c.type)}` | `{c.name}` | {len(c.changes) or ''} |")
+    for i, (group, changes) in enumerate(diff.by_group()):
+        if diff.several:
+            lines += ([""] if i else []) + [f"**{group.title}**: {_counts(changes)}", ""]
+        if diff.several or not i:
+            lines += ["| action | type | name | properties changed |", "|---|---|---|---|"]
+        for c in changes:
+            lines.append(f"| {_MD_MARK[c.action]} | `{short_type(c.type)}` | `{c.name}` | {len(c.changes) or ''} |")
     detailed = [c for c in diff.changes if c.changes]
     if detailed or diff.output_changes:
         lines += ["", "<details><summary>Property changes</summary>", ""]
@@ -105,6 +118,16 @@ def to_markdown(diff: PlanDiff) -> str:
     return "\n".join(lines + _md_warnings(diff)).rstrip() + "\n"
 
 
+def _model_counts(diff: PlanDiff) -> dict[str, Any]:
+    """Changes per model (and SHARED), with each model's endpoints, for any number of models."""
+    split = by_group([c.urn for c in diff.changes], diff.members)
+    actions = {c.urn: c.action for c in diff.changes}
+    return {
+        key: {"endpoints": list(diff.groups[key].endpoints) if key in diff.groups else [], **{a: sum(1 for u in urns if actions[u] == a) for a in ACTIONS}}
+        for key, urns in split.items()
+    }
+
+
 def to_json(diff: PlanDiff) -> str:
     doc = {
         "kind": "amlops-diff",
@@ -114,12 +137,14 @@ def to_json(diff: PlanDiff) -> str:
         "head": diff.head_label,
         "note": DESIRED_STATE_NOTE,
         "summary": {**{a: diff.count(a) for a in ACTIONS}, "unchanged": diff.unchanged},
+        "models": _model_counts(diff),
         "changes": [
             {
                 "action": c.action,
                 "urn": c.urn,
                 "type": c.type,
                 "name": c.name,
+                "model": diff.members.get(c.urn),
                 "properties": [{"path": p.path, "old": p.old, "new": p.new, "replaces": p.replaces} for p in c.changes],
             }
             for c in diff.changes

@@ -1,4 +1,5 @@
-"""The request bodies a profile sends: one per loans row (the book's 500), or a file of JSON payloads."""
+"""The request bodies a profile sends: one per loans row (the book's 500), the model's own input example,
+or a file of JSON payloads."""
 
 from __future__ import annotations
 
@@ -18,6 +19,30 @@ def loans_payloads() -> list[bytes]:
     frame = generate_loans()
     rows = frame[list(FEATURES)].itertuples(index=False, name=None)
     return [_encode({"data": [[float(income), int(cards), int(age)]]}) for income, cards, age in rows]
+
+
+def default_payloads(cfg, deployment: str, local: bool) -> tuple[list[bytes], str]:
+    """(bodies, where they come from) when no --requests file is given: the book's 500 loans for a model whose
+    input columns are the loans features (or an endpoint at --url, whose model is not on this machine), else one
+    body per row of the served model's saved input example (MLflow's input_example.json, split orient)."""
+    if not local:
+        return loans_payloads(), "loans dataset (500 rows, one per request)"
+    from amlops.modelfile import columns
+    from amlops.registry import Registry
+
+    version = cfg.deployment_model_version(deployment)
+    model_dir = Registry(cfg.registry.tracking_uri).download(cfg.model.name, version)
+    if tuple(c.name for c in columns(model_dir)) == FEATURES:
+        return loans_payloads(), "loans dataset (500 rows, one per request)"
+    path = model_dir / "input_example.json"
+    try:
+        rows = json.loads(path.read_text())["data"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DataError(
+            f"{cfg.model.name}:{version} has no input example ({path}) and its columns are not the loans features; "
+            "pass --requests FILE (JSON Lines of request bodies)"
+        ) from None
+    return [_encode({"data": [row]}) for row in rows], f"{cfg.model.name}:{version}'s input example ({len(rows)} rows, one per request)"
 
 
 def _check_object(value: object, path: Path, where: str) -> bytes:

@@ -23,18 +23,19 @@ class Change:
     new: Any
 
 
-def write_recommendation(stack: str, deployment: str, rec: Recommendation, stacks_dir: Path = STACKS_DIR) -> list[Change]:
+def write_recommendation(stack: str, deployment: str, rec: Recommendation, stacks_dir: Path = STACKS_DIR, model_key: str | None = None) -> list[Change]:
     """Set instanceType, instanceCount and requestSettings.maxConcurrentRequestsPerInstance.
 
     The edited config is validated before the file is written (ConfigError otherwise);
-    comments and layout are kept. Returns the keys that changed (empty when none did).
+    comments and layout are kept. Returns the keys that changed (empty when none did). `model_key`: the
+    model whose deployment it is, in a stack file with `amlops:models` (None: the single-model form).
     """
     if not rec.feasible:
         raise NoRecommendation(f"nothing written to the {stack} stack: {rec.verdict}")
-    editor = StackEditor(stack_path(stack, stacks_dir))
+    editor = StackEditor(stack_path(stack, stacks_dir)).focus(model_key)
     if editor.get("online", "deployments", deployment) is None:
         known = ", ".join(editor.get("online", "deployments") or {}) or "none"
-        raise UsageError(f"{editor.path}: amlops:online.deployments has no {deployment!r} (deployments: {known})")
+        raise UsageError(f"{editor.path}: {editor.key('online', 'deployments')} has no {deployment!r} (deployments: {known})")
     wanted = (
         (("instanceType",), rec.instance_type),
         (("instanceCount",), rec.instance_count),
@@ -46,7 +47,7 @@ def write_recommendation(stack: str, deployment: str, rec: Recommendation, stack
         old = editor.get(*path)
         if old != value:
             editor.set(*path, value=value)
-            changes.append(Change("amlops:" + ".".join(path), old, value))
+            changes.append(Change(editor.key(*path), old, value))
     if changes:
         editor.save()
     return changes

@@ -25,7 +25,7 @@ from amlops.serving.server import GunicornServer, GunicornSpec, ServerStartError
 from amlops.serving.settings import BUILD_PACKAGE, Admission, FrontDoorSettings
 from amlops.serving.telemetry.localfile import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, telemetry_path
 from infra import scoring_package
-from infra.config import MAX_ROWS_ENV, DeploymentConfig, OnlineConfig, StackConfig
+from infra.config import ENDPOINT_ENV, MAX_ROWS_ENV, DeploymentConfig, OnlineConfig, StackConfig
 from infra.monitor_config import TARGET_COLUMN_ENV, DataCollectorConfig
 from amlops.modelmonitor.agent import CollectorAgent
 
@@ -149,6 +149,7 @@ class LocalEndpoint:
             "AZUREML_ENTRY_SCRIPT": entry_script,
             "AZUREML_MODEL_DIR": str(self.model_dir),
             MAX_ROWS_ENV: str(self.settings.max_rows),
+            ENDPOINT_ENV: self.endpoint_name,
             "SCORING_TIMEOUT_MS": str(self.settings.request_timeout_ms),
             "SERVICE_NAME": self.endpoint_name,
             **front.to_env(),

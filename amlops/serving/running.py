@@ -60,12 +60,13 @@ def alive(pid: int) -> bool:
     return True
 
 
-def find(endpoint_name: str, stack: str) -> Running:
-    """The running local endpoint; raises UsageError saying how to start one."""
+def find(endpoint_name: str, options: str) -> Running:
+    """The running local endpoint; raises UsageError saying how to start one (`amlops serve OPTIONS`,
+    e.g. `--stack dev --endpoint diabetes`)."""
     found = _read(running_path(endpoint_name))
     if found is None or not alive(found.pid):
         raise UsageError(
-            f"no local endpoint {endpoint_name!r} is running; start one with `amlops serve --stack {stack}` "
+            f"no local endpoint {endpoint_name!r} is running; start one with `amlops serve {options}` "
             "or pass --url SCORING_URI --key KEY"
         )
     return found

@@ -30,7 +30,7 @@ from infra.config.models import LEGACY_KEY, MODEL_KEY, ModelConfig
 from infra.config.monitoring import AlertsConfig, MonitoringConfig
 from infra.config.multi_model import MultiModelConfig
 from infra.config.network import NetworkConfig, OutboundRuleConfig, VirtualNetworkConfig
-from infra.config.online import MAX_ROWS_ENV, AutoscaleConfig, DeploymentConfig, OnlineConfig, ProbeSettings, RequestSettings
+from infra.config.online import ENDPOINT_ENV, MAX_ROWS_ENV, AutoscaleConfig, DeploymentConfig, OnlineConfig, ProbeSettings, RequestSettings
 from infra.config.parse import SECURE_MESSAGE, parse_config
 from infra.errors import PROJECT, ConfigError, Problem
 from infra.config.promotion import PromotionConfig
@@ -55,6 +55,7 @@ __all__ = [
     "LEGACY_KEY",
     "MODEL_KEY",
     "OUTPUT_PLACEHOLDERS",
+    "ENDPOINT_ENV",
     "MAX_ROWS_ENV",
     "PROJECT",
     "RUN_TIME_PLACEHOLDERS",

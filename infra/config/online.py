@@ -10,6 +10,9 @@ from infra.config.base import ENV_VAR, ConfigModel, check_endpoint_base
 from infra.config.monitoring import AlertsConfig
 from infra.skus import ONLINE_INSTANCE_TYPES
 
+ENDPOINT_ENV = "AMLOPS_ENDPOINT"
+"""The endpoint's Azure name, set in every deployment (infra/online_endpoint.py) and by `amlops serve`: score.py puts
+it in its trace lines' customDimensions, so each endpoint's rejected-loans alert (infra/monitoring.py) counts its own."""
 MAX_ROWS_ENV = "AMLOPS_MAX_ROWS"
 """The variable score.py reads request_settings.max_rows from (set by the deployment and by `amlops serve`)."""
 

@@ -8,6 +8,7 @@ from pydantic import PrivateAttr, field_validator
 from pydantic.alias_generators import to_camel
 
 from infra.config.base import PREFIX, ConfigModel, name_check
+from infra.errors import AmbiguousModel, EndpointChoiceError, MissingEndpoint, UnknownEndpoint  # noqa: F401  # re-exported by infra.config
 from infra.config.batch import BatchConfig
 from infra.config.compute import ComputeConfig
 from infra.config.models import LEGACY_SECTIONS, ModelConfig, check_models
@@ -68,6 +69,17 @@ class StackConfig(ConfigModel):
         else `<key>-`, so no two models' resources share a name."""
         return "" if self.single_form else f"{key}-"
 
+    def migrated(self, key: str) -> bool:
+        """Whether `key` is the model that keeps a single-model stack's names after `amlops config migrate`: the
+        first model of a stack file in the `models` form. Its components carry Pulumi aliases to their old
+        names, and its Azure names that once had no key in them (its scoring code asset, its alert rules)
+        stay as they were, so moving a deployed stack to `models:` replaces nothing."""
+        return not self.single_form and key == next(iter(self.models))
+
+    def asset_label(self, key: str) -> str:
+        """What a model's Azure asset and alert names carry: "" for the single-model form and its migrated model, else `<key>-`."""
+        return "" if self.single_form or self.migrated(key) else f"{key}-"
+
     def only(self) -> tuple[str, ModelConfig]:
         """The key and entry of the stack's one model; AmbiguousModel when it declares several."""
         if len(self.models) != 1:
@@ -86,6 +98,19 @@ class StackConfig(ConfigModel):
             if endpoint == key or endpoint in m.endpoint_names():
                 return key, m
         raise UnknownEndpoint(endpoint, self.choices())
+
+    def narrow(self, endpoint: str | None) -> "StackConfig":
+        """The stack with only the model behind `endpoint` (select's rule: a base name or a model key; None for
+        the only model), so a command that works on one model reads its `model`, `online` and `batch`."""
+        key, m = self.select(endpoint)
+        narrowed = self.model_copy(update={"models": {key: m}})
+        narrowed._single_form = self._single_form
+        return narrowed
+
+    @property
+    def key(self) -> str:
+        """The key of the stack's one model (AmbiguousModel when it declares several)."""
+        return self.only()[0]
 
     @property
     def model(self) -> ModelConfig:
@@ -111,31 +136,6 @@ class StackConfig(ConfigModel):
     def deployment_model_version(self, deployment: str) -> int:
         """The model version a deployment of the one model serves: its own pin, else the model's."""
         return self.model.deployment_model_version(deployment)
-
-
-class EndpointChoiceError(ValueError):
-    """A command needs one model of the stack and the stack (or --endpoint) does not name exactly one."""
-
-
-class AmbiguousModel(EndpointChoiceError):
-    """The stack serves several models and the command was not told which."""
-
-    def __init__(self, choices: list[str]):
-        super().__init__(f"the stack serves {len(choices)} models; choose one with --endpoint: {'; '.join(choices)}")
-
-
-class UnknownEndpoint(EndpointChoiceError):
-    """--endpoint names no endpoint or model key of the stack."""
-
-    def __init__(self, endpoint: str, choices: list[str]):
-        super().__init__(f"--endpoint {endpoint!r} names no endpoint of the stack (models: {'; '.join(choices)})")
-
-
-class MissingEndpoint(EndpointChoiceError):
-    """The chosen model has no endpoint of the kind the command needs."""
-
-    def __init__(self, key: str, kind: str):
-        super().__init__(f"model {key!r} declares no {kind} endpoint (amlops:models.{key}.{kind})")
 
 
 KEYS: tuple[str, ...] = (*StackConfig.model_fields, *LEGACY_SECTIONS)
