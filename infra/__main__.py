@@ -33,7 +33,7 @@ from infra.naming import MONITORING_COMPONENT, derive_names, endpoint_name
 from infra.network import PrivateNetwork, PrivateNetworkArgs
 from infra.online_endpoint import KubernetesTarget, OnlineEndpoint, OnlineEndpointArgs
 from infra.schedule import BatchSchedule, BatchScheduleArgs
-from infra.scoring_package import scoring_codes
+from infra.scoring_package import DEFAULT_MAX_ROWS, package_scoring, scoring_codes
 from infra.workspace import Workspace, WorkspaceArgs
 
 OFFLINE_ENV = "AMLOPS_PLAN_OFFLINE"
@@ -264,37 +264,50 @@ def declare_group(s: Shared, key: str, g: MultiModelConfig, files: dict[str, tup
     folders = {member: next(f.folder for f in files[member] if f.version == pins[member]) for member in g.models}
     missing = sorted(member for member, folder in folders.items() if folder is None)
     if missing:
-        pulumi.log.warn(f"multiModel {key}: model{'s' if len(missing) > 1 else ''} {', '.join(missing)} unresolved; the combined model is planned without its content hash")
+        pulumi.log.warn(
+            f"multiModel {key}: model{'s' if len(missing) > 1 else ''} {', '.join(missing)} unresolved; the combined model is planned "
+            "without its content hash and the scoring code without swagger (Azure would serve the inference server's generic one)"
+        )
+    combined = None if missing else combine(folders)  # type: ignore[arg-type]
     model = CombinedModel(
         f"{key}-models",
         CombinedModelArgs(
             model_name=f"{cfg.prefix}-{key}-models",
-            folder=None if missing else combine(folders),  # type: ignore[arg-type]
+            folder=combined,
             members={member: f"{cfg.models[member].name}:{pins[member]}" for member in g.models},
             tags={"registry": "mlflow"},
             **s.scope,
             **s.upload,
         ),
     )
-    pulumi.log.warn(f"multiModel {key}: the scoring code carries no per-model swagger yet; Azure would serve the inference server's generic /swagger.json")
+    # scoring/ packaged with the members' specs routed by "model" (infra/swagger_multi.py), per distinct maxRows,
+    # exactly as `amlops serve` packages it; plain scoring/ when a member is not on this machine.
+    title = f"{cfg.prefix}-{key}-models"
+    rows = {d: dep.request_settings.max_rows for d, dep in g.online.deployments.items()}
+    packages = {
+        n: (package_scoring(combined, max_rows=n, title=title, scoring_dir=s.root / "scoring") if combined is not None else s.root / "scoring")
+        for n in sorted(set(rows.values()) or {DEFAULT_MAX_ROWS})
+    }
+    main_rows = DEFAULT_MAX_ROWS if DEFAULT_MAX_ROWS in packages else next(iter(packages))
     scoring = CodeAsset(
         f"{key}-scoring-code",
         CodeAssetArgs(
             asset_name=f"{cfg.prefix}-{key}-scoring",
-            folder=s.root / "scoring",
-            variants={},
+            folder=packages[main_rows],
+            variants={f"rows{n}": folder for n, folder in packages.items() if n != main_rows and combined is not None},
             entry_scripts=("score_multi.py", "score.py"),
             description="scoring/: score_multi.py routes each request to one model's score.py",
             **s.scope,
             **s.upload,
         ),
     )
+    code_ids = {n: scoring.variant_ids.get(f"rows{n}", scoring.code_id) for n in packages}
     online = declare_online(
         s,
         f"{key}-online",
         g.online,
         model_ids={d: model.asset_id for d in g.online.deployments},
-        code_ids={d: scoring.code_id for d in g.online.deployments},
+        code_ids={d: code_ids[n] for d, n in rows.items()},
         model_name=" + ".join(cfg.models[member].name for member in g.models),
         scoring_script="score_multi.py",
     )

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from infra import swagger
+from infra import swagger, swagger_multi
 from infra.config import ModelConfig, RequestSettings
 from infra.content import content_hash
 from infra.model_source import state_dir
+from infra.multi_model import MANIFEST
 
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", *swagger.FILES)
 """Not copied from scoring/: caches, and stale spec files (the package's are generated)."""
@@ -41,6 +42,7 @@ def package_key(model_dir: Path, *, max_rows: int, title: str, scoring_dir: Path
     parts = (
         content_hash(scoring_dir), content_hash(model_dir), str(max_rows), title,
         hashlib.sha256(Path(swagger.__file__).read_bytes()).hexdigest(),
+        hashlib.sha256(Path(swagger_multi.__file__).read_bytes()).hexdigest(),
     )
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
@@ -55,13 +57,18 @@ def is_built(dest: Path) -> bool:
 
 
 def package_scoring(model_dir: Path, *, max_rows: int, title: str, scoring_dir: Path) -> Path:
-    """The app root for `model_dir`: a copy of `scoring_dir` with swagger.json, swagger3.json and swagger3.1.json.
+    """The app root for `model_dir`: a copy of `scoring_dir` with swagger.json, swagger3.json and swagger3.1.json
+    (a multiModel group's combined folder, holding multimodel.json, gets its members' specs routed by "model":
+    infra/swagger_multi.py).
 
     Raises ScoringPackageError when scoring_dir has no score.py or score.py cannot load the model."""
     dest = package_dir(model_dir, max_rows=max_rows, title=title, scoring_dir=scoring_dir)
     if is_built(dest):
         return dest
-    specs = swagger.generate(model_dir, max_rows=max_rows, title=title, scoring_dir=scoring_dir)
+    if (model_dir / MANIFEST).is_file():
+        specs = swagger_multi.generate(swagger_multi.members_of(model_dir), max_rows=max_rows, title=title, scoring_dir=scoring_dir)
+    else:
+        specs = swagger.generate(model_dir, max_rows=max_rows, title=title, scoring_dir=scoring_dir)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".package-", dir=dest.parent))
     try:

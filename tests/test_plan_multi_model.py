@@ -103,7 +103,7 @@ def test_the_group_code_holds_both_entry_scripts_and_its_resources_are_named_by_
     codes = sorted(r["inputs"]["name"] for r in resources(plan, f"{ML}:CodeContainer"))
     assert codes == ["loans-batch", "loans-churn-scoring", f"loans-{GROUP}-scoring"]
     blobs = [r["inputs"]["blobName"] for r in plan["resources"] if r["type"] == "azure-native:storage:Blob" and r["name"].startswith(f"{GROUP}-scoring-code")]
-    assert {b.rsplit("/", 1)[1] for b in blobs} >= {"score.py", "score_multi.py"}
+    assert {b.rsplit("/", 1)[1] for b in blobs} >= {"score.py", "score_multi.py", "swagger.json", "swagger3.json", "swagger3.1.json"}
     online = sorted(r["inputs"]["endpointName"].rsplit("-", 1)[0] for r in resources(plan, f"{ML}:OnlineEndpoint"))
     assert online == ["churn-dev-online", "small-dev-online"]
     ours = [r["name"] for r in plan["resources"] if r["name"].startswith(f"{GROUP}-")]

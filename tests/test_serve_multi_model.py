@@ -75,3 +75,20 @@ def test_an_endpoint_given_by_its_settings_needs_to_say_what_it_serves(cases, st
     cfg = parse_config(group_raw(), "many.yaml")
     with pytest.raises(UsageError, match="needs model_ref"):
         LocalEndpoint(cfg, cases["loans"].folder, online=cfg.multi_model["small"].online, entry_script="score_multi.py")
+
+
+def test_the_group_serves_each_models_swagger_routed_by_model(group, cases):
+    """OpenAPI 3.1: a oneOf over each model's bodies with `model` fixed (const), outputs anyOf; Swagger 2.0: `model` an enum."""
+    v31 = httpx.get(group.swagger_url, params={"version": "3.1"}, timeout=30).json()
+    schemas = v31["components"]["schemas"]
+    bodies = [schemas[ref["$ref"].rsplit("/", 1)[1]] for ref in schemas["ServiceInput"]["oneOf"]]
+    assert sorted((b["properties"]["model"]["const"], "Inputs" in b["properties"]) for b in bodies) == [
+        ("loans", False), ("loans", True), ("price", False), ("price", True)]
+    assert all(b["required"][0] == "model" and b["additionalProperties"] is False for b in bodies)
+    price_book = schemas["price_BookInput"]["properties"]["data"]["oneOf"][0]["items"]
+    assert tuple(price_book["required"]) == cases["price"].columns  # the Ridge's own columns, not the loans'
+    assert "anyOf" in schemas["ServiceOutput"] and "loans_Probabilities" in str(schemas["ServiceOutput"])
+    assert "price_Probabilities" not in schemas  # a regressor answers no probabilities
+    v2 = httpx.get(group.swagger_url, timeout=30).json()
+    assert v2["swagger"] == "2.0"
+    assert v2["definitions"]["ServiceInput"]["properties"]["model"]["enum"] == ["loans", "price"]

@@ -104,15 +104,10 @@ class LocalEndpoint:
         self.entry_script = entry_script
         if not (self.scoring_dir / entry_script).is_file():
             raise UsageError(f"{self.scoring_dir}: no {entry_script} (the scoring entry script)")
-        # scoring/ plus the swagger generated from this model's signature: what the server runs. Its place is
-        # known from content hashes; when not built yet, gunicorn's master builds it (amlops.serving.preload) and
-        # this process never loads the model. Another entry script (score_multi.py) runs scoring/ as it is, as
-        # the group's deployment does (no per-model swagger yet).
-        self.app_root = (
-            scoring_package.package_dir(self.model_dir, max_rows=self.settings.max_rows, title=self.model_ref, scoring_dir=self.scoring_dir)
-            if entry_script == ENTRY_SCRIPT
-            else self.scoring_dir
-        )
+        # scoring/ plus the swagger generated from this model's signature (a group's combined folder: its members',
+        # routed by "model"; infra/swagger_multi.py): what the server runs. Its place is known from content hashes;
+        # when not built yet, gunicorn's master builds it (amlops.serving.preload) and this process never loads the model.
+        self.app_root = scoring_package.package_dir(self.model_dir, max_rows=self.settings.max_rows, title=self.model_ref, scoring_dir=self.scoring_dir)
         self.endpoint_name = endpoint.endpoint_name
         self.key: str | None = None
         self.secondary_key: str | None = None
@@ -155,7 +150,7 @@ class LocalEndpoint:
             **front.to_env(),
         }
         self._package_error: Path | None = None
-        if entry_script == ENTRY_SCRIPT and not scoring_package.is_built(self.app_root):
+        if not scoring_package.is_built(self.app_root):
             self._package_error = state / f"package-error-{os.getpid()}-{id(self):x}.txt"
             env[BUILD_PACKAGE] = json.dumps({
                 "model_dir": str(self.model_dir), "max_rows": self.settings.max_rows, "title": self.model_ref,
