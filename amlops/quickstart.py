@@ -94,6 +94,7 @@ def stage_import(ctx: Context) -> None:
 def stages() -> list[tuple[str, Stage]]:
     """The stages in order; each capability adds its own here."""
     from amlops.batching.quickstart import quickstart_stage as batch_stage
+    from amlops.multimodel.quickstart import quickstart_stage as models_stage
     from amlops.plan import quickstart_stage as plan_stage
     from amlops.preview.quickstart import quickstart_stage as preview_stage
     from amlops.profiling.quickstart import quickstart_stage as profile_stage
@@ -104,6 +105,7 @@ def stages() -> list[tuple[str, Stage]]:
         ("train and register", stage_train_register),
         ("import: the book's model.pkl", stage_import),
         ("serve: the scoring script under the Azure ML inference server", serve_stage),
+        ("models: a second model (a regressor) in the same stack, both served at once", models_stage),
         ("profile: stepped load and a size recommendation", profile_stage),
         ("batch: the 512,000 pending loans with the stack's batch settings", batch_stage),
         ("plan: the desired state of the Pulumi program, offline", plan_stage),

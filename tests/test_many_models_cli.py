@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from amlops.multimodel.diabetes import NAME
+from amlops.multimodel.stack import write_two_model_stack
 from amlops.paths import STACKS_ENV
 from cli_support import run_cli
 from models_support import ridge_case
@@ -24,42 +26,12 @@ from tree_support import copy_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-c", "from amlops.cli import main; main()"]
-DIABETES = "diabetes-ridge"
-DIABETES_ENTRY = {
-    "name": DIABETES,
-    "version": 1,
-    "online": {
-        "endpointName": "diabetes-dev-online",
-        "authMode": "key",
-        "deployments": {"blue": {"instanceType": "Standard_DS1_v2", "instanceCount": 1, "workerCount": 1}},
-        "traffic": {"blue": 100},
-    },
-    "batch": {
-        "endpointName": "diabetes-dev-batch",
-        "deploymentName": "diabetes-batch",
-        "mode": "tabular",
-        "miniBatchSize": 1,
-        "maxConcurrencyPerInstance": 1,
-        "outputAction": "append_row",
-        "outputFileName": "predictions.csv",
-        "idColumns": ["patient_id"],
-        "output": {"datastore": "workspaceblobstore", "path": "inferences/diabetes/{date}/"},
-    },
-}
+DIABETES = NAME
 
 
 def two_model_stack(stacks: Path, name: str = "two") -> Path:
     """stacks/Pulumi.<name>.yaml: dev rewritten by `amlops config migrate` (key loans) plus the diabetes model."""
-    from amlops.stackedit import StackEditor
-    from amlops.stackmigrate import migrate
-
-    path = stacks / f"Pulumi.{name}.yaml"
-    shutil.copyfile(stacks / "Pulumi.dev.yaml", path)
-    assert migrate(path, "loans").key == "loans"
-    editor = StackEditor(path)
-    editor.set("models", "diabetes", value=json.loads(json.dumps(DIABETES_ENTRY)))
-    editor.save()
-    return path
+    return write_two_model_stack(stacks / "Pulumi.dev.yaml", stacks / f"Pulumi.{name}.yaml")
 
 
 @pytest.fixture
@@ -306,16 +278,15 @@ def test_serve_two_endpoints_at_once_each_on_its_port_with_its_key(tree, state, 
 
 def test_batch_run_per_endpoint_uses_that_endpoints_id_columns(tree, state, registered, tmp_path):
     import pandas as pd
-    from sklearn.datasets import load_diabetes
 
-    data = load_diabetes(as_frame=True).data.head(50)
-    table = data.assign(patient_id=range(1000, 1050))[["patient_id", *data.columns]]
-    table.to_csv(tmp_path / "patients.csv", index=False)
+    from amlops.multimodel.diabetes import patients
+
+    patients(50).to_csv(tmp_path / "patients.csv", index=False)
     out_dir = tmp_path / "out"
     done = amlops("batch", "run", "--stack", "two", "--endpoint", "diabetes", "--input", str(tmp_path / "patients.csv"), "--output", str(out_dir), "--no-progress")
     assert done.returncode == 0, done.stderr
     scored = pd.read_csv(out_dir / "predictions.csv", header=None)
-    assert len(scored) == 50 and sorted(scored[0]) == list(range(1000, 1050))
+    assert len(scored) == 50 and sorted(scored[0]) == list(range(100_000, 100_050))
     assert any((state / "batch" / "two" / "diabetes" / "jobs").iterdir())
     refused = amlops("batch", "run", "--stack", "two", "--endpoint", "loans", "--input", str(tmp_path / "patients.csv"), "--output", str(tmp_path / "o2"), "--no-progress")
     assert refused.returncode != 0 and "application_id" in refused.stderr + refused.stdout
@@ -326,3 +297,23 @@ def test_endpoint_swagger_per_endpoint_describes_that_model(tree, state, registe
     assert out.returncode == 0, out.stderr
     spec = json.loads((tmp_path / "sw" / "swagger.json").read_text())
     assert "bmi" in json.dumps(spec) and "income" not in json.dumps(spec)
+
+
+def test_remote_target_is_the_chosen_models_endpoints(tree, state):
+    from amlops.azure.target import target_for
+    from amlops.stackfile import load_endpoint
+
+    loans = target_for("two", load_endpoint("two", "loans"), "sub-1")
+    diabetes = target_for("two", load_endpoint("two", "diabetes-dev-batch"), "sub-1")
+    assert (loans.resource_group, loans.workspace) == (diabetes.resource_group, diabetes.workspace)
+    assert loans.online_endpoint.startswith("loans-dev-online-") and diabetes.online_endpoint.startswith("diabetes-dev-online-")
+    assert (diabetes.batch_endpoint.removesuffix(diabetes.batch_endpoint[-7:]), diabetes.batch_deployment) == ("diabetes-dev-batch", "diabetes-batch")
+    refused = amlops("batch", "submit", "--stack", "two", "--input", "azureml://x/", "--subscription", "sub-1")
+    assert refused.returncode == 2 and "choose one with --endpoint" in refused.stderr
+
+
+def test_profile_per_endpoint_refuses_the_loans_payloads_for_another_models_columns(tree, state, registered):
+    out = amlops("profile", "--stack", "two", "--endpoint", "diabetes", "--max-concurrency", "1")
+    assert out.returncode == 1, out.stderr
+    assert " ".join(out.stderr.split()).startswith(f"error: {DIABETES}:1 has no input example (")
+    assert "its columns are not the loans features; pass --requests FILE" in " ".join(out.stderr.split())

@@ -18,6 +18,7 @@ STAGE_LINES = {
     "train and register": r"registered chapter12-loans:1 \(accuracy 0\.\d{4}\), the first version",
     "import": r"registered chapter12-loans-pkl:1 \(accuracy 0\.\d{4}\), the first version",
     "serve": r"  arrays, predict +→ 200 \{\"predict\": \[0, 1\]\}  \(\d+\.\d ms\)",
+    "models": r"  diabetes  diabetes-ridge:1 +http://127\.0\.0\.1:\d+/score  → 200 \{\"predict\": \[\d+\.\d+, \d+\.\d+\]\}  \(the other endpoint's key: 401\)",
     "profile": r"recommendation: \d+ × Standard_\w+ \(.*\) hold .* within p99 ≤ 200 ms.*",
     "batch": r"batch: scored 512,000 pending loans .*; rows in 512,000, scored 512,000, rejected 0; 0 files failed; output .*",
     "plan": r"stack dev: \d+ Azure resources declared \(desired state under pulumi mocks, not a cloud preview\)",
@@ -55,11 +56,26 @@ def test_quickstart_every_stage_does_its_job_then_registers_nothing_equal(state)
     telemetry = state / "endpoints" / ctx.cfg.online.endpoint_name / "telemetry.jsonl"
     spans = [r for r in map(json.loads, telemetry.read_text().splitlines()) if r.get("kind") == "span"]
     statuses = [s["attributes"]["http.response.status_code"] for s in spans]
-    assert (statuses.count(400), statuses.count(401)) == (1, 1)
-    assert statuses.count(200) >= 5 + 200  # the four book payloads, Power BI's, and 200 timed requests
+    assert (statuses.count(400), statuses.count(401)) == (1, 2)  # the models stage's call with diabetes' key: the other 401
+    assert statuses.count(200) >= 5 + 200 + 1  # the four book payloads, Power BI's, 200 timed requests, the models stage's
     url = urlsplit(re.search(r"at (http://127\.0\.0\.1:\d+)/score", "\n".join(served)).group(1))
     with socket.socket() as s:
         assert s.connect_ex((url.hostname, url.port)) != 0, "the quickstart's server still listens"
+
+    # the models stage: both endpoints answered at once with their own model, each refusing the other's key
+    models = stage_output(text, titles[4])
+    assert any(re.fullmatch(r"  loans     chapter12-loans:1 +http://127\.0\.0\.1:\d+/score  → 200 \{\"predict\": \[0, 1\]\}  \(the other endpoint's key: 401\)", l) for l in models), models
+    facts = ctx.facts["many_models"]
+    from amlops import modelfile
+    from amlops.paths import trained_dir
+
+    folder = trained_dir("diabetes-ridge")
+    example = json.loads((folder / "input_example.json").read_text())
+    import pandas as pd
+
+    expected = modelfile.load(folder).predict(pd.DataFrame(example["data"][:2], columns=example["columns"]))
+    assert facts["answers"]["diabetes"]["predict"] == expected.tolist()
+    assert [c.split(" ")[0] for c in facts["choices"]] == ["loans", "diabetes"]
 
     out2 = io.StringIO()
     ctx2 = quickstart.run("dev", console=Console(file=out2, width=250), only=quickstart.FOUNDATION)

@@ -70,7 +70,7 @@ def serve_cmd(
     terminated = False
     try:
         for i, cfg in enumerate(cfgs):
-            ep = _start(cfg, stack, registry, model, deployment, host, 0 if port == 0 else port + i, workers, auth, several=len(cfgs) > 1)
+            ep = _start(cfg, stack, registry, model, deployment, host, 0 if port == 0 else port + i, workers, auth)
             served.append(ep)
             running.record(ep.endpoint_name, running.Running(ep.url, ep.pid, ep.deployment, ep.model_ref))
         console.print("Ctrl-C stops " + ("them." if len(served) > 1 else "it."))
@@ -101,7 +101,7 @@ def _leave() -> None:
     os._exit(0)
 
 
-def _start(cfg, stack: str, registry, model: str | None, deployment: str | None, host: str, port: int, workers: int | None, auth: bool, several: bool):
+def _start(cfg, stack: str, registry, model: str | None, deployment: str | None, host: str, port: int, workers: int | None, auth: bool):
     """Start one endpoint's server and say where it answers, its limits and how to call it."""
     from amlops.deployments import choose_deployment
     from amlops.serving.endpoint import LocalEndpoint, model_for
@@ -115,7 +115,7 @@ def _start(cfg, stack: str, registry, model: str | None, deployment: str | None,
     with status(f"starting {name}:{version} under the Azure ML inference server ({ep.workers} workers)…"):
         ep.start()
     assert ep.pid is not None
-    s, flag = ep.settings, endpoint_flag(cfg) if several or not cfg.single_form else ""
+    s, flag = ep.settings, endpoint_flag(cfg)
     example = json.dumps({"data": [_example_row(model_dir)]})
     console.print(
         f"serving {name}:{version} as {ep.endpoint_name}/{chosen} at {ep.scoring_url} "
