@@ -25,7 +25,8 @@ from infra.environment import Environment, EnvironmentArgs
 from infra.errors import InfraError
 from infra.managed_network import ManagedNetworkProvision
 from infra.model_asset import ModelAsset, ModelAssetArgs, ModelFiles
-from infra.model_source import ModelSourceError, resolve
+from infra.model_resolution import model_files
+from infra.model_source import ModelSourceError
 from infra.multi_model import combine
 from infra.multi_model_asset import CombinedModel, CombinedModelArgs
 from infra.monitoring import AlertTarget, Monitoring, MonitoringArgs
@@ -50,23 +51,6 @@ def read_config(stack: str) -> StackConfig:
         if value is not None:
             raw[camel] = value
     return parse_config(raw, source=f"stacks/Pulumi.{stack}.yaml")
-
-
-def model_files(m: ModelConfig, tracking_uri: str | None, offline: bool) -> tuple[ModelFiles, ...]:
-    """Every distinct version of one model its deployments serve (and its batch deployment's), with its files."""
-    versions = m.versions()
-    if m.azureml_registry is not None:
-        return tuple(ModelFiles(v, None) for v in versions)
-    found = []
-    for version in versions:
-        try:
-            found.append(ModelFiles(version, resolve(m.name, version, tracking_uri).folder))
-        except ModelSourceError as exc:
-            if not offline:
-                raise
-            pulumi.log.warn(f"{exc}; planned with an unresolved content hash")
-            found.append(ModelFiles(version, None))
-    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -320,6 +304,11 @@ def main() -> None:
     offline = os.environ.get(OFFLINE_ENV) == "1"
     try:
         cfg = read_config(stack)
+        # In a GitHub job (GITHUB_ACTIONS=true on every runner) the models come from an Azure ML registry:
+        # https://docs.github.com/en/actions/writing-workflows/choosing-what-your-workflow-does/store-information-in-variables#default-environment-variables
+        refusal = cfg.ci_refusal(f"stacks/Pulumi.{stack}.yaml") if os.environ.get("GITHUB_ACTIONS") == "true" and not offline else None
+        if refusal:
+            raise pulumi.RunError(refusal)
         files = {key: model_files(m, cfg.registry.tracking_uri, offline) for key, m in cfg.models.items()}
     except ConfigError as exc:
         raise pulumi.RunError(exc.render()) from None

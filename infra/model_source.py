@@ -14,6 +14,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parent.parent
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
@@ -122,6 +123,68 @@ def download(name: str, version: int, uri: str, root: Path | None = None) -> Pat
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def azureml_registry_uri(registry: str) -> str:
+    """The cache key of an Azure ML registry (its model references' prefix)."""
+    return f"azureml://registries/{registry}"
+
+
+def download_from_azureml_registry(
+    registry: str, name: str, version: int, root: Path | None = None, client_factory: Callable[..., Any] | None = None,
+) -> Path:
+    """The MLflow model folder of `name:version` in Azure ML registry `registry`, downloaded once.
+
+    `pulumi up` packages each online deployment's scoring code with its model's swagger, so a model
+    referenced in an Azure ML registry is downloaded too, through azure-ai-ml's
+    `MLClient(registry_name=...).models.download(name, version, download_path)`, which writes
+    `<download_path>/<name>/<the asset folder>/...`:
+      https://learn.microsoft.com/en-us/python/api/azure-ai-ml/azure.ai.ml.operations.modeloperations#azure-ai-ml-operations-modeloperations-download
+    The client signs in with the one credential rule (infra/credential.py). Versions are immutable,
+    so a cached folder is returned without asking the registry. Raises ModelSourceError naming the fix.
+    """
+    dest = cache_dir(azureml_registry_uri(registry), name, version, root)
+    if (dest / "MLmodel").is_file():
+        return dest
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+    if client_factory is None:
+        from azure.ai.ml import MLClient as client_factory  # noqa: N813
+    from infra.credential import credential
+
+    where = f"model {name}:{version} in Azure ML registry {registry}"
+    tmp = dest.with_name(f".{version}.{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        try:
+            client_factory(credential=credential(), registry_name=registry).models.download(
+                name=name, version=str(version), download_path=str(tmp)
+            )
+        except ResourceNotFoundError:
+            raise ModelSourceError(
+                f"{where} does not exist; publish it first (`amlops publish {name}:VERSION --stack STACK`, "
+                "the model workflow's publish job)"
+            ) from None
+        except AzureError as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise ModelSourceError(f"{where} could not be downloaded: {first}") from None
+        found = sorted(p.parent for p in tmp.rglob("MLmodel"))
+        if len(found) != 1:
+            raise ModelSourceError(f"{where}: the download holds {len(found)} MLmodel files, expected one MLflow model folder")
+        try:
+            found[0].rename(dest)
+        except OSError:  # another process cached it first
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def cached_from_azureml_registry(registry: str, name: str, version: int, root: Path | None = None) -> Path | None:
+    """The cached folder of `name:version` from `registry`, or None (no network: what an offline plan uses)."""
+    dest = cache_dir(azureml_registry_uri(registry), name, version, root)
+    return dest if (dest / "MLmodel").is_file() else None
 
 
 def resolve(name: str, version: int, configured_uri: str | None = None, cache: Path | None = None) -> ModelSource:

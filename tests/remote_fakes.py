@@ -30,6 +30,8 @@ class Azure:
     clients: list[dict] = field(default_factory=list)
     submitted_job: str = "batchjob-7f3a"
     models: list[Any] = field(default_factory=list)
+    model_files: dict[tuple[str, str], Path] = field(default_factory=dict)
+    """The folder each created model version was uploaded from (what models.download writes back)."""
 
     def _do(self, op: str, *args, **kwargs):
         self.calls.append((op, args, kwargs))
@@ -107,7 +109,20 @@ class _Models:
             path=f"azureml://registries/loansreg/models/{model.name}/versions/{model.version}",
         )
         self.azure.models.append(created)
+        self.azure.model_files[(model.name, str(model.version))] = Path(model.path)
         return created
+
+    def download(self, name, version, download_path="."):
+        """azure-ai-ml's layout: a folder asset lands in <download_path>/<name>/<the asset folder's name>/."""
+        import shutil
+
+        from azure.core.exceptions import ResourceNotFoundError
+
+        self.azure._do("models.download", name=name, version=version, download_path=download_path)
+        if (name, str(version)) not in self.azure.model_files:
+            raise ResourceNotFoundError(f"Model container with name: {name} version: {version} not found.")
+        source = self.azure.model_files[(name, str(version))]
+        shutil.copytree(source, Path(download_path) / name / source.name)
 
 
 def registry_model(name: str, version: int, accuracy: float | None):

@@ -15,6 +15,7 @@ import shutil
 
 from infra.model_source import ModelSourceError, cache_dir, resolve, tracking_uri
 from registry_support import registered_state
+from tree_support import copy_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,8 +57,16 @@ def test_registered_version_resolves_to_its_mlflow_folder(registered, trained_mo
         resolve("chapter12-loans", 7, cache=tmp_path / "cache")
 
 
-def test_plan_uploads_the_registered_version_content_addressed(registered, trained_model_dir):
-    plan = run_plan("dev", ROOT, env={"AMLOPS_STATE_DIR": str(registered), "MLFLOW_TRACKING_URI": ""})
+def without_azureml_registry(tmp_path: Path) -> Path:
+    """A checkout whose stacks name no Azure ML registry: `pulumi up` from a laptop with the embedded MLflow registry."""
+    tree = copy_tree(ROOT, tmp_path / "tree")
+    for path in (tree / "stacks").glob("Pulumi.*.yaml"):
+        path.write_text(path.read_text().replace("    azuremlRegistry: loansreg\n", ""))
+    return tree
+
+
+def test_plan_uploads_the_registered_version_content_addressed(registered, trained_model_dir, tmp_path):
+    plan = run_plan("dev", without_azureml_registry(tmp_path), env={"AMLOPS_STATE_DIR": str(registered), "MLFLOW_TRACKING_URI": ""})
     digest = content_hash(trained_model_dir)
     (version,) = [r for r in plan["resources"] if r["name"] == "model-v1"]
     assert version["inputs"]["properties"]["tags"]["contentHash"] == digest, version["urn"]
@@ -69,13 +78,28 @@ def test_plan_uploads_the_registered_version_content_addressed(registered, train
 
 def test_pulumi_up_without_the_model_fails_naming_the_fix(tmp_path):
     env = {**os.environ, "AMLOPS_STATE_DIR": str(tmp_path), "MLFLOW_TRACKING_URI": "", "AMLOPS_PLAN_OFFLINE": "0"}
+    env.pop("GITHUB_ACTIONS", None)
+    tree = without_azureml_registry(tmp_path)
     proc = subprocess.run(
-        [sys.executable, str(HARNESS), "--stack", "prod", "--root", str(ROOT)], capture_output=True, text=True, env=env, check=False
+        [sys.executable, str(HARNESS), "--stack", "prod", "--root", str(tree)], capture_output=True, text=True, env=env, check=False
     )
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.strip() == (
         f"model chapter12-loans:1 is not in the registry at sqlite:///{tmp_path / 'mlflow.db'} (no registry database yet); "
         "register it with `amlops model train` and `amlops model register`, or pin a registered version in amlops:model.version"
+    )
+
+
+def test_pulumi_up_in_a_github_job_refuses_a_stack_without_its_azure_ml_registry_in_one_line(tmp_path):
+    env = {**os.environ, "AMLOPS_STATE_DIR": str(tmp_path), "MLFLOW_TRACKING_URI": "", "AMLOPS_PLAN_OFFLINE": "0", "GITHUB_ACTIONS": "true"}
+    tree = without_azureml_registry(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(HARNESS), "--stack", "staging", "--root", str(tree)], capture_output=True, text=True, env=env, check=False
+    )
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.strip() == (
+        "stacks/Pulumi.staging.yaml: a deploy from CI needs amlops:model.azuremlRegistry (the Azure ML registry its "
+        'models come from; README "From an empty subscription")'
     )
 
 

@@ -100,7 +100,7 @@ def test_promote_canary_override_without_finish_is_a_usage_error(repo):
 
 
 def test_promote_canary_cli_refuses_then_accepts_an_override(repo, capsys, monkeypatch):
-    monkeypatch.setattr("amlops.registry.Registry", lambda uri=None: FakeRegistry())
+    monkeypatch.setattr("amlops.azure.registry.AzureModelRegistry", lambda name: FakeRegistry())  # dev names loansreg
     step(repo)
     args = ("promote", f"{NAME}:2", "--to", "dev", "--finish", "--no-diff", "--repo", str(repo))
     code, out, err = run_cli(capsys, monkeypatch, *args)

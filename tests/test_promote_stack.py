@@ -12,6 +12,7 @@ from amlops.paths import STATE_ENV
 from amlops.promotion import PromotionRefused, promote
 from amlops.registry import Registry
 from cli_support import run_cli
+from remote_fakes import install, registry_model
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "chapter12-loans"
@@ -35,6 +36,14 @@ def registry(registry_state, monkeypatch) -> Registry:
     monkeypatch.setenv(STATE_ENV, str(registry_state))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return Registry()
+
+
+@pytest.fixture
+def azure_registry(monkeypatch):
+    """The committed stacks' Azure ML registry (loansreg), faked, with the same versions and accuracies."""
+    azure = install(monkeypatch)
+    azure.models = [registry_model(NAME, v, acc) for v, acc in ((1, 0.80), (2, 0.85), (3, 0.70))]
+    return azure
 
 
 def changed_lines(before: str, after: str) -> list[str]:
@@ -154,7 +163,7 @@ def test_promote_other_model_name_is_a_usage_error(registry, stacks_copy):
     assert str(err.value) == "stack dev serves model 'chapter12-loans', not 'other-model'; promote chapter12-loans:VERSION"
 
 
-def test_promote_cli_writes_the_stack_file_and_prints_its_diff(registry, tmp_path, capsys, monkeypatch):
+def test_promote_cli_writes_the_stack_file_and_prints_its_diff(azure_registry, tmp_path, capsys, monkeypatch):
     repo = tmp_path / "checkout"
     (repo / "stacks").mkdir(parents=True)
     source = (ROOT / "stacks" / "Pulumi.dev.yaml").read_text()
@@ -172,7 +181,7 @@ def test_promote_cli_writes_the_stack_file_and_prints_its_diff(registry, tmp_pat
     assert (repo / "stacks" / "Pulumi.dev.yaml").read_text() != source
 
 
-def test_promote_cli_dry_run_leaves_the_checkout_alone(registry, capsys, monkeypatch):
+def test_promote_cli_dry_run_leaves_the_checkout_alone(azure_registry, capsys, monkeypatch):
     before = (ROOT / "stacks" / "Pulumi.prod.yaml").read_text()
     code, out, err = run_cli(capsys, monkeypatch, "promote", f"{NAME}:2", "--to", "prod", "--dry-run", "--no-diff")
     assert (code, err) == (0, "")
@@ -181,7 +190,7 @@ def test_promote_cli_dry_run_leaves_the_checkout_alone(registry, capsys, monkeyp
     assert (ROOT / "stacks" / "Pulumi.prod.yaml").read_text() == before
 
 
-def test_promote_cli_refusal_exits_1_with_the_reason(registry, capsys, monkeypatch):
+def test_promote_cli_refusal_exits_1_with_the_reason(azure_registry, capsys, monkeypatch):
     code, out, err = run_cli(capsys, monkeypatch, "promote", f"{NAME}:3", "--to", "prod", "--dry-run", "--no-diff")
     assert (code, out) == (1, "")
     assert err == (

@@ -51,7 +51,13 @@ def test_publish_if_better_refuses_a_less_accurate_version(azure, registered, ca
     assert [c[0] for c in azure.calls] == ["models.list"]
 
 
-def test_publish_without_a_registry_is_a_usage_error(azure, capsys, monkeypatch):
+def test_publish_without_a_registry_is_a_usage_error(azure, stacks_copy, capsys, monkeypatch):
+    import amlops.stackfile
+
+    dev = stacks_copy / "Pulumi.dev.yaml"
+    dev.write_text(dev.read_text().replace("    azuremlRegistry: loansreg\n", ""))
+    load = amlops.stackfile.load_stack
+    monkeypatch.setattr("amlops.stackfile.load_stack", lambda stack: load(stack, stacks_copy))
     code, out, err = run_cli(capsys, monkeypatch, "publish", f"{NAME}:1", "--stack", "dev")
     assert (code, out) == (2, "")
     assert err == (
@@ -63,10 +69,7 @@ def test_publish_without_a_registry_is_a_usage_error(azure, capsys, monkeypatch)
 def test_promote_gate_reads_the_stacks_azure_ml_registry(azure, tmp_path, capsys, monkeypatch):
     repo = tmp_path / "checkout"
     shutil.copytree(ROOT / "stacks", repo / "stacks")
-    dev = repo / "stacks" / "Pulumi.dev.yaml"
-    marker = f"    name: {NAME}\n"
-    assert dev.read_text().count(marker) == 1
-    dev.write_text(dev.read_text().replace(marker, marker + "    azuremlRegistry: loansreg\n"))
+    assert "    azuremlRegistry: loansreg\n" in (repo / "stacks" / "Pulumi.dev.yaml").read_text()  # as committed
     azure.models = [registry_model(NAME, 1, 0.80), registry_model(NAME, 2, 0.85)]
     code, out, err = run_cli(capsys, monkeypatch, "promote", f"{NAME}:2", "--to", "dev", "--no-diff", "--repo", str(repo))
     assert (code, err) == (0, "")

@@ -8,6 +8,7 @@ import typer
 
 from amlops.cli.options import StackOption, check_format
 from amlops.cli.output import status
+from amlops.errors import AmlopsError
 from amlops.paths import ROOT
 
 
@@ -16,6 +17,7 @@ def check(
     fmt: str = typer.Option("text", "--format", help="text, markdown (a PR comment section) or json."),
     repo: Path = typer.Option(ROOT, "--repo", help="The checkout whose infra/ and stacks/ to check (default: this one)."),
     list_rules: bool = typer.Option(False, "--list-rules", help="Print every rule (id, severity, what it requires) and exit."),
+    ci: bool = typer.Option(False, "--ci", help="First refuse, in one line naming each, the stack keys a deploy from CI needs and the stack leaves unset."),
 ) -> None:
     """Run the security, reliability and cost rules over the stack's plan.
 
@@ -28,6 +30,12 @@ def check(
         typer.echo(rule_table(), nl=False)
         return
     check_format(fmt, FORMATS)
+    if ci:
+        from amlops.stackfile import load_stack
+
+        refusal = load_stack(stack, repo / "stacks").ci_refusal(f"stacks/Pulumi.{stack}.yaml")
+        if refusal:
+            raise AmlopsError(refusal)
     with status(f"planning stack {stack} and running the policy rules…"):
         report = check_stack(stack, repo)
     typer.echo(render(report, fmt), nl=False)

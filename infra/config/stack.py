@@ -137,6 +137,25 @@ class StackConfig(ConfigModel):
         """The model version a deployment of the one model serves: its own pin, else the model's."""
         return self.model.deployment_model_version(deployment)
 
+    def model_key(self, key: str, setting: str) -> str:
+        """The stack-file key of one model's setting: `amlops:models.<key>.<setting>` (`amlops:model.<setting>`)."""
+        return f"amlops:model.{setting}" if self.single_form else f"amlops:models.{key}.{setting}"
+
+    def unset_for_ci(self) -> list[str]:
+        """The stack-file keys a deploy from CI needs and this stack leaves unset, in file order.
+
+        CI's runners hold no MLflow registry: every model a CI deploy serves comes from an Azure ML
+        registry (README "Where models live for CI"), so each model names one.
+        """
+        return [self.model_key(k, "azuremlRegistry") for k, m in self.models.items() if m.azureml_registry is None]
+
+    def ci_refusal(self, source: str) -> str | None:
+        """One line naming every key `unset_for_ci` finds, or None when a CI deploy has what it needs."""
+        unset = self.unset_for_ci()
+        if not unset:
+            return None
+        return f"{source}: a deploy from CI needs {', '.join(unset)} (the Azure ML registry its models come from; README \"From an empty subscription\")"
+
 
 KEYS: tuple[str, ...] = (*StackConfig.model_fields, *LEGACY_SECTIONS)
 """The top-level config keys (`amlops:<key>`), in snake_case, with the single-model form's."""
