@@ -20,9 +20,10 @@ def _scheduled_steps(schedule: Resource) -> dict[str, Mapping]:
 
 
 def _bare(asset: object) -> str:
-    """An asset reference without azure-ai-ml's `azureml:` prefix (ARM ids are compared as ids)."""
+    """An asset reference without azure-ai-ml's `azureml:` prefix (ARM ids are compared as ids); an Azure ML
+    registry's `azureml://registries/...` URI is the reference itself and stays whole."""
     text = str(asset or "")
-    return text[len("azureml:"):] if text.startswith("azureml:/") else text
+    return text[len("azureml:"):] if text.startswith("azureml:/") and not text.startswith("azureml://") else text
 
 
 _DURATION = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
