@@ -1,11 +1,11 @@
-"""`python -m benchmarks` (`make bench`): CLI start-up, then serving, then batch."""
+"""`python -m benchmarks` (`make bench`): CLI start-up, then serving (throughput, start and stop, admission), then batch."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-SUITES = ("benchmarks.cli", "benchmarks.serving", "benchmarks.batch")
+SUITES = ("benchmarks.cli", "benchmarks.serving", "benchmarks.serving.start", "benchmarks.serving.admission", "benchmarks.batch")
 
 
 def main() -> int:

@@ -20,7 +20,10 @@ def test_serve_benchmark_smoke_runs_all_four_servers_without_errors(state):
     assert os.environ[STATE_ENV] == str(state)  # restored after the run
     lines = bench.report(results, clients=2).splitlines()
     assert lines[0].split()[:4] == ["server", "p50", "ms", "p99"]
-    assert lines[-1].startswith("targets: (3)/(2) throughput ")
+    assert [line.split(" (pairs")[0].rsplit(" ", 1)[0] for line in lines[-3:-1]] == [
+        "target: (3)/(2) req/s at 1 client", "target: (3)/(2) req/s at 2 clients",
+    ]
+    assert lines[-1].startswith("(3) admission on (429 above 4 in flight, never reached here)")
 
 
 def result(client_cpu: float, busiest: float) -> bench.Result:

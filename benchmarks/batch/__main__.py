@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--small-only", action="store_true", help="Only 512K rows (quick).")
     parser.add_argument("--json", type=Path, help="Also write the figures as JSON here.")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 200)  # a log file gets the whole table, unwrapped
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         work = Path(tmp)
         console.print("preparing data (512K and 5.12M rows), their part files and a model …")
