@@ -41,8 +41,6 @@ are registered for "2" (alias "2.0", reading swagger.json), "3" (alias "3.0", sw
 (swagger3.1.json) (`Swagger._register_builder` in azureml_inference_server_http/server/swagger.py; no
 version means "2"); any other version is a 404. The specs' `version` parameter lists exactly these."""
 INT64 = {"minimum": -(2**63), "maximum": 2**63 - 1}
-NEUTRAL = {"number": 0.0, "integer": 0, "boolean": False, "string": "text"}
-"""Example values by score.py's column kind when the model folder has no input_example.json."""
 DTYPES = {"number": "float64", "integer": "int64", "boolean": "bool", "string": "object"}
 """The DataFrame dtype inference-schema turns into each kind's JSON type."""
 _generations = itertools.count(1)
@@ -80,14 +78,11 @@ def score_module(scoring_dir: Path):
     return module
 
 
-def _example(model_dir: Path, columns: tuple[str, ...], kinds: tuple[str, ...]) -> list[dict]:
-    """The model's saved input example (MLflow's input_example.json, split orient) as records, else neutral values."""
-    path = model_dir / "input_example.json"
-    if path.is_file():
-        doc = json.loads(path.read_text())
-        if isinstance(doc, dict) and doc.get("columns") == list(columns) and doc.get("data"):
-            return [dict(zip(columns, row)) for row in doc["data"][:2]]
-    return [{c: NEUTRAL[k] for c, k in zip(columns, kinds)}]
+def _example(score, found) -> list[dict]:
+    """The model's saved input example (MLflow's input_example.json, split orient) as records, else score.py's
+    probe row (values the model's encoders were fitted with, else neutral ones): rows the model scores."""
+    rows = score._saved_example(found.path.parent, found.columns) or [found.base_row]
+    return [dict(zip(found.columns, row)) for row in rows[:2]]
 
 
 def model_api(model_dir: Path, scoring_dir: Path) -> ModelApi:
@@ -97,7 +92,7 @@ def model_api(model_dir: Path, scoring_dir: Path) -> ModelApi:
         found = score.load(model_dir)
     except score.ModelLoadError as exc:
         raise ScoringPackageError(str(exc)) from None
-    example = _example(model_dir, found.columns, found.kinds)
+    example = _example(score, found)
     x = score.to_model_input([[r[c] for c in found.columns] for r in example], found.columns, found.kinds, found.as_frame)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -45,6 +45,8 @@ dimension of the scored-rows trace lines, by which each endpoint's rejected-loan
 DEFAULT_MAX_ROWS = 1000
 MODEL_FILE = "model.skops"
 """The MLflow sklearn flavor's model file when saved with serialization_format="skops"."""
+EXAMPLE_FILE = "input_example.json"
+"""MLflow's saved input example beside MLmodel (`save_model(input_example=...)`; a DataFrame in split orient)."""
 TRUST_SETTING = "skops_trusted_types"
 """The key of MLmodel's sklearn flavor listing the types trusted beyond skops' defaults; written by
 mlflow.sklearn.save_model(skops_trusted_types=...) and by `amlops model register --trust TYPE`."""
@@ -70,6 +72,8 @@ minimum/maximum; a row still scored to NaN or ±Infinity is refused at run time 
 PROBE_PATTERNS = 16
 """Random sign patterns (seeded: the swagger generator and every worker find the same bound) probed
 beside all-plus, all-minus, alternating and one column at a time."""
+NEUTRAL = {NUMBER: 0.0, INTEGER: 0, BOOLEAN: False, STRING: "text"}
+"""A column's value in the probe's base row when neither an input example nor a fitted encoder gives one."""
 EXACT_INTEGERS = (INT64_MAX, INT64_MIN, 2**53 + 1, -(2**53 + 1))
 """Integers a float64 array cannot hold exactly: the array path is taken only when the model answers
 them as it answers the typed DataFrame pandas would read (int64 columns)."""
@@ -108,6 +112,9 @@ class Loaded(NamedTuple):
     methods: tuple[str, ...]
     as_frame: bool
     number_limit: float
+    base_row: list
+    """A row the model scores (its saved input example's first row, else values it was fitted with): the
+    probes vary it, and the generated swagger shows it when the folder has no input example."""
 
 
 class ModelLoadError(Exception):
@@ -198,23 +205,85 @@ def _finite(outputs: list | None) -> bool:
     return outputs is not None and all(o.dtype.kind not in "fc" or np.isfinite(o).all() for o in outputs)
 
 
-def _probe_rows(kinds: tuple[str, ...], limit: float) -> list[list]:
+def _saved_example(folder: Path, columns: tuple[str, ...]) -> list[list] | None:
+    """The rows of MLflow's input_example.json beside MLmodel when it holds these columns in this order, else None."""
+    try:
+        doc = json.loads((folder / EXAMPLE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("columns") != list(columns) or not isinstance(doc.get("data"), list):
+        return None
+    rows = [row for row in doc["data"] if isinstance(row, list) and len(row) == len(columns)]
+    return rows or None
+
+
+def _fitted_values(loaded: object) -> dict[str, object]:
+    """A value each named column was fitted with, from the model's encoders (a OneHotEncoder or OrdinalEncoder
+    fitted on a DataFrame, at any depth of a Pipeline or ColumnTransformer): its first category."""
+    found: dict[str, object] = {}
+    seen: set[int] = set()
+
+    def visit(obj: object, depth: int) -> None:
+        if depth > 8 or id(obj) in seen:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, (list, tuple)):
+            for item in obj:
+                visit(item, depth + 1)
+            return
+        if not hasattr(obj, "get_params"):  # scikit-learn estimators only
+            return
+        names, categories = getattr(obj, "feature_names_in_", None), getattr(obj, "categories_", None)
+        if names is not None and isinstance(categories, list) and len(names) == len(categories):
+            for name, values in zip(names, categories):
+                if len(values):
+                    found.setdefault(str(name), values[0].item() if hasattr(values[0], "item") else values[0])
+        for value in vars(obj).values():
+            visit(value, depth + 1)
+
+    visit(loaded, 0)
+    return found
+
+
+def base_row(loaded: object, folder: Path, columns: tuple[str, ...], kinds: tuple[str, ...]) -> list:
+    """A row the model should score: the saved input example's first row, else for each column a value the
+    model's encoders were fitted with, else a neutral value (0, "text", false). A probe built on values the
+    model never saw (a string a strict OneHotEncoder was not fitted with) would only find that it refuses them."""
+    example = _saved_example(folder, columns)
+    if example is not None and all(_kind_of(v) == k or k == NUMBER and _kind_of(v) == INTEGER for v, k in zip(example[0], kinds)):
+        return list(example[0])
+    fitted = _fitted_values(loaded)
+    return [fitted[c] if c in fitted and _kind_of(fitted[c]) == k else NEUTRAL[k] for c, k in zip(columns, kinds)]
+
+
+def _kind_of(value: object) -> str | None:
+    """The column kind a JSON-like value fits (None for other values)."""
+    if isinstance(value, bool):
+        return BOOLEAN
+    if isinstance(value, int):
+        return INTEGER
+    if isinstance(value, float):
+        return NUMBER
+    return STRING if isinstance(value, str) else None
+
+
+def _probe_rows(kinds: tuple[str, ...], limit: float, base: list) -> list[list]:
     """Rows at the bounds: float columns at ±limit, integer columns at the int64 extremes, in sign patterns
-    (all plus, all minus, alternating, one column at a time, and PROBE_PATTERNS seeded random ones)."""
+    (all plus, all minus, alternating, one column at a time, and PROBE_PATTERNS seeded random ones); the
+    other columns keep the base row's values."""
     width = len(kinds)
     signs = [[1] * width, [-1] * width, [(-1) ** j for j in range(width)]]
     signs += [[(1 if j == k else 0) * s for j in range(width)] for k in range(width) for s in (1, -1)]
     signs += np.random.default_rng(0).choice([-1, 1], size=(PROBE_PATTERNS, width)).tolist()
-    neutral = {BOOLEAN: False, STRING: ""}
 
-    def value(kind: str, sign: int) -> object:
-        if kind == NUMBER:
-            return sign * limit if sign else 0.0
-        if kind == INTEGER:
-            return INT64_MAX if sign > 0 else INT64_MIN if sign < 0 else 0
-        return neutral[kind]
+    def value(kind: str, sign: int, plain: object) -> object:
+        if kind == NUMBER and sign:
+            return sign * limit
+        if kind == INTEGER and sign:
+            return INT64_MAX if sign > 0 else INT64_MIN
+        return plain
 
-    return [[value(k, s) for k, s in zip(kinds, pattern)] for pattern in signs]
+    return [[value(k, s, b) for k, s, b in zip(kinds, pattern, base)] for pattern in signs]
 
 
 def _same(a: list | None, b: list | None) -> bool:
@@ -257,17 +326,23 @@ def load(root: Path) -> Loaded:
     # A float64 array is several times cheaper per request than a DataFrame; a model that selects
     # columns by name (a ColumnTransformer) or has string columns needs the DataFrame, and so does one
     # that answers integers past 2^53 otherwise than as the int64 columns pandas reads (integers exact).
+    base = base_row(loaded, path.parent, cols, kns)
     frame = True
     if all(k in (NUMBER, INTEGER) for k in kns):
-        exact = [[v if k == INTEGER else 0.0 for k in kns] for v in EXACT_INTEGERS] if INTEGER in kns else [[0.0] * len(kns)]
+        exact = [[v if k == INTEGER else b for k, b in zip(kns, base)] for v in EXACT_INTEGERS] if INTEGER in kns else [base]
         as_array = _answers(loaded, to_model_input(exact, cols, kns, False), meths)
         frame = as_array is None or INTEGER in kns and not _same(as_array, _answers(loaded, to_model_input(exact, cols, kns, True), meths))
+    if _answers(loaded, to_model_input([base], cols, kns, frame), meths) is None:
+        logger.warning(
+            "%s refuses the probe's row %s (no input example in the model folder, no fitted encoder naming its "
+            "columns): its float columns' bound is not probed, and is taken as %g", path, base, NUMBER_LIMITS[-1],
+        )
     limit = NUMBER_LIMITS[-1]
     for candidate in NUMBER_LIMITS:
-        if _finite(_answers(loaded, to_model_input(_probe_rows(kns, candidate), cols, kns, frame), meths)):
+        if _finite(_answers(loaded, to_model_input(_probe_rows(kns, candidate, base), cols, kns, frame), meths)):
             limit = candidate
             break
-    return Loaded(loaded, path, cols, kns, meths, frame, limit)
+    return Loaded(loaded, path, cols, kns, meths, frame, limit, base)
 
 
 def init() -> None:

@@ -10,6 +10,9 @@ signature. Plain helpers (not fixtures), so the scoring, registry and batch test
   that overflow to Infinity on extreme inputs).
 - `iris_case`: a multiclass LogisticRegression on scikit-learn's bundled iris data with string labels
   (three probabilities per row, NaN on extreme inputs).
+- `members_case`: a Pipeline of a strict OneHotEncoder (unknown categories refused) over a string and a
+  boolean column and a GradientBoostingClassifier, saved as the README shows (no input example): only
+  the categories it was fitted with score.
 
 Each returns a ModelCase: the folder, the --trust list its registration needs, and sample records.
 """
@@ -148,7 +151,36 @@ def iris_case(folder: Path) -> ModelCase:
     return ModelCase("iris", out, (), _records(x.iloc[[0, 60, 120]]), tuple(x.columns))
 
 
+def members_frame(rows: int = 600, seed: int = 11) -> tuple[pd.DataFrame, pd.Series]:
+    """Customers with a float, a boolean, a string and an integer column; the label is "yes" / "no"."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "amount": rng.gamma(2.0, 100.0, rows),
+        "member": rng.random(rows) > 0.5,
+        "city": rng.choice(["paris", "lyon", "nice"], rows),
+        "visits": rng.integers(0, 50, rows).astype(np.int64),
+    })
+    label = pd.Series(np.where((frame["amount"] > 200) ^ frame["member"] | (frame["city"] == "nice"), "yes", "no"), name="buys")
+    return frame, label
+
+
+def members_case(folder: Path) -> ModelCase:
+    """Pipeline(ColumnTransformer(strict OneHotEncoder over city and member, the rest passed through),
+    GradientBoostingClassifier), saved without an input example: "" or "text" in city is refused."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    x, y = members_frame()
+    prep = ColumnTransformer([("categories", OneHotEncoder(), ["city", "member"])], remainder="passthrough")
+    model = Pipeline([("prep", prep), ("trees", GradientBoostingClassifier(n_estimators=10, max_depth=2, random_state=0))]).fit(x, y)
+    trust = ("sklearn.tree._tree.Tree",)
+    out = save_mlflow(model, x, folder / "model", trust)
+    return ModelCase("members", out, trust, _records(x), tuple(x.columns))
+
+
 CASES = {"loans": loans_case, "forest": forest_case, "pipeline": pipeline_case}
 """The classifiers, by name: `CASES[kind](folder)` builds and saves one (the batch tests score each)."""
-SERVED_CASES = CASES | {"ridge": ridge_case, "iris": iris_case}
-"""Every kind the serving tests serve: the classifiers, a regressor and a multiclass classifier."""
+SERVED_CASES = CASES | {"ridge": ridge_case, "iris": iris_case, "members": members_case}
+"""Every kind the serving tests serve: the classifiers, a regressor, a multiclass classifier and a strict encoder."""

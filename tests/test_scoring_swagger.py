@@ -100,7 +100,8 @@ def test_swagger3_states_both_shapes_and_row_arrays_by_position(pipeline):
     probabilities = schemas["PowerBIProbabilities"]["properties"]["Results"]["items"]
     assert (probabilities["minItems"], probabilities["maxItems"]) == (2, 2)
     assert probabilities["description"] == "One probability per class in the order approve, decline (the model's classes_)."
-    assert schemas["BookInput"]["example"]["data"] == [dict(zip(case.columns, [0.0, 0, "text", "text"]))]
+    # No input example saved: the row score.py probes, with each string column's first fitted category.
+    assert schemas["BookInput"]["example"]["data"] == [dict(zip(case.columns, [0.0, 0, "east", "retired"]))]
 
 
 def test_swagger_regressor_results_are_numbers_and_inputs_bounded_where_outputs_stay_finite(tmp_path):

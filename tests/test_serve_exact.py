@@ -127,6 +127,25 @@ def test_serve_output_that_is_not_finite_is_a_400_naming_the_row(served):
     assert status == 200 and np.isfinite(body["predict"][0])
 
 
+def test_serve_strict_encoder_without_input_example_is_served_and_its_bound_probed(served):
+    """A OneHotEncoder that refuses unknown categories, saved as the README shows (no input example): the
+    probe scores categories the encoder was fitted with (not "" nor "text", which it refuses), so the
+    server starts and the float bound is the trees' float32 range, found, not the 2^53 fallback."""
+    case, ep = served("members")
+    spec = httpx.get(ep.swagger_url, params={"version": "3"}, headers=ep.headers, timeout=30).json()
+    book = spec["components"]["schemas"]["BookInput"]
+    records = book["properties"]["data"]["oneOf"][0]["items"]["properties"]
+    assert (records["amount"]["minimum"], records["amount"]["maximum"]) == (-FLOAT32_MAX, FLOAT32_MAX)
+    assert book["example"]["data"] == [{"amount": 0.0, "member": False, "city": "lyon", "visits": 0}]
+    model = modelfile.load(case.folder)
+    edges = [case.records[0] | {"amount": a} for a in (FLOAT32_MAX, -FLOAT32_MAX, np.nextafter(FLOAT32_MAX, 0).item())]
+    assert post(ep, {"data": edges, "method": "predict_proba"}) == (200, {"predict_proba": model.predict_proba(pandas_frame(case, edges)).tolist()})
+    over = np.nextafter(FLOAT32_MAX, np.inf).item()
+    assert post(ep, {"data": [case.records[0] | {"amount": over}]}) == (
+        400, {"message": f"data[0].amount: expected a number from -{FLOAT32_MAX:.17g} to {FLOAT32_MAX:.17g}, got {over!r}"},
+    )
+
+
 EDGE_INTEGERS = [INT64_MAX, INT64_MIN, -INT64_MAX, 2**53 + 1, -(2**53 + 1), 0]
 
 
