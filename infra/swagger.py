@@ -46,8 +46,9 @@ DTYPES = {"number": "float64", "integer": "int64", "boolean": "bool", "string": 
 _generations = itertools.count(1)
 ERRORS = (
     "Bad input (400: invalid JSON, an unknown or missing field, a wrong row width, an unknown or missing "
-    "column, a value of the wrong type or out of range, an unknown method, more rows than allowed, a row the "
-    "model scores to NaN or Infinity, which JSON cannot carry); 401 without a valid key; 408 past the request "
+    "column, a value of the wrong type or out of range, an unknown method, more rows than allowed, a value outside "
+    "the categories a strict encoder was fitted with, a row the model refuses or scores to NaN or Infinity, which JSON "
+    "cannot carry, named by row and, where one value is at fault, column); 401 without a valid key; 408 past the request "
     "timeout; 413 over the body limit. Every error body is {\"message\": \"...\"}."
 )
 
@@ -66,6 +67,8 @@ class ModelApi:
     probabilities: list | None
     labels: list | None
     """The classifier's classes (`classes_`, in predict_proba's column order); None for a regressor."""
+    categories: dict[str, list]
+    """Columns a strict encoder limits to the values it was fitted with (score.py refuses any other)."""
 
 
 def score_module(scoring_dir: Path):
@@ -100,7 +103,8 @@ def model_api(model_dir: Path, scoring_dir: Path) -> ModelApi:
         probabilities = found.model.predict_proba(x).tolist() if "predict_proba" in found.methods else None
     classes = getattr(found.model, "classes_", None)
     labels = classes.tolist() if classes is not None else None
-    return ModelApi(found.columns, found.kinds, example, found.methods, found.number_limit, predictions, probabilities, labels)
+    categories = {found.columns[j]: values for j, values in found.categories.items()}
+    return ModelApi(found.columns, found.kinds, example, found.methods, found.number_limit, predictions, probabilities, labels, categories)
 
 
 class _Script:
@@ -180,8 +184,11 @@ def _close(schema: Any) -> None:
 
 
 def _bound(record: dict, api: ModelApi) -> None:
-    """int64 bounds and the model's float bound on the record's columns (score.py refuses values outside them)."""
-    for prop in record["properties"].values():
+    """int64 bounds and the model's float bound on the record's columns, and the values a strict encoder was
+    fitted with (score.py refuses values outside them)."""
+    for name, prop in record["properties"].items():
+        if name in api.categories:
+            prop["enum"] = list(api.categories[name])
         if prop.get("type") == "integer":
             prop.update(INT64)
         elif prop.get("type") == "number":

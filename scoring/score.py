@@ -93,6 +93,11 @@ as_frame = False
 """True when the model needs a DataFrame (string or boolean columns, a ColumnTransformer over names);
 otherwise rows go to the model as one float64 array, which is several times cheaper per request."""
 binary_classes: tuple | None = None
+probe_row: list = []
+categories: dict[int, frozenset] = {}
+"""load()'s categories as sets: the values each strictly encoded column takes (empty for most models)."""
+"""load()'s base_row: a row the model scores, whose values stand in for a refused row's, one column at a
+time, to find the column at fault (on the error path only)."""
 number_limit = NUMBER_LIMITS[0]
 number_int_limit = int(Decimal(repr(NUMBER_LIMITS[0])))
 """number_limit as the exact decimal its text spells: the largest integer a float column takes (JSON
@@ -112,6 +117,8 @@ class Loaded(NamedTuple):
     methods: tuple[str, ...]
     as_frame: bool
     number_limit: float
+    categories: dict[int, list]
+    """Columns (by index) a strict encoder limits to the values it was fitted with: any other is a 400."""
     base_row: list
     """A row the model scores (its saved input example's first row, else values it was fitted with): the
     probes vary it, and the generated swagger shows it when the folder has no input example."""
@@ -217,43 +224,85 @@ def _saved_example(folder: Path, columns: tuple[str, ...]) -> list[list] | None:
     return rows or None
 
 
-def _fitted_values(loaded: object) -> dict[str, object]:
-    """A value each named column was fitted with, from the model's encoders (a OneHotEncoder or OrdinalEncoder
-    fitted on a DataFrame, at any depth of a Pipeline or ColumnTransformer): its first category."""
-    found: dict[str, object] = {}
+class Categories(NamedTuple):
+    """The values a named column was fitted with by one of the model's encoders, in its order."""
+
+    values: list
+    strict: bool
+    """The encoder refuses any other value (handle_unknown="error", scikit-learn's default)."""
+
+
+def fitted_categories(loaded: object) -> dict[str, Categories]:
+    """The categories of each named column the model's encoders were fitted with (a OneHotEncoder or
+    OrdinalEncoder fitted on a DataFrame, at any depth of a Pipeline or ColumnTransformer), as JSON values."""
+    found: dict[str, Categories] = {}
     seen: set[int] = set()
 
-    def visit(obj: object, depth: int) -> None:
+    def visit(obj: object, depth: int, given: list | None) -> None:
         if depth > 8 or id(obj) in seen:
             return
         seen.add(id(obj))
         if isinstance(obj, (list, tuple)):
             for item in obj:
-                visit(item, depth + 1)
+                visit(item, depth + 1, given)
             return
         if not hasattr(obj, "get_params"):  # scikit-learn estimators only
             return
-        names, categories = getattr(obj, "feature_names_in_", None), getattr(obj, "categories_", None)
+        # An encoder fitted on an array (after an imputer, inside a ColumnTransformer's pipeline) has no
+        # feature_names_in_: it takes the names its ColumnTransformer entry selects, when the counts agree.
+        names, categories = getattr(obj, "feature_names_in_", given), getattr(obj, "categories_", None)
         if names is not None and isinstance(categories, list) and len(names) == len(categories):
+            strict = getattr(obj, "handle_unknown", None) == "error"
             for name, values in zip(names, categories):
-                if len(values):
-                    found.setdefault(str(name), values[0].item() if hasattr(values[0], "item") else values[0])
-        for value in vars(obj).values():
-            visit(value, depth + 1)
+                # JSON cannot send NaN: a missing-value category is not a value to offer.
+                plain = [v.item() if hasattr(v, "item") else v for v in values]
+                plain = [v for v in plain if v is not None and v == v]
+                if plain and str(name) not in found:
+                    found[str(name)] = Categories(plain, strict)
+        for key, value in vars(obj).items():
+            if key == "transformers_":  # a fitted ColumnTransformer: (name, transformer, selected columns)
+                for entry in value:
+                    selected = entry[2] if len(entry) == 3 else None
+                    plain = list(selected) if isinstance(selected, (list, tuple)) and all(isinstance(c, str) for c in selected) else None
+                    visit(entry[1], depth + 1, plain)
+            elif key == "steps":  # a Pipeline: only its first step sees the columns as given
+                for k, (_, step) in enumerate(value):
+                    visit(step, depth + 1, given if k == 0 or _keeps_columns(value[:k]) else None)
+            else:
+                visit(value, depth + 1, None)
 
-    visit(loaded, 0)
+    visit(loaded, 0, None)
     return found
 
 
-def base_row(loaded: object, folder: Path, columns: tuple[str, ...], kinds: tuple[str, ...]) -> list:
+def _keeps_columns(steps: list) -> bool:
+    """Whether a Pipeline's steps keep its columns one for one (imputers without indicators), so a later encoder's
+    categories belong to the pipeline's input columns."""
+    return all(type(step).__name__ == "SimpleImputer" and not getattr(step, "add_indicator", False) for _, step in steps)
+
+
+def _allowed(fitted: dict[str, Categories], columns: tuple[str, ...], kinds: tuple[str, ...]) -> dict[int, list]:
+    """The columns a strict encoder limits to the values it was fitted with (by index), when those values are of
+    the column's kind: any other value is refused by the model, so the swagger and the input checks say so."""
+    allowed = {}
+    for j, (c, k) in enumerate(zip(columns, kinds)):
+        cats = fitted.get(c)
+        if cats is None or not cats.strict or not all(_kind_of(v) == k or k == NUMBER and _kind_of(v) == INTEGER for v in cats.values):
+            continue
+        if k == BOOLEAN and set(cats.values) == {False, True}:
+            continue  # both booleans: no limit to state
+        allowed[j] = cats.values
+    return allowed
+
+
+def base_row(fitted: dict[str, Categories], folder: Path, columns: tuple[str, ...], kinds: tuple[str, ...]) -> list:
     """A row the model should score: the saved input example's first row, else for each column a value the
     model's encoders were fitted with, else a neutral value (0, "text", false). A probe built on values the
     model never saw (a string a strict OneHotEncoder was not fitted with) would only find that it refuses them."""
     example = _saved_example(folder, columns)
     if example is not None and all(_kind_of(v) == k or k == NUMBER and _kind_of(v) == INTEGER for v, k in zip(example[0], kinds)):
         return list(example[0])
-    fitted = _fitted_values(loaded)
-    return [fitted[c] if c in fitted and _kind_of(fitted[c]) == k else NEUTRAL[k] for c, k in zip(columns, kinds)]
+    return [fitted[c].values[0] if c in fitted and _kind_of(fitted[c].values[0]) == k else NEUTRAL[k] for c, k in zip(columns, kinds)]
 
 
 def _kind_of(value: object) -> str | None:
@@ -268,26 +317,26 @@ def _kind_of(value: object) -> str | None:
 
 
 def _probe_rows(kinds: tuple[str, ...], limit: float, base: list) -> list[list]:
-    """Rows at the bounds: float columns at ±limit, integer columns at the int64 extremes, in sign patterns
-    (all plus, all minus, alternating, one column at a time, and PROBE_PATTERNS seeded random ones); the
-    other columns keep the base row's values."""
+    """Rows at the bounds: float columns at ±limit in sign patterns (all plus, all minus, alternating, one
+    column at a time, and PROBE_PATTERNS seeded random ones); the other columns keep the base row's values.
+    Integer columns take all of int64 whatever the bound: a model that refuses their extremes (a log of a
+    count) must not lower the float columns' bound."""
     width = len(kinds)
     signs = [[1] * width, [-1] * width, [(-1) ** j for j in range(width)]]
     signs += [[(1 if j == k else 0) * s for j in range(width)] for k in range(width) for s in (1, -1)]
     signs += np.random.default_rng(0).choice([-1, 1], size=(PROBE_PATTERNS, width)).tolist()
 
     def value(kind: str, sign: int, plain: object) -> object:
-        if kind == NUMBER and sign:
-            return sign * limit
-        if kind == INTEGER and sign:
-            return INT64_MAX if sign > 0 else INT64_MIN
-        return plain
+        return sign * limit if kind == NUMBER and sign else plain
 
     return [[value(k, s, b) for k, s, b in zip(kinds, pattern, base)] for pattern in signs]
 
 
 def _same(a: list | None, b: list | None) -> bool:
-    return a is not None and b is not None and all(np.array_equal(x, y, equal_nan=x.dtype.kind in "fc") for x, y in zip(a, b))
+    """Whether two probes answered alike: the same outputs, or both refused the rows."""
+    if a is None or b is None:
+        return a is b
+    return all(np.array_equal(x, y, equal_nan=x.dtype.kind in "fc") for x, y in zip(a, b))
 
 
 def load(root: Path) -> Loaded:
@@ -326,12 +375,15 @@ def load(root: Path) -> Loaded:
     # A float64 array is several times cheaper per request than a DataFrame; a model that selects
     # columns by name (a ColumnTransformer) or has string columns needs the DataFrame, and so does one
     # that answers integers past 2^53 otherwise than as the int64 columns pandas reads (integers exact).
-    base = base_row(loaded, path.parent, cols, kns)
+    fitted = fitted_categories(loaded)
+    base = base_row(fitted, path.parent, cols, kns)
     frame = True
-    if all(k in (NUMBER, INTEGER) for k in kns):
-        exact = [[v if k == INTEGER else b for k, b in zip(kns, base)] for v in EXACT_INTEGERS] if INTEGER in kns else [base]
-        as_array = _answers(loaded, to_model_input(exact, cols, kns, False), meths)
-        frame = as_array is None or INTEGER in kns and not _same(as_array, _answers(loaded, to_model_input(exact, cols, kns, True), meths))
+    if all(k in (NUMBER, INTEGER) for k in kns) and _answers(loaded, to_model_input([base], cols, kns, False), meths) is not None:
+        frame = False
+        if INTEGER in kns:
+            # One row per value: a model that refuses one of them (a log of -2^63) still tells about the others.
+            exact = [[v if k == INTEGER else b for k, b in zip(kns, base)] for v in EXACT_INTEGERS]
+            frame = not all(_same(*(_answers(loaded, to_model_input([row], cols, kns, f), meths) for f in (False, True))) for row in exact)
     if _answers(loaded, to_model_input([base], cols, kns, frame), meths) is None:
         logger.warning(
             "%s refuses the probe's row %s (no input example in the model folder, no fitted encoder naming its "
@@ -342,7 +394,7 @@ def load(root: Path) -> Loaded:
         if _finite(_answers(loaded, to_model_input(_probe_rows(kns, candidate, base), cols, kns, frame), meths)):
             limit = candidate
             break
-    return Loaded(loaded, path, cols, kns, meths, frame, limit, base)
+    return Loaded(loaded, path, cols, kns, meths, frame, limit, _allowed(fitted, cols, kns), base)
 
 
 def init() -> None:
@@ -351,14 +403,15 @@ def init() -> None:
     Raises ModelLoadError (the deployment then fails to start) when load() does, or when
     AZUREML_MODEL_DIR is not set or AMLOPS_MAX_ROWS is not a positive whole number.
     """
-    global model, columns, kinds, column_set, methods, as_frame, binary_classes, number_limit, number_int_limit, max_rows, collection
+    global model, columns, kinds, column_set, methods, as_frame, binary_classes, probe_row, categories, number_limit, number_int_limit, max_rows, collection
 
     max_rows = read_max_rows(os.environ.get(MAX_ROWS_ENV))
     if MODEL_DIR_ENV not in os.environ:
         raise ModelLoadError(f"{MODEL_DIR_ENV} is not set; it must point at the registered model's folder")
     found = load(Path(os.environ[MODEL_DIR_ENV]))
-    columns, kinds, methods, as_frame = found.columns, found.kinds, found.methods, found.as_frame
+    columns, kinds, methods, as_frame, probe_row = found.columns, found.kinds, found.methods, found.as_frame, found.base_row
     column_set = frozenset(columns)
+    categories = {j: frozenset(values) for j, values in found.categories.items()}
     number_limit, number_int_limit = found.number_limit, int(Decimal(repr(found.number_limit)))
     classes = getattr(found.model, "classes_", None)
     binary_classes = tuple(classes.tolist()) if classes is not None and len(classes) == 2 else None
@@ -531,7 +584,21 @@ def _rows_to_input(rows: list, where: str, *, records_only: bool) -> object:
             if not _valid(kind, value):
                 at = f"{where}[{i}].{columns[j]}" if records else f"{where}[{i}][{j}] ({columns[j]})"
                 raise InputError(f"{at}: expected {_expected(kind)}, got {_json_type(value)}")
+    if categories:
+        _check_categories(values, where, records)
     return to_model_input(values, columns, kinds, as_frame)
+
+
+def _check_categories(values: list, where: str, records: bool) -> None:
+    """Refuse a value a strict encoder was not fitted with, naming row and column (the model would refuse the whole request)."""
+    for i, row in enumerate(values):
+        for j, allowed in categories.items():
+            if row[j] not in allowed:
+                at = f"{where}[{i}].{columns[j]}" if records else f"{where}[{i}][{j}] ({columns[j]})"
+                shown = sorted(allowed, key=repr)
+                listed = ", ".join(json.dumps(v) for v in shown[:10]) + (f", … ({len(shown)} in all)" if len(shown) > 10 else "")
+                got = json.dumps(row[j]) if isinstance(row[j], str) and len(row[j]) <= 60 else _json_type(row[j])
+                raise InputError(f"{at}: expected one of {listed} (the values the model's encoder was fitted with), got {got}")
 
 
 def to_model_input(values: list, columns: tuple[str, ...], kinds: tuple[str, ...], as_frame: bool) -> object:
@@ -574,6 +641,88 @@ def _score(x: object, method: str) -> tuple[list, int | None]:
     return proba.tolist(), rejected
 
 
+def _scores_alone(x: object, method: str) -> bool:
+    """Whether the model scores `x` to finite outputs (a probe on the error path: its error is not the point)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _check_finite(np.asarray(getattr(model, method)(x)))
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _rows(x: object, start: int, stop: int) -> object:
+    return x.iloc[start:stop] if as_frame else x[start:stop]  # type: ignore[index,union-attr]
+
+
+def _with_probe_value(one: object, j: int) -> object:
+    """A one-row input with column j set to the probe row's value."""
+    copy = one.copy()  # type: ignore[attr-defined]
+    if as_frame:
+        copy.iat[0, j] = probe_row[j]
+    else:
+        copy[0, j] = probe_row[j]
+    return copy
+
+
+def blame(x: object, method: str, row: int | None) -> tuple[int | None, list[int]]:
+    """On the error path only: the row the model refuses (or scores to NaN/±Infinity) on its own, found by
+    bisection unless known, and the columns whose value, replaced by the probe row's, lets that row score.
+    (None, []) when the rows fail only together; [] columns when no single value is at fault."""
+    if row is None:
+        start, stop = 0, len(x)  # type: ignore[arg-type]
+        while stop - start > 1:
+            middle = (start + stop) // 2
+            if not _scores_alone(_rows(x, start, middle), method):
+                stop = middle
+            elif not _scores_alone(_rows(x, middle, stop), method):
+                start = middle
+            else:
+                return None, []
+        row = start
+    one = _rows(x, row, row + 1)
+    if _scores_alone(one, method):
+        return row, []
+    return row, [j for j in range(len(columns)) if _scores_alone(_with_probe_value(one, j), method)]
+
+
+def _at(where: str, row: int, found: list[int], records: bool) -> str:
+    """Where a refused row is, naming its column when exactly one value is at fault (as the input checks do)."""
+    if len(found) != 1:
+        return f"{where}[{row}]"
+    j = found[0]
+    return f"{where}[{row}].{columns[j]}" if records else f"{where}[{row}][{j}] ({columns[j]})"
+
+
+def _culprits(found: list[int]) -> str:
+    if not found:
+        return ""
+    names = ", ".join(columns[j] for j in found)
+    return f"; it scores with {names} set to {', '.join(repr(probe_row[j]) for j in found)}"
+
+
+def _records_sent(body: bytes | dict, power_bi: bool) -> bool:
+    """Whether the rows came as records (objects) rather than arrays: read again, on the error path only."""
+    if power_bi:
+        return True
+    rows = (json.loads(body) if isinstance(body, bytes) else body)["data"]
+    return type(rows[0]) is dict
+
+
+def _model_refusal(x: object, method: str, body: bytes | dict, power_bi: bool, exc: Exception) -> str:
+    """The 400 message for rows the model refuses or scores to NaN/±Infinity, naming the row and the column at fault."""
+    where = "Inputs.data" if power_bi else "data"
+    row, found = blame(x, method, exc.row if isinstance(exc, NotFinite) else None)
+    if row is None:
+        return f"{where}: the model cannot score these rows together: {str(exc).splitlines()[0][:300]}"
+    at = _at(where, row, found, _records_sent(body, power_bi))
+    if isinstance(exc, NotFinite):
+        hint = _culprits(found) or "; check the row's values"
+        return f"{at}: the model's {method} output for this row is {exc.value!r}, not a finite number (JSON has no NaN or Infinity){hint}"
+    return f"{at}: the model cannot score this row: {str(exc).splitlines()[0][:300].rstrip('.')}{_culprits(found)}"
+
+
 @rawhttp
 def run(request):
     """Azure contract: called per request with the HTTP request (raw, thanks to @rawhttp); returns the response.
@@ -598,15 +747,10 @@ def respond(body: bytes | dict, request_id: str | None):
         return _error(400, str(exc))
     try:
         answer, rejected = _score(x, method)
-    except ValueError as exc:  # e.g. a category the model's encoder refuses: the rows' fault, not the server's
-        message = f"the model cannot score these rows: {str(exc).splitlines()[0][:300]}"
-        logger.info("rejected: the model cannot score these rows (%s)", type(exc).__name__)
+    except (ValueError, NotFinite) as exc:  # a category the encoder refuses, an overflow: the row's fault, not the server's
+        message = _model_refusal(x, method, body, power_bi, exc)
+        logger.info("rejected: %s", message.split(": ", 1)[0] + (": output not finite" if isinstance(exc, NotFinite) else f": the model refuses it ({type(exc).__name__})"))
         return _error(400, message)
-    except NotFinite as exc:
-        where = "Inputs.data" if power_bi else "data"
-        logger.info("rejected: the model's %s output for row %d is not finite", method, exc.row)
-        return _error(400, f"{where}[{exc.row}]: the model's {method} output for this row is {exc.value!r}, not a finite "
-                      "number (JSON has no NaN or Infinity); check the row's values")
     if collection is not None:
         collection.collect(x, answer, method, request_id)
     # The book's alert ("more than 100 rejected loans in 30 minutes") counts these lines in

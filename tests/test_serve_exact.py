@@ -48,7 +48,24 @@ def overflowing_case(folder: Path) -> ModelCase:
     return ModelCase("overflow", out, (), [{c: float(v) for c, v in bunch.data.iloc[0].items()}], tuple(bunch.data.columns))
 
 
-BUILDERS = {**SERVED_CASES, "overflow": overflowing_case}
+def counts_case(folder: Path) -> ModelCase:
+    """log1p of three count columns (int64), then a LogisticRegression: a count below -1 is NaN after the log,
+    which the regression refuses (a ValueError inside the model), though int64 allows it."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({c: rng.integers(0, 20, 300).astype(np.int64) for c in ("views", "clicks", "buys")})
+    label = np.where(frame["buys"] * 3 > frame["clicks"], "keen", "browsing")
+    model = Pipeline([("log", FunctionTransformer(np.log1p)), ("clf", LogisticRegression())]).fit(frame, label)
+    trust = ("numpy.log1p",)
+    out = save_mlflow(model, frame, folder / "model", trust)
+    records = [{c: int(v) for c, v in row.items()} for row in frame.head(2).to_dict("records")]
+    return ModelCase("counts", out, trust, records, tuple(frame.columns))
+
+
+BUILDERS = {**SERVED_CASES, "overflow": overflowing_case, "counts": counts_case}
 
 
 @pytest.fixture(scope="module")
@@ -127,23 +144,44 @@ def test_serve_output_that_is_not_finite_is_a_400_naming_the_row(served):
     assert status == 200 and np.isfinite(body["predict"][0])
 
 
-def test_serve_strict_encoder_without_input_example_is_served_and_its_bound_probed(served):
-    """A OneHotEncoder that refuses unknown categories, saved as the README shows (no input example): the
-    probe scores categories the encoder was fitted with (not "" nor "text", which it refuses), so the
-    server starts and the float bound is the trees' float32 range, found, not the 2^53 fallback."""
+def test_serve_output_not_finite_names_the_column_at_fault(served):
+    """One value overflows the sum: the 400 names its row and column (found by setting each column to the
+    probe row's value on the error path), in the form the input checks use for records and arrays."""
+    case, ep = served("overflow")
+    fine, model = case.records[0], modelfile.load(case.folder)
+    big = fine | {"s6": float(np.sign(model.coef_[-1])) * 1e7}
+    assert model.predict(pandas_frame(case, [big]))[0] == np.inf
+    message = "the model's predict output for this row is inf, not a finite number (JSON has no NaN or Infinity); it scores with s6 set to 0.0"
+    assert post(ep, {"data": [fine, fine, big]}) == (400, {"message": f"data[2].s6: {message}"})
+    assert post(ep, {"data": [[big[c] for c in case.columns]]}) == (400, {"message": f"data[0][9] (s6): {message}"})
+
+
+def test_serve_value_outside_a_strict_encoders_categories_is_a_400_naming_row_and_column(served):
+    """A category the strict encoder was not fitted with would fail the whole request inside the model: the
+    swagger lists the categories (an enum) and the input check refuses any other, naming row and column."""
     case, ep = served("members")
     spec = httpx.get(ep.swagger_url, params={"version": "3"}, headers=ep.headers, timeout=30).json()
-    book = spec["components"]["schemas"]["BookInput"]
-    records = book["properties"]["data"]["oneOf"][0]["items"]["properties"]
-    assert (records["amount"]["minimum"], records["amount"]["maximum"]) == (-FLOAT32_MAX, FLOAT32_MAX)
-    assert book["example"]["data"] == [{"amount": 0.0, "member": False, "city": "lyon", "visits": 0}]
-    model = modelfile.load(case.folder)
-    edges = [case.records[0] | {"amount": a} for a in (FLOAT32_MAX, -FLOAT32_MAX, np.nextafter(FLOAT32_MAX, 0).item())]
-    assert post(ep, {"data": edges, "method": "predict_proba"}) == (200, {"predict_proba": model.predict_proba(pandas_frame(case, edges)).tolist()})
-    over = np.nextafter(FLOAT32_MAX, np.inf).item()
-    assert post(ep, {"data": [case.records[0] | {"amount": over}]}) == (
-        400, {"message": f"data[0].amount: expected a number from -{FLOAT32_MAX:.17g} to {FLOAT32_MAX:.17g}, got {over!r}"},
-    )
+    record = spec["components"]["schemas"]["PowerBIInput"]["properties"]["Inputs"]["properties"]["data"]["items"]["properties"]
+    assert (record["city"]["enum"], "enum" in record["member"]) == (["lyon", "nice", "paris"], False)
+    rows = [case.records[0]] * 5 + [case.records[0] | {"city": "zzz"}] + [case.records[1]] * 3
+    expected = 'expected one of "lyon", "nice", "paris" (the values the model\'s encoder was fitted with), got "zzz"'
+    assert post(ep, {"data": rows}) == (400, {"message": f"data[5].city: {expected}"})
+    assert post(ep, {"Inputs": {"data": rows}}) == (400, {"message": f"Inputs.data[5].city: {expected}"})
+    assert post(ep, {"data": [[r[c] for c in case.columns] for r in rows], "method": "predict_proba"}) == (400, {"message": f"data[5][2] (city): {expected}"})
+    assert post(ep, {"data": rows[:5]}) == (200, {"predict": modelfile.load(case.folder).predict(pandas_frame(case, rows[:5])).tolist()})
+
+
+def test_serve_value_the_model_refuses_is_a_400_naming_row_and_column(served):
+    """A value the model itself refuses (a count below -1 is NaN after its log): the row is found by bisection
+    and the column by trying the probe row's value in each, on the error path only."""
+    case, ep = served("counts")
+    rows = [case.records[0]] * 6 + [case.records[0] | {"clicks": -5}] + [case.records[1]] * 2
+    refusal = "the model cannot score this row: Input X contains NaN; it scores with clicks set to 0"
+    assert post(ep, {"data": rows}) == (400, {"message": f"data[6].clicks: {refusal}"})
+    assert post(ep, {"Inputs": {"data": rows}, "GlobalParameters": {"method": "predict_proba"}}) == (400, {"message": f"Inputs.data[6].clicks: {refusal}"})
+    assert post(ep, {"data": [[r[c] for c in case.columns] for r in rows]}) == (400, {"message": f"data[6][1] (clicks): {refusal}"})
+    both = case.records[0] | {"views": -2, "clicks": -5}
+    assert post(ep, {"data": [both]}) == (400, {"message": "data[0]: the model cannot score this row: Input X contains NaN"})
 
 
 EDGE_INTEGERS = [INT64_MAX, INT64_MIN, -INT64_MAX, 2**53 + 1, -(2**53 + 1), 0]
