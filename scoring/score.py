@@ -377,14 +377,13 @@ def load(root: Path) -> Loaded:
     # that answers integers past 2^53 otherwise than as the int64 columns pandas reads (integers exact).
     fitted = fitted_categories(loaded)
     base = base_row(fitted, path.parent, cols, kns)
-    frame = True
-    if all(k in (NUMBER, INTEGER) for k in kns) and _answers(loaded, to_model_input([base], cols, kns, False), meths) is not None:
-        frame = False
-        if INTEGER in kns:
-            # One row per value: a model that refuses one of them (a log of -2^63) still tells about the others.
-            exact = [[v if k == INTEGER else b for k, b in zip(kns, base)] for v in EXACT_INTEGERS]
-            frame = not all(_same(*(_answers(loaded, to_model_input([row], cols, kns, f), meths) for f in (False, True))) for row in exact)
-    if _answers(loaded, to_model_input([base], cols, kns, frame), meths) is None:
+    numeric = all(k in (NUMBER, INTEGER) for k in kns)
+    frame = not (numeric and _answers(loaded, to_model_input([base], cols, kns, False), meths) is not None)
+    if not frame and INTEGER in kns:
+        # One row per value: a model that refuses one of them (a log of -2^63) still tells about the others.
+        exact = [[v if k == INTEGER else b for k, b in zip(kns, base)] for v in EXACT_INTEGERS]
+        frame = not all(_same(*(_answers(loaded, to_model_input([row], cols, kns, f), meths) for f in (False, True))) for row in exact)
+    if frame and _answers(loaded, to_model_input([base], cols, kns, True), meths) is None:
         logger.warning(
             "%s refuses the probe's row %s (no input example in the model folder, no fitted encoder naming its "
             "columns): its float columns' bound is not probed, and is taken as %g", path, base, NUMBER_LIMITS[-1],

@@ -159,7 +159,7 @@ def test_package_is_content_addressed_and_holds_generated_specs(state, trained_m
     assert package_scoring(trained_model_dir, max_rows=7, title="chapter12-loans:1") == first
     other = package_scoring(trained_model_dir, max_rows=8, title="chapter12-loans:1")
     assert other != first
-    assert sorted(p.name for p in first.iterdir()) == ["datacollection.py", "environment", "score.py", "swagger.json", "swagger3.1.json", "swagger3.json"]
+    assert sorted(p.name for p in first.iterdir()) == ["datacollection.py", "environment", "score.py", "score_multi.py", "swagger.json", "swagger3.1.json", "swagger3.json"]
     assert (first / "score.py").read_bytes() == (SCORING_DIR / "score.py").read_bytes()
     assert json.loads((other / "swagger.json").read_text())["definitions"]["ServiceInput"]["properties"]["Inputs"]["properties"]["data"]["maxItems"] == 8
 
