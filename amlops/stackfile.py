@@ -74,3 +74,20 @@ def load_endpoint(stack: str, endpoint: str | None, stacks_dir: Path | None = No
 def endpoint_flag(cfg: StackConfig) -> str:
     """` --endpoint <key>` when the stack file serves several models (for the commands a message suggests), else ""."""
     return "" if cfg.single_form else f" --endpoint {cfg.key}"
+
+
+def find_group(cfg: StackConfig, endpoint: str | None):
+    """(key, group) of the amlops:multiModel group `endpoint` names (its key or its online endpoint's name), else None."""
+    for key, group in cfg.multi_model.items():
+        if endpoint in (key, group.online.endpoint_name):
+            return key, group
+    return None
+
+
+def online_endpoint(stack: str, endpoint: str | None) -> tuple[str, str]:
+    """(online endpoint name, `--stack S[ --endpoint E]` for messages) of a model's or a multiModel group's endpoint."""
+    found = find_group(load_stack(stack), endpoint) if endpoint is not None else None
+    if found is not None:
+        return found[1].online.endpoint_name, f"--stack {stack} --endpoint {found[0]}"
+    cfg = load_endpoint(stack, endpoint)
+    return cfg.online.endpoint_name, f"--stack {stack}{endpoint_flag(cfg)}"

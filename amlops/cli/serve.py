@@ -34,7 +34,7 @@ def serve_cmd(
     stack: str = StackOption,
     endpoint: Optional[list[str]] = typer.Option(
         None, "--endpoint", "-e",
-        help="Serve this endpoint (its name in the stack file, or the model's key); repeat for several. Default: every online endpoint of the stack.",
+        help="Serve this endpoint (its name in the stack file, the model's key or an amlops:multiModel group's key); repeat for several. Default: every online endpoint of the stack.",
     ),
     model: Optional[str] = typer.Option(None, "--model", metavar="NAME:VERSION", help="Serve this registered version instead of the stack's pin (one endpoint only)."),
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Whose settings to use (default: the deployment with the most traffic; one endpoint only)."),
@@ -50,16 +50,17 @@ def serve_cmd(
     """
     from amlops.registry import Registry
     from amlops.serving import running
-    from amlops.stackfile import load_endpoint, load_stack
+    from amlops.stackfile import find_group, load_endpoint, load_stack
 
     whole = load_stack(stack)
-    chosen_endpoints = endpoint or [k for k, m in whole.models.items() if m.online is not None]
+    chosen_endpoints = endpoint or [k for k, m in whole.models.items() if m.online is not None] + list(whole.multi_model)
     if not chosen_endpoints:
         raise UsageError(f"stack {stack} declares no online endpoint (models: {'; '.join(whole.choices())})")
     if len(chosen_endpoints) > 1 and (model or deployment):
         raise UsageError(f"--model and --deployment apply to one endpoint; serving {len(chosen_endpoints)}, choose one with --endpoint")
-    cfgs = [load_endpoint(stack, e) for e in chosen_endpoints]
-    names = [c.online.endpoint_name for c in cfgs]
+    # a model's endpoint: the stack narrowed to it; a multiModel group's: (key, group)
+    cfgs = [find_group(whole, e) or load_endpoint(stack, e) for e in chosen_endpoints]
+    names = [c[1].online.endpoint_name if isinstance(c, tuple) else c.online.endpoint_name for c in cfgs]
     if len(set(names)) != len(names):
         raise UsageError(f"--endpoint names one endpoint twice: {', '.join(chosen_endpoints)}")
     registry = Registry(whole.registry.tracking_uri)
@@ -70,7 +71,11 @@ def serve_cmd(
     terminated = False
     try:
         for i, cfg in enumerate(cfgs):
-            ep = _start(cfg, stack, registry, model, deployment, host, 0 if port == 0 else port + i, workers, auth)
+            at = 0 if port == 0 else port + i
+            if isinstance(cfg, tuple):
+                ep = _start_group(whole, *cfg, stack, registry, model, deployment, host, at, workers, auth)
+            else:
+                ep = _start(cfg, stack, registry, model, deployment, host, at, workers, auth)
             served.append(ep)
             running.record(ep.endpoint_name, running.Running(ep.url, ep.pid, ep.deployment, ep.model_ref))
         console.print("Ctrl-C stops " + ("them." if len(served) > 1 else "it."))
@@ -111,17 +116,43 @@ def _start(cfg, stack: str, registry, model: str | None, deployment: str | None,
     name, version = model_for(cfg, chosen, model)
     model_dir = registry.download(name, version)
     ep = LocalEndpoint(cfg, model_dir, deployment=chosen, host=host, port=port, workers=workers, auth=auth, model_ref=f"{name}:{version}")
+    example = json.dumps({"data": [_example_row(model_dir)]})
+    return _announce(ep, f"{name}:{version}", stack, endpoint_flag(cfg), example)
+
+
+def _start_group(whole, key: str, group, stack: str, registry, model: str | None, deployment: str | None, host: str, port: int, workers: int | None, auth: bool):
+    """Start an amlops:multiModel group's endpoint: its members' pinned versions combined into one folder
+    (infra/multi_model.py, as `pulumi up` registers it) under scoring/score_multi.py, which routes by "model"."""
+    from amlops.deployments import choose_deployment
+    from amlops.serving.endpoint import LocalEndpoint
+    from infra.multi_model import combine
+
+    if model:
+        raise UsageError(f"--model serves one model; multiModel group {key} serves its members' pinned versions (amlops:models.<key>.version)")
+    chosen = choose_deployment(group.online, deployment)
+    members = {k: registry.download(whole.models[k].name, whole.models[k].version) for k in group.models}
+    # the title `pulumi up` packages the group's swagger with (infra/__main__.py declare_group): the same scoring package
+    ref = f"{whole.prefix}-{key}-models"
+    ep = LocalEndpoint(whole, combine(members), online=group.online, entry_script="score_multi.py", deployment=chosen,
+                       host=host, port=port, workers=workers, auth=auth, model_ref=ref)
+    first = group.models[0]
+    example = json.dumps({"model": first, "data": [_example_row(members[first])]})
+    what = f"{ref} ({', '.join(f'{k}={whole.models[k].name}:{whole.models[k].version}' for k in group.models)})"
+    return _announce(ep, what, stack, f" --endpoint {key}", example)
+
+
+def _announce(ep, what: str, stack: str, flag: str, example: str):
+    """Start `ep` and say where it answers, its limits and how to call it."""
     started = time.perf_counter()
-    with status(f"starting {name}:{version} under the Azure ML inference server ({ep.workers} workers)…"):
+    with status(f"starting {what} under the Azure ML inference server ({ep.workers} workers)…"):
         ep.start()
     assert ep.pid is not None
-    s, flag = ep.settings, endpoint_flag(cfg)
-    example = json.dumps({"data": [_example_row(model_dir)]})
+    s = ep.settings
     console.print(
-        f"serving {name}:{version} as {ep.endpoint_name}/{chosen} at {ep.scoring_url} "
+        f"serving {what} as {ep.endpoint_name}/{ep.deployment} at {ep.scoring_url} "
         f"(ready in {time.perf_counter() - started:.1f} s; {ep.workers} workers, pid {ep.pid})\n"
         f"  limits: timeout {s.request_timeout_ms} ms, body {s.max_body_bytes:,} bytes, {s.max_rows:,} rows per request\n"
-        f"  auth: {'key (amlops endpoint keys --stack ' + stack + flag + ')' if auth else 'off'}\n"
+        f"  auth: {'key (amlops endpoint keys --stack ' + stack + flag + ')' if ep.key is not None else 'off'}\n"
         f"  swagger: {ep.swagger_url} (?version=3 for OpenAPI 3)\n"
         f"  logs: {ep.log_path}; requests and traces: amlops endpoint logs --stack {stack}{flag}\n"
         f"  try: amlops invoke --stack {stack}{flag} --data '{example}'",
@@ -174,7 +205,7 @@ def invoke_cmd(
     """Send a scoring request to the local endpoint (or any scoring URI, or with --remote the deployed one) and print the answer."""
     from amlops.serving import client, running
     from amlops.serving.keys import load_or_create
-    from amlops.stackfile import endpoint_flag, load_endpoint
+    from amlops.stackfile import online_endpoint
 
     try:
         body = client.load_payload(data, file)
@@ -185,8 +216,7 @@ def invoke_cmd(
         ) from None
     if remote:
         return remote_cli.invoke(stack, endpoint, subscription, body, url, key)
-    cfg = load_endpoint(stack, endpoint)
-    name, hint = cfg.online.endpoint_name, f"--stack {stack}{endpoint_flag(cfg)}"
+    name, hint = online_endpoint(stack, endpoint)
     if url is None:
         url = running.find(name, hint).url + "/score"
     if key is None and _is_local(url, name, hint):
@@ -220,9 +250,9 @@ def keys_cmd(
     from rich.table import Table
 
     from amlops.serving import keys
-    from amlops.stackfile import load_endpoint
+    from amlops.stackfile import online_endpoint
 
-    name = load_endpoint(stack, endpoint).online.endpoint_name
+    name = online_endpoint(stack, endpoint)[0]
     if regenerate is not None:
         keys.regenerate(name, regenerate)
     current, path = keys.load_or_create(name)
@@ -254,13 +284,12 @@ def logs_cmd(
 
     from amlops.serving.telemetry.localfile import telemetry_path
     from amlops.serving.telemetry.reader import recent
-    from amlops.stackfile import endpoint_flag, load_endpoint
+    from amlops.stackfile import online_endpoint
 
-    cfg = load_endpoint(stack, endpoint)
-    name = cfg.online.endpoint_name
+    name, hint = online_endpoint(stack, endpoint)
     path = telemetry_path(name)
     if not path.is_file():
-        raise UsageError(f"no telemetry for {name} yet ({path}); serve it with `amlops serve --stack {stack}{endpoint_flag(cfg)}` and send a request")
+        raise UsageError(f"no telemetry for {name} yet ({path}); serve it with `amlops serve {hint}` and send a request")
     spans, logs = recent(path, tail, request_id)
     table = Table(title=f"requests to {name} ({len(spans)} shown; {path})")
     for col, justify in (("time (UTC)", "left"), ("request", "left"), ("status", "right"), ("ms", "right")):
