@@ -90,6 +90,7 @@ def test_diff_scoring_script_change_replaces_code_asset_and_updates_deployment(r
         ("replace", "storage:Blob", "scoring-code-datacollection.py"),
         ("replace", "storage:Blob", "scoring-code-environment/conda.yaml"),
         ("replace", "storage:Blob", "scoring-code-score.py"),
+        ("replace", "storage:Blob", "scoring-code-score_multi.py"),
         ("update", f"{AML}:OnlineDeployment", "online-blue"),
     ]
     version = properties(doc, "scoring-code-version")
