@@ -10,16 +10,10 @@ from infra.config import OnlineConfig, StackConfig
 
 def live_deployment(cfg: StackConfig | OnlineConfig, exclude: Collection[str] = ()) -> str | None:
     """The deployment with the most live traffic, or None if none takes any (of the one model's endpoint, or of
-    the online endpoint given, e.g. a multiModel group's).
-
-    A tie goes to the deployment declared first in `amlops:online.deployments` (the incumbent:
-    `amlops promote` appends new deployments), never to the first by name.
-    """
+    the online endpoint given, e.g. a multiModel group's); OnlineConfig.live_deployment's rule: a tie goes to the
+    deployment declared first (the incumbent: `amlops promote` appends new deployments), never to the first by name."""
     online = cfg if isinstance(cfg, OnlineConfig) else cfg.online
-    declared = [n for n in online.deployments if n not in exclude and online.traffic.get(n, 0) > 0]
-    if not declared:
-        return None
-    return max(declared, key=lambda n: (online.traffic[n], -declared.index(n)))
+    return online.live_deployment(frozenset(exclude))
 
 
 def choose_deployment(cfg: StackConfig | OnlineConfig, deployment: str | None = None) -> str:

@@ -25,6 +25,7 @@ from infra.environment import Environment, EnvironmentArgs
 from infra.errors import InfraError
 from infra.managed_network import ManagedNetworkProvision
 from infra.model_asset import ModelAsset, ModelAssetArgs, ModelFiles
+from infra.model_monitor import ModelMonitor, ModelMonitorArgs
 from infra.model_resolution import model_files
 from infra.model_source import ModelSourceError
 from infra.multi_model import combine
@@ -98,10 +99,12 @@ class Served:
 
 def declare_online(
     s: Shared, name: str, online: OnlineConfig, *, model_ids: dict[str, Any], code_ids: dict[str, Any], model_name: str,
-    scoring_script: str = "score.py", names_from: str | None = None, opts: pulumi.ResourceOptions | None = None,
+    scoring_script: str = "score.py", names_from: str | None = None, target_column: str | None = None,
+    opts: pulumi.ResourceOptions | None = None,
 ) -> OnlineEndpoint:
     """One online endpoint (a model's or a group's) with its deployments' models and scoring code; `names_from`
-    and `opts`: a migrated model's old name for its Azure names and its alias (declare_model)."""
+    and `opts`: a migrated model's old name for its Azure names and its alias (declare_model); `target_column`:
+    the model monitor's, on each deployment that collects data."""
     cfg = s.cfg
     return OnlineEndpoint(
         name,
@@ -124,6 +127,7 @@ def declare_online(
                 else None
             ),
             tags=dict(cfg.tags),
+            target_column=target_column,
             **s.run_scope,
         ),
         opts,
@@ -180,8 +184,27 @@ def declare_model(s: Shared, key: str, m: ModelConfig, files: tuple[ModelFiles, 
             code_ids={d: scoring_ids[c.label] for c in codes for d in c.deployments},
             model_name=m.name,
             names_from="online" if cfg.migrated(key) else None,
+            target_column=m.monitor.target_column if m.monitor is not None else None,
             opts=opts("online"),
         )
+        if m.monitor is not None:
+            monitored = m.monitored_deployment()
+            collector = m.online.deployments[monitored].data_collector  # the config rules hold both
+            assert monitored is not None and collector is not None and cfg.monitoring.action_group_email
+            ModelMonitor(
+                f"{label}monitor",
+                ModelMonitorArgs(
+                    settings=m.monitor,
+                    schedule_name=f"{m.online.endpoint_name}-monitor",
+                    endpoint_name=online.endpoint_name,
+                    deployment_name=monitored,
+                    emails=[cfg.monitoring.action_group_email],
+                    collections=collector.collections,
+                    depends_on=[online.deployments[monitored]],
+                    **s.run_scope,
+                ),
+                opts("monitor"),
+            )
     if m.batch is not None:
         batch = BatchEndpoint(
             f"{label}batch",

@@ -7,11 +7,19 @@
   quality signals over the deployment's collected data, against the registered model's training data asset,
   with the stack's metrics and thresholds (https://learn.microsoft.com/azure/machine-learning/reference-yaml-monitor,
   https://learn.microsoft.com/azure/machine-learning/how-to-monitor-model-performance). Breaches are mailed to the
-  stack's action group e-mail (the monitor's `alertNotificationSetting`: Azure ML monitors notify by e-mail, or
+  stack's action group e-mail (the monitor's `alertNotificationSettings`: Azure ML monitors notify by e-mail, or
   through Event Grid, not through an action group).
 
 Both bodies are REST-shaped (camelCase) dicts, compared in tests with the bodies azure-ai-ml's own entities build
 (DataCollector, MonitorSchedule, DataDriftSignal, PredictionDriftSignal, DataQualitySignal).
+
+The schedule goes out at the API version of azure-native's Schedule (2025-12-01); azure-ai-ml 1.35 sends its
+MonitorSchedule at 2023-06-01-preview and overrides four wire keys of its own 2025-12-01 models to do so
+(azure/ai/ml/entities/_monitoring: input_data.py `Trailing`, signals.py `mode` and `modelType`, definition.py
+`alertNotificationSetting`). The body here is the 2025-12-01 one: `Rolling` production windows, a signal's
+`notificationTypes` (AmlNotification = alert by e-mail) in place of `mode`, `alertNotificationSettings`;
+tests/test_infra_model_monitor.py derives it from azure-ai-ml's entity body by exactly those four renames and
+checks every key against azure-ai-ml's 2025-12-01 REST models (arm_ml_service).
 """
 
 from __future__ import annotations
@@ -24,13 +32,13 @@ import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
 from infra.errors import InvalidArgs
-from infra.monitor_config import DataCollectorConfig, DriftSignalConfig, ModelMonitorConfig, QualityThresholds
+from infra.config.model_monitor import DataCollectorConfig, DriftSignalConfig, ModelMonitorConfig, QualityThresholds
 
 _SCHEDULE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$")
-EMAIL_ON = ["JobFailed", "JobCompleted"]
-"""When the monitor mails (azure-ai-ml's AlertNotification default)."""
 PRODUCTION_WINDOW = ("P1D", "P0D")
 """The production data each run reads: the last day (azure-ai-ml's default trailing window)."""
+NOTIFY = ["AmlNotification"]
+"""A signal whose breaches alert (2025-12-01's MonitoringNotificationType; none = computed, not alerted)."""
 
 
 def _camel(snake: str) -> str:
@@ -46,6 +54,15 @@ def data_collector_body(c: DataCollectorConfig) -> dict[str, Any]:
     }
 
 
+def data_collector_args(c: DataCollectorConfig) -> ml.DataCollectorArgs:
+    """data_collector_body as the typed Args the deployment's union-typed properties need."""
+    body = data_collector_body(c)
+    return ml.DataCollectorArgs(
+        collections={n: ml.CollectionArgs(data_collection_mode=v["dataCollectionMode"], sampling_rate=v["samplingRate"]) for n, v in body["collections"].items()},
+        rolling_rate=body["rollingRate"],
+    )
+
+
 def collected_asset(endpoint: str, deployment: str, collection: str) -> str:
     """The data asset the collector registers for a collection: `<endpoint>-<deployment>-<collection>`
     (how-to-collect-production-data, "Collect data for MLflow models"), version 1."""
@@ -56,7 +73,7 @@ def _production(endpoint: str, deployment: str, collection: str) -> dict[str, An
     size, offset = PRODUCTION_WINDOW
     return {
         "dataContext": collection, "jobInputType": "uri_folder", "uri": collected_asset(endpoint, deployment, collection),
-        "windowSize": size, "windowOffset": offset, "inputDataType": "Trailing",
+        "windowSize": size, "windowOffset": offset, "inputDataType": "Rolling",
     }
 
 
@@ -88,35 +105,35 @@ def _overrides(m: ModelMonitorConfig) -> dict[str, Any]:
     return {"featureDataTypeOverride": types} if types else {}
 
 
-def monitor_definition(m: ModelMonitorConfig, endpoint: str, deployment: str, emails: list[str], ml_task: str = "classification") -> dict[str, Any]:
+def monitor_definition(m: ModelMonitorConfig, endpoint: str, deployment: str, emails: list[str]) -> dict[str, Any]:
     """The CreateMonitor action's `monitorDefinition`."""
     signals: dict[str, Any] = {}
     features = {"features": {"features": list(m.features), "filterType": "FeatureSubset"}} if m.features else {}
-    mode = lambda enabled: "Enabled" if enabled else "Disabled"  # noqa: E731
+    mode = lambda enabled: {"notificationTypes": NOTIFY} if enabled else {}  # noqa: E731
     if m.data_drift is not None:
         signals["data_drift"] = {
             "productionData": _production(endpoint, deployment, "model_inputs"), "referenceData": _reference(m), **features,
-            "metricThresholds": _drift_thresholds(m.data_drift), **_overrides(m), "signalType": "DataDrift", "mode": mode(m.data_drift.alert_enabled),
+            "metricThresholds": _drift_thresholds(m.data_drift), **_overrides(m), "signalType": "DataDrift", **mode(m.data_drift.alert_enabled),
         }
     if m.prediction_drift is not None:
         signals["prediction_drift"] = {
             "productionData": _production(endpoint, deployment, "model_outputs"), "referenceData": _reference(m),
-            "metricThresholds": _drift_thresholds(m.prediction_drift), "modelType": ml_task, "signalType": "PredictionDrift", "mode": mode(m.prediction_drift.alert_enabled),
+            "metricThresholds": _drift_thresholds(m.prediction_drift), "signalType": "PredictionDrift", **mode(m.prediction_drift.alert_enabled),
         }
     if m.data_quality is not None:
         signals["data_quality"] = {
             "productionData": _production(endpoint, deployment, "model_inputs"), "referenceData": _reference(m), **features,
             "metricThresholds": _quality_thresholds(m.data_quality.numerical, m.data_quality.categorical), **_overrides(m),
-            "signalType": "DataQuality", "mode": mode(m.data_quality.alert_enabled),
+            "signalType": "DataQuality", **mode(m.data_quality.alert_enabled),
         }
     return {
         "computeConfiguration": {
             "runtimeVersion": m.runtime_version, "instanceType": m.instance_type,
             "computeIdentity": {"computeIdentityType": "AmlToken"}, "computeType": "ServerlessSpark",
         },
-        "monitoringTarget": {"taskType": ml_task, "deploymentId": f"azureml:{endpoint}:{deployment}"},
+        "monitoringTarget": {"taskType": m.task, "deploymentId": f"azureml:{endpoint}:{deployment}"},
         "signals": signals,
-        "alertNotificationSetting": {"alertNotificationType": "Email", "emailNotificationSetting": {"emails": emails, "emailOn": EMAIL_ON}},
+        "alertNotificationSettings": {"emailNotificationSettings": {"emails": emails}},
     }
 
 
@@ -154,10 +171,7 @@ class ModelMonitorArgs:
             raise InvalidArgs("ModelMonitor", "schedule_name", f"must be 1-255 letters, digits, '-' or '_', got {self.schedule_name!r}")
         if not self.emails or any("@" not in e for e in self.emails):
             raise InvalidArgs("ModelMonitor", "emails", f"must list e-mail addresses, got {self.emails!r}")
-        m = self.settings
-        needs = {"model_inputs"} if (m.data_drift or m.data_quality) else set()
-        needs |= {"model_outputs"} if m.prediction_drift else set()
-        missing = sorted(needs - set(self.collections))
+        missing = sorted(set(self.settings.reads()) - set(self.collections))
         if missing:
             raise InvalidArgs("ModelMonitor", "collections", f"the monitor reads {', '.join(missing)}, which deployment {self.deployment_name!r} does not collect")
 
@@ -178,7 +192,7 @@ class ModelMonitor(pulumi.ComponentResource):
             name=args.schedule_name,
             resource_group_name=args.resource_group_name,
             workspace_name=args.workspace_name,
-            schedule_properties=ml.SchedulePropertiesArgs(
+            properties=ml.SchedulePropertiesArgs(
                 action=action,  # REST-shaped: see monitor_definition (compared with azure-ai-ml's MonitorSchedule)
                 trigger=trigger_body(args.settings),
                 display_name=args.schedule_name,

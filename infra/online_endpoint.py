@@ -9,8 +9,10 @@ from pulumi_azure_native import machinelearningservices as ml
 
 from infra.autoscale import Autoscale, AutoscaleArgs
 from infra.config import ENDPOINT_ENV, MAX_ROWS_ENV, DeploymentConfig, OnlineConfig, ProbeSettings
+from infra.config.model_monitor import TARGET_COLUMN_ENV
 from infra.durations import iso_ms, iso_seconds
 from infra.errors import InvalidArgs
+from infra.model_monitor import data_collector_args
 from infra.naming import is_endpoint_name
 from infra.roles import RoleAssignments, RoleAssignmentsArgs, RoleGrant
 from infra.traffic import EndpointTraffic, endpoint_revision
@@ -65,6 +67,9 @@ class OnlineEndpointArgs:
     """Required when settings.target is kubernetes; unused for managed (default none)."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags on every resource (default none)."""
+    target_column: str | None = None
+    """The model monitor's target column: score.py names its model_outputs column so (AMLOPS_TARGET_COLUMN) on
+    each deployment with a data collector; default none (score.py's `prediction`)."""
 
     def validate(self) -> None:
         s = self.settings
@@ -99,13 +104,16 @@ def _probe(p: ProbeSettings) -> ml.ProbeSettingsArgs:
     )
 
 
-def deployment_environment(d: DeploymentConfig, endpoint_name: str) -> dict[str, str]:
-    """The scoring container's variables: the endpoint's name, the row limit and worker count, then the configured ones."""
+def deployment_environment(d: DeploymentConfig, endpoint_name: str, target_column: str | None = None) -> dict[str, str]:
+    """The scoring container's variables: the endpoint's name, the row limit and worker count, then the configured
+    ones, and where the deployment collects data for a monitor, the column name of its logged predictions."""
+    collected = {TARGET_COLUMN_ENV: target_column} if target_column and d.data_collector is not None else {}
     return {
         ENDPOINT_ENV: endpoint_name,
         MAX_ROWS_ENV: str(d.request_settings.max_rows),
         WORKER_COUNT_ENV: str(d.worker_count),
         **d.environment_variables,
+        **collected,
     }
 
 
@@ -120,6 +128,8 @@ class OnlineEndpoint(pulumi.ComponentResource):
     swagger_uri: pulumi.Output[str]
     deployment_names: list[str]
     deployment_ids: dict[str, pulumi.Output[str]]
+    deployments: dict[str, ml.OnlineDeployment]
+    """The deployment resources, by name (what depends on one deployment waits for it alone)."""
 
     def __init__(self, name: str, args: OnlineEndpointArgs, opts: pulumi.ResourceOptions | None = None):
         args.validate()
@@ -216,6 +226,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
         self.swagger_uri = props.apply(lambda p: p.swagger_uri)
         self.deployment_names = sorted(deployments)
         self.deployment_ids = {k: v.id for k, v in deployments.items()}
+        self.deployments = deployments
         self.register_outputs(
             {
                 "endpointName": self.endpoint_name,
@@ -231,7 +242,8 @@ class OnlineEndpoint(pulumi.ComponentResource):
             model=model_id,
             code_configuration=ml.CodeConfigurationArgs(code_id=code_id, scoring_script=args.scoring_script),
             environment_id=args.environment_id,
-            environment_variables=deployment_environment(d, args.endpoint_name),
+            environment_variables=deployment_environment(d, args.endpoint_name, args.target_column),
+            data_collector=data_collector_args(d.data_collector) if d.data_collector is not None else None,
             app_insights_enabled=d.app_insights_enabled,
             request_settings=ml.OnlineRequestSettingsArgs(
                 request_timeout=iso_ms(d.request_settings.request_timeout_ms),

@@ -195,7 +195,10 @@ def test_kubernetes_target_needs_an_attached_cluster(stacks_copy):
 
 def test_alerts_need_an_email(stacks_copy):
     lines, _ = _broken(stacks_copy, "prod", lambda c: c["amlops:monitoring"].pop("actionGroupEmail"))
-    assert lines == ["amlops:monitoring.actionGroupEmail: is required when alertsEnabled is true (who the alerts e-mail)"]
+    assert lines == [
+        "amlops:monitoring.actionGroupEmail: is required when alertsEnabled is true (who the alerts e-mail)",
+        "amlops:monitoring.actionGroupEmail: is required when a model declares a monitor (Azure ML monitors alert by e-mail)",
+    ]
 
 
 def test_invalid_yaml_names_the_line(stacks_copy):

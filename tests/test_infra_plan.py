@@ -94,6 +94,7 @@ def test_plan_components_are_parents_of_every_azure_resource(plans, stack):
             "amlops:online_endpoint:OnlineEndpoint",
             "amlops:batch_endpoint:BatchEndpoint",
             "amlops:roles:RoleAssignments",
+            "amlops:model_monitor:ModelMonitor",
         }
         | ({"amlops:network:PrivateNetwork"} if stack == "prod" else set())
         | ({"amlops:autoscale:Autoscale", "amlops:monitoring:Monitoring"} if stack != "dev" else set())
@@ -567,7 +568,9 @@ def test_plan_online_deployment_carries_stack_settings(plans, stack, auth, insta
     assert p["codeConfiguration"]["codeId"].endswith("/versions/" + by_name(plan, "scoring-code-version")["inputs"]["version"]), d["urn"]
     assert p["environmentId"].endswith("/versions/" + by_name(plan, "scoring-env-version")["inputs"]["version"]), d["urn"]
     assert p["model"].endswith("/modelVersions/chapter12-loans/versions/1"), d["urn"]
-    assert p["environmentVariables"] == {"AMLOPS_ENDPOINT": ep["inputs"]["endpointName"], "AMLOPS_MAX_ROWS": "1000", "WORKER_COUNT": workers}, d["urn"]
+    # AMLOPS_TARGET_COLUMN: the monitor's target column, where blue collects data for it
+    assert p["environmentVariables"] == {
+        "AMLOPS_ENDPOINT": ep["inputs"]["endpointName"], "AMLOPS_MAX_ROWS": "1000", "WORKER_COUNT": workers, "AMLOPS_TARGET_COLUMN": "approved_loan"}, d["urn"]
     assert p["requestSettings"]["requestTimeout"] == timeout, d["urn"]
     assert p["appInsightsEnabled"] is True, d["urn"]
     assert set(p["livenessProbe"]) == {"failureThreshold", "initialDelay", "period", "successThreshold", "timeout"}, d["urn"]
@@ -581,7 +584,8 @@ def test_plan_prod_online_deployment_and_endpoint_are_what_azure_ai_ml_sends(pla
     import warnings
 
     from azure.ai.ml.entities import (
-        CodeConfiguration, IdentityConfiguration, ManagedOnlineDeployment, ManagedOnlineEndpoint, OnlineRequestSettings, ProbeSettings,
+        CodeConfiguration, DataCollector, DeploymentCollection, IdentityConfiguration, ManagedOnlineDeployment, ManagedOnlineEndpoint,
+        OnlineRequestSettings, ProbeSettings,
     )
 
     plan = plans["prod"]
@@ -593,10 +597,15 @@ def test_plan_prod_online_deployment_and_endpoint_are_what_azure_ai_ml_sends(pla
             name="blue", endpoint_name=ep["inputs"]["endpointName"], model=p["model"],
             code_configuration=CodeConfiguration(code=p["codeConfiguration"]["codeId"], scoring_script="score.py"),
             environment=p["environmentId"], instance_type="Standard_F4s_v2", instance_count=2,
-            environment_variables={"AMLOPS_ENDPOINT": ep["inputs"]["endpointName"], "AMLOPS_MAX_ROWS": "1000", "WORKER_COUNT": "4"}, app_insights_enabled=True,
+            environment_variables={"AMLOPS_ENDPOINT": ep["inputs"]["endpointName"], "AMLOPS_MAX_ROWS": "1000", "WORKER_COUNT": "4",
+                                   "AMLOPS_TARGET_COLUMN": "approved_loan"}, app_insights_enabled=True,
             request_settings=OnlineRequestSettings(request_timeout_ms=2000, max_concurrent_requests_per_instance=8, max_queue_wait_ms=200),
             liveness_probe=ProbeSettings(initial_delay=10, period=10, timeout=2, failure_threshold=3, success_threshold=1),
             readiness_probe=ProbeSettings(initial_delay=10, period=5, timeout=2, failure_threshold=3, success_threshold=1),
+            data_collector=DataCollector(
+                collections={"model_inputs": DeploymentCollection(enabled="true"), "model_outputs": DeploymentCollection(enabled="true")},
+                sampling_rate=0.2, rolling_rate="Hour",
+            ),
         )
         rest = entity._to_rest_object(location="westeurope").as_dict()
         endpoint = ManagedOnlineEndpoint(

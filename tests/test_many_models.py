@@ -30,6 +30,7 @@ def many_raw(keys: tuple[str, ...] = KEYS) -> dict[str, Any]:
     """dev's shared sections and one entry per key, each with its own online and batch endpoint."""
     raw = dev_raw()
     model, online, batch = raw.pop("model"), raw.pop("online"), raw.pop("batch")
+    raw.pop("monitor", None)  # dev's monitor belongs to its one model; these models declare none
     raw["models"] = {
         key: {
             "name": f"{key}-model" if key != "loans" else model["name"],
@@ -162,9 +163,11 @@ def azure_deployment_body(d: dict[str, Any], scoring_script: str) -> dict[str, A
     """azure-ai-ml's ManagedOnlineDeployment REST properties for the planned deployment `d` (dev's blue settings)."""
     import warnings
 
-    from azure.ai.ml.entities import CodeConfiguration, ManagedOnlineDeployment, OnlineRequestSettings, ProbeSettings
+    from azure.ai.ml.entities import CodeConfiguration, DataCollector, DeploymentCollection, ManagedOnlineDeployment, OnlineRequestSettings, ProbeSettings
 
     p = d["inputs"]["properties"]
+    # dev's blue collects both collections of every request (its dataCollector)
+    collector = DataCollector(collections={c: DeploymentCollection(enabled="true") for c in ("model_inputs", "model_outputs")}, sampling_rate=1.0, rolling_rate="Hour")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         entity = ManagedOnlineDeployment(
@@ -175,6 +178,7 @@ def azure_deployment_body(d: dict[str, Any], scoring_script: str) -> dict[str, A
             request_settings=OnlineRequestSettings(request_timeout_ms=5000, max_concurrent_requests_per_instance=2, max_queue_wait_ms=500),
             liveness_probe=ProbeSettings(initial_delay=10, period=10, timeout=2, failure_threshold=30, success_threshold=1),
             readiness_probe=ProbeSettings(initial_delay=10, period=10, timeout=2, failure_threshold=30, success_threshold=1),
+            data_collector=collector,
         )
         rest = entity._to_rest_object(location="westeurope").as_dict()
     return {k: v for k, v in rest["properties"].items() if k != "properties"}
@@ -182,9 +186,6 @@ def azure_deployment_body(d: dict[str, Any], scoring_script: str) -> dict[str, A
 
 def test_plan_five_models_online_deployments_are_what_azure_ai_ml_sends(five):
     """Per model, azure-ai-ml's ManagedOnlineDeployment REST body equals the plan's deployment properties."""
-    import warnings
-
-    from azure.ai.ml.entities import CodeConfiguration, ManagedOnlineDeployment, OnlineRequestSettings, ProbeSettings
 
     plan, _ = five
     for key in KEYS:

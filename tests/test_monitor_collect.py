@@ -15,7 +15,7 @@ from amlops.modelmonitor import collected
 from amlops.modelmonitor.run import run as monitor_run
 from amlops.serving.endpoint import LocalEndpoint
 from amlops.stackfile import load_stack
-from infra.monitor_config import DataCollectorConfig, ModelMonitorConfig
+from infra.config.model_monitor import DataCollectorConfig, ModelMonitorConfig
 
 RECORD_KEYS = {"specversion", "id", "source", "type", "datacontenttype", "time", "data", "correlationid", "xrequestid", "modelversion", "collectdatatype", "agent", "contentrange"}
 """The fields of a collected record (how-to-collect-production-data, "Store collected data in blob storage")."""

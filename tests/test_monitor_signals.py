@@ -14,7 +14,7 @@ from scipy.stats import chisquare
 from amlops import data as data_mod
 from amlops.modelmonitor import metrics
 from amlops.modelmonitor.signals import compute, feature_kind
-from infra.monitor_config import ModelMonitorConfig
+from infra.config.model_monitor import ModelMonitorConfig
 
 FEATURES = list(data_mod.FEATURES)
 MONITOR = {

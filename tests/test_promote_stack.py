@@ -70,6 +70,12 @@ PROD_GREEN = [
     "+           period: 5",
     "+           failureThreshold: 3",
     "+         appInsightsEnabled: true",
+    "+         dataCollector:",
+    "+           collections:",
+    "+             - model_inputs",
+    "+             - model_outputs",
+    "+           samplingRate: 0.2",
+    "+           rollingRate: Hour",
 ]
 
 

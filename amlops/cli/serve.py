@@ -115,7 +115,12 @@ def _start(cfg, stack: str, registry, model: str | None, deployment: str | None,
     chosen = choose_deployment(cfg, deployment)
     name, version = model_for(cfg, chosen, model)
     model_dir = registry.download(name, version)
-    ep = LocalEndpoint(cfg, model_dir, deployment=chosen, host=host, port=port, workers=workers, auth=auth, model_ref=f"{name}:{version}")
+    monitor = cfg.model.monitor
+    ep = LocalEndpoint(
+        cfg, model_dir, deployment=chosen, host=host, port=port, workers=workers, auth=auth, model_ref=f"{name}:{version}",
+        # the deployment's data collector, as Azure runs it beside score.py (amlops monitor run reads what it writes)
+        data_collector=cfg.online.deployments[chosen].data_collector, target_column=monitor.target_column if monitor else None,
+    )
     example = json.dumps({"data": [_example_row(model_dir)]})
     return _announce(ep, f"{name}:{version}", stack, endpoint_flag(cfg), example)
 
@@ -155,7 +160,8 @@ def _announce(ep, what: str, stack: str, flag: str, example: str):
         f"  auth: {'key (amlops endpoint keys --stack ' + stack + flag + ')' if ep.key is not None else 'off'}\n"
         f"  swagger: {ep.swagger_url} (?version=3 for OpenAPI 3)\n"
         f"  logs: {ep.log_path}; requests and traces: amlops endpoint logs --stack {stack}{flag}\n"
-        f"  try: amlops invoke --stack {stack}{flag} --data '{example}'",
+        + (f"  data collection: {', '.join(ep.collector.collections)} → amlops monitor run --stack {stack}{flag}\n" if ep.collector else "")
+        + f"  try: amlops invoke --stack {stack}{flag} --data '{example}'",
         soft_wrap=True,
     )
     return ep

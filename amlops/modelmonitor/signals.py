@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amlops.modelmonitor import metrics
-from infra.monitor_config import DriftSignalConfig, ModelMonitorConfig
+from infra.config.model_monitor import DriftSignalConfig, ModelMonitorConfig
 
 DISTINCT_RATIO = 0.05
 """An integer column with fewer distinct values than this share of its rows is categorical (Azure's rule)."""

@@ -26,7 +26,7 @@ from amlops.serving.settings import BUILD_PACKAGE, Admission, FrontDoorSettings
 from amlops.serving.telemetry.localfile import DEFAULT_BACKUPS, DEFAULT_MAX_BYTES, telemetry_path
 from infra import scoring_package
 from infra.config import ENDPOINT_ENV, MAX_ROWS_ENV, DeploymentConfig, OnlineConfig, StackConfig
-from infra.monitor_config import TARGET_COLUMN_ENV, DataCollectorConfig
+from infra.config.model_monitor import TARGET_COLUMN_ENV, DataCollectorConfig
 from amlops.modelmonitor.agent import CollectorAgent
 
 ENTRY_SCRIPT = "score.py"

@@ -17,6 +17,7 @@ import re
 from infra.config.base import name_check
 from infra.config.batch import BatchConfig
 from infra.config.model import ModelPin
+from infra.config.model_monitor import ModelMonitorConfig
 from infra.config.online import OnlineConfig
 
 MODEL_KEY = re.compile(r"^[a-z][a-z0-9]{0,11}$")
@@ -25,7 +26,9 @@ Azure asset names (`<prefix>-<key>-scoring`, 8 + 1 + 12 + 8 characters at most, 
 LEGACY_KEY = "main"
 """The key of the one model a stack in the single-model form (top-level model/online/batch) declares."""
 LEGACY_SECTIONS = ("model", "online", "batch")
-"""The top-level keys of the single-model form."""
+"""The top-level keys of the single-model form (all three required)."""
+LEGACY_OPTIONAL = ("monitor",)
+"""The single-model form's optional top-level keys: its model's monitor."""
 check_model_key = name_check(MODEL_KEY, "model keys must be 1-12 lowercase letters or digits, starting with a letter")
 
 
@@ -37,11 +40,17 @@ class ModelConfig(ModelPin):
     """Its online endpoint (deployments, traffic, mirror, autoscale, alerts, auth); default none."""
     batch: BatchConfig | None = None
     """Its batch endpoint (mode, id columns, output, schedule); default none."""
+    monitor: ModelMonitorConfig | None = None
+    """Its model monitor (a CreateMonitor schedule over an online deployment's collected data); default none."""
 
     def deployment_model_version(self, deployment: str) -> int:
         """The model version an online deployment serves: its own pin, else the model's."""
         assert self.online is not None
         return self.online.deployments[deployment].model_version or self.version
+
+    def monitored_deployment(self) -> str | None:
+        """The online deployment its monitor reads (monitored_deployment's rule)."""
+        return monitored_deployment(self.monitor, self.online)
 
     def versions(self) -> list[int]:
         """Every version its deployments serve (the pinned one always: the batch deployment's)."""
@@ -51,6 +60,13 @@ class ModelConfig(ModelPin):
     def endpoint_names(self) -> list[str]:
         """The readable base names of its endpoints (online first)."""
         return [e.endpoint_name for e in (self.online, self.batch) if e is not None]
+
+
+def monitored_deployment(monitor: ModelMonitorConfig | None, online: OnlineConfig | None) -> str | None:
+    """The online deployment a monitor reads: monitor.deployment, else the live one, else the first declared."""
+    if monitor is None or online is None:
+        return None
+    return monitor.deployment or online.live_deployment() or next(iter(online.deployments), None)
 
 
 def check_models(models: dict) -> dict:
@@ -64,17 +80,17 @@ def check_models(models: dict) -> dict:
 
 def normalise_legacy(raw: dict) -> tuple[dict, bool]:
     """A stack in the single-model form as one `models` entry (the file is not changed); (raw, whether it was)."""
-    legacy = [k for k in LEGACY_SECTIONS if k in raw]
+    legacy = [k for k in (*LEGACY_SECTIONS, *LEGACY_OPTIONAL) if k in raw]
     if not legacy:
         return raw, False
     if "models" in raw:
         return raw, False  # both forms: the parser refuses the mix, naming the keys
     entry = dict(raw.get("model") or {}) if isinstance(raw.get("model", {}), dict) else raw["model"]
     if isinstance(entry, dict):
-        for section in ("online", "batch"):
+        for section in ("online", "batch", *LEGACY_OPTIONAL):
             if section in raw:
                 entry[section] = raw[section]
-    out = {k: v for k, v in raw.items() if k not in LEGACY_SECTIONS}
+    out = {k: v for k, v in raw.items() if k not in (*LEGACY_SECTIONS, *LEGACY_OPTIONAL)}
     out["models"] = {LEGACY_KEY: entry}
     return out, True
 
@@ -84,7 +100,7 @@ def legacy_path(path: tuple[str | int, ...]) -> tuple[str | int, ...]:
     if path[:2] != ("models", LEGACY_KEY):
         return path
     rest = path[2:]
-    if rest and rest[0] in ("online", "batch"):
+    if rest and rest[0] in ("online", "batch", *LEGACY_OPTIONAL):
         return rest
     return ("model", *rest)
 

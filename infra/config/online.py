@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from infra.config.base import ENV_VAR, ConfigModel, check_endpoint_base
+from infra.config.model_monitor import DataCollectorConfig
 from infra.config.monitoring import AlertsConfig
 from infra.skus import ONLINE_INSTANCE_TYPES
 
@@ -60,6 +61,9 @@ class DeploymentConfig(ConfigModel):
     """Send the deployment's logs and requests to Application Insights."""
     environment_variables: dict[str, str] = {}
     """Extra environment variables for the scoring container."""
+    data_collector: DataCollectorConfig | None = None
+    """Azure's data collector: score.py logs model_inputs/model_outputs to the workspace's blob storage
+    (what a model monitor reads); default off."""
 
     @field_validator("instance_type")
     @classmethod
@@ -120,3 +124,14 @@ class OnlineConfig(ConfigModel):
     @classmethod
     def _name(cls, v: str) -> str:
         return check_endpoint_base(v)
+
+    def live_deployment(self, exclude: tuple[str, ...] | frozenset[str] = ()) -> str | None:
+        """The deployment with the most live traffic, or None if none takes any.
+
+        A tie goes to the deployment declared first in `deployments` (the incumbent: `amlops promote`
+        appends new deployments), never to the first by name.
+        """
+        declared = [n for n in self.deployments if n not in exclude and self.traffic.get(n, 0) > 0]
+        if not declared:
+            return None
+        return max(declared, key=lambda n: (self.traffic[n], -declared.index(n)))

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
 from infra.errors import PROJECT
-from infra.config.models import LEGACY_SECTIONS, ModelConfig, legacy_path, normalise_legacy
+from infra.config.models import LEGACY_OPTIONAL, LEGACY_SECTIONS, ModelConfig, legacy_path, normalise_legacy
 from infra.errors import ConfigError, Problem
 from infra.config.multi_model import MultiModelConfig
 from infra.config.rules import GROUPS, SHARED, UNSERVED, cross_problems
@@ -118,11 +118,12 @@ def parse_config(raw: dict[str, Any], source: str) -> StackConfig:
     raw, legacy = normalise_legacy(raw)
     if legacy:  # the single-model form needs all three of its sections, as it always did
         problems += [Problem((k,), "is required") for k in missing]
-    elif "models" in raw and any(k in raw for k in LEGACY_SECTIONS):
-        given = ", ".join(f"{PROJECT}:{k}" for k in LEGACY_SECTIONS if k in raw)
-        problems.append(Problem((LEGACY_SECTIONS[0],) if "model" in raw else (next(k for k in LEGACY_SECTIONS if k in raw),),
+    elif "models" in raw and any(k in raw for k in (*LEGACY_SECTIONS, *LEGACY_OPTIONAL)):
+        sections = (*LEGACY_SECTIONS, *LEGACY_OPTIONAL)
+        given = ", ".join(f"{PROJECT}:{k}" for k in sections if k in raw)
+        problems.append(Problem((LEGACY_SECTIONS[0],) if "model" in raw else (next(k for k in sections if k in raw),),
                                 f"belongs to the single-model form; with {PROJECT}:models, move {given} into a model entry"))
-        raw = {k: v for k, v in raw.items() if k not in LEGACY_SECTIONS}
+        raw = {k: v for k, v in raw.items() if k not in sections}
     try:
         cfg = StackConfig.model_validate(raw, by_alias=True)
         sections = {name: getattr(cfg, name) for name in SHARED}

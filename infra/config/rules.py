@@ -11,6 +11,8 @@ from types import SimpleNamespace
 from typing import Any, Iterator
 
 from infra.config.base import DEPLOYMENT_NAME
+from infra.config.model_monitor import TARGET_COLUMN_ENV
+from infra.config.models import monitored_deployment
 from infra.errors import Problem
 
 
@@ -179,6 +181,34 @@ def _network_problems(cfg: Any) -> Iterator[Problem]:
             yield Problem(("network", "virtualNetwork", "runnerSubnet"), f"must not overlap privateEndpointSubnet {v.private_endpoint_subnet}, got {v.runner_subnet!r}")
 
 
+def _model_monitor_problems(cfg: Any) -> Iterator[Problem]:
+    """A model's monitor reads what one of its online deployments collects, and mails the stack's address."""
+    m, online = cfg.monitor, getattr(cfg, "online", None)
+    if not cfg.monitoring.action_group_email:
+        yield Problem(("monitoring", "actionGroupEmail"), "is required when a model declares a monitor (Azure ML monitors alert by e-mail)")
+    if online is None:
+        yield Problem(("monitor",), "needs the model's online endpoint: a monitor reads an online deployment's collected data")
+        return
+    if m.deployment is not None and m.deployment not in online.deployments:
+        yield Problem(("monitor", "deployment"), f"names no deployment (deployments: {', '.join(online.deployments) or 'none are declared'}), got {m.deployment!r}")
+        return
+    name = monitored_deployment(m, online)
+    if name is None:
+        return
+    d = online.deployments[name]
+    where = ("online", "deployments", name, "dataCollector")
+    if d.data_collector is None:
+        yield Problem(where, f"is required: the monitor reads this deployment's {' and '.join(m.reads())} (collections: [{', '.join(m.reads())}])")
+    else:
+        missing = [c for c in m.reads() if c not in d.data_collector.collections]
+        if missing:
+            yield Problem((*where, "collections"), f"must include {', '.join(missing)}, which the monitor's signals read, got {list(d.data_collector.collections)}")
+    for dep_name, dep in online.deployments.items():
+        if TARGET_COLUMN_ENV in dep.environment_variables:
+            yield Problem(("online", "deployments", dep_name, "environmentVariables", TARGET_COLUMN_ENV),
+                          "is set from monitor.targetColumn (the training data's label column); remove it")
+
+
 def _endpoints(cfg: Any) -> Iterator[tuple[tuple[str | int, ...], Any]]:
     """Every endpoint the stack declares, with the path of its section: each model's, then each group's."""
     for key, m in cfg.models.items():
@@ -241,11 +271,12 @@ CROSS_CHECKS = (
     (("monitoring",), _monitoring_problems),
     (("models",), _endpoint_name_problems),
     (("models", "multi_model"), _multi_model_problems),
+    (("monitor", "monitoring"), _model_monitor_problems),
 )
-"""Rules across fields, each with the sections it reads. A rule that reads `online` or `batch` holds per
-model: it runs once for every model that declares that endpoint, and its problems at `online.…` and
-`batch.…` land under `models.<key>.` (and, for `online`, once for every group, under `multiModel.<key>.`)."""
-PER_MODEL = ("online", "batch")
+"""Rules across fields, each with the sections it reads. A rule that reads `online`, `batch` or `monitor` holds per
+model: it runs once for every model that declares that section, and its problems at `online.…`, `batch.…` and
+`monitor.…` land under `models.<key>.` (and, for `online`, once for every group, under `multiModel.<key>.`)."""
+PER_MODEL = ("online", "batch", "monitor")
 """The sections each model holds for itself."""
 UNSERVED = "declares neither online nor batch and is in no multiModel group: give the model at least one endpoint, got neither"
 """A model no endpoint serves (judged only when every group is valid: parse.py drops it otherwise)."""

@@ -11,7 +11,7 @@ from infra.config.base import PREFIX, ConfigModel, name_check
 from infra.errors import AmbiguousModel, EndpointChoiceError, MissingEndpoint, UnknownEndpoint  # noqa: F401  # re-exported by infra.config
 from infra.config.batch import BatchConfig
 from infra.config.compute import ComputeConfig
-from infra.config.models import LEGACY_SECTIONS, ModelConfig, check_models
+from infra.config.models import LEGACY_OPTIONAL, LEGACY_SECTIONS, ModelConfig, check_models
 from infra.config.monitoring import MonitoringConfig
 from infra.config.multi_model import MultiModelConfig, check_groups
 from infra.config.network import NetworkConfig
@@ -157,7 +157,7 @@ class StackConfig(ConfigModel):
         return f"{source}: a deploy from CI needs {', '.join(unset)} (the Azure ML registry its models come from; README \"From an empty subscription\")"
 
 
-KEYS: tuple[str, ...] = (*StackConfig.model_fields, *LEGACY_SECTIONS)
+KEYS: tuple[str, ...] = (*StackConfig.model_fields, *LEGACY_SECTIONS, *LEGACY_OPTIONAL)
 """The top-level config keys (`amlops:<key>`), in snake_case, with the single-model form's."""
 
 TOP_LEVEL_ALIASES: dict[str, str] = {to_camel(k): k for k in KEYS}

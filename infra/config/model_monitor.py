@@ -1,4 +1,5 @@
-"""The stack-file sections of model monitoring: a deployment's data collector and a model's monitor.
+"""`amlops:models.<key>.monitor` and `…online.deployments.<name>.dataCollector`: model monitoring's settings
+(in the single-model form, `amlops:monitor` and `amlops:online.deployments.<name>.dataCollector`).
 
 Names and meanings are Azure's: the data collector of a managed online deployment
 (https://learn.microsoft.com/azure/machine-learning/how-to-collect-production-data) and the monitor
@@ -12,8 +13,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator, model_validator
+
+from infra.config.base import ConfigModel
 
 COLLECTIONS = ("model_inputs", "model_outputs")
 """The custom-logging collections score.py logs (via scoring/datacollection.py); Azure's model monitoring
@@ -32,11 +34,7 @@ reads it): the monitor's target column, so that prediction drift compares predic
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .-]{0,127}$")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
-
-
-class DataCollectorConfig(_Section):
+class DataCollectorConfig(ConfigModel):
     """amlops:online.deployments.<name>.dataCollector: what the deployment's data collector logs."""
 
     collections: tuple[Literal["model_inputs", "model_outputs"], ...] = COLLECTIONS
@@ -56,14 +54,14 @@ class DataCollectorConfig(_Section):
         return v
 
 
-class DriftMetric(_Section):
+class DriftMetric(ConfigModel):
     """One metric and its threshold (a drift signal takes one per data type, as azure-ai-ml's entities do)."""
 
     metric: str
     threshold: float = Field(ge=0)
 
 
-class DriftSignalConfig(_Section):
+class DriftSignalConfig(ConfigModel):
     """A data drift or prediction drift signal."""
 
     numerical: DriftMetric | None = None
@@ -81,7 +79,7 @@ class DriftSignalConfig(_Section):
         return self
 
 
-class QualityThresholds(_Section):
+class QualityThresholds(ConfigModel):
     """Data quality rates (0-1) for one data type; a rate left out is not checked."""
 
     null_value_rate: float | None = Field(None, ge=0, le=1)
@@ -92,13 +90,13 @@ class QualityThresholds(_Section):
         return [(m, getattr(self, m)) for m in DATA_QUALITY_METRICS if getattr(self, m) is not None]
 
 
-class DataQualitySignalConfig(_Section):
+class DataQualitySignalConfig(ConfigModel):
     numerical: QualityThresholds | None = None
     categorical: QualityThresholds | None = None
     alert_enabled: bool = True
 
 
-class MonitorScheduleConfig(_Section):
+class MonitorScheduleConfig(ConfigModel):
     """When the monitor runs: a recurrence (reference-yaml-monitor's RecurrenceTrigger)."""
 
     frequency: Literal["day", "week", "month"] = "day"
@@ -108,11 +106,18 @@ class MonitorScheduleConfig(_Section):
     time_zone: str = "UTC"
 
 
-class ModelMonitorConfig(_Section):
-    """amlops:monitor: the model monitor of the live online deployment (a CreateMonitor schedule)."""
+class ModelMonitorConfig(ConfigModel):
+    """A model's monitor: a CreateMonitor schedule over one online deployment's collected data."""
+
+    deployment: str | None = None
+    """The online deployment monitored; default the live one (the most traffic; a tie goes to the first declared),
+    else the first declared.
+    Its dataCollector must collect what the signals read."""
 
     training_data: str
     """The registered model's training data asset, `NAME:VERSION` (an mltable or uri_file in the workspace): the reference."""
+    task: Literal["classification", "regression"] = "classification"
+    """The model's task (the monitoring target's taskType): what prediction drift compares."""
     training_data_type: Literal["mltable", "uri_file", "uri_folder"] = "mltable"
     target_column: str = "prediction"
     """The training data's label column; score.py names its output column the same (model_outputs), so
@@ -156,6 +161,10 @@ class ModelMonitorConfig(_Section):
         if both:
             raise ValueError(f"{', '.join(sorted(both))}: both categorical and numerical")
         return self
+
+    def reads(self) -> tuple[str, ...]:
+        """The collections its signals read: model_inputs for data drift and quality, model_outputs for prediction drift."""
+        return tuple(c for c, used in (("model_inputs", self.data_drift or self.data_quality), ("model_outputs", self.prediction_drift)) if used)
 
     @property
     def training_data_name(self) -> str:
