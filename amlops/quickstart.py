@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Callable
 
 from rich.console import Console
 
 from amlops import data as data_mod
 from amlops import training
 from amlops.paths import data_dir
+from amlops.quickstart_context import Context, Stage
 from amlops.registry import Registry
 from amlops.stackfile import load_stack
-from infra.config import StackConfig
-
-
-@dataclass
-class Context:
-    """What the stages share: the stack's config, the registry and what earlier stages made."""
-
-    stack: str
-    cfg: StackConfig
-    registry: Registry
-    console: Console
-    data: data_mod.GeneratedData | None = None
-    model_name: str = ""
-    model_version: int = 0
-    facts: dict = field(default_factory=dict)
-
-
-Stage = Callable[[Context], None]
 
 
 def stage_data(ctx: Context) -> None:
@@ -94,6 +75,7 @@ def stage_import(ctx: Context) -> None:
 def stages() -> list[tuple[str, Stage]]:
     """The stages in order; each capability adds its own here."""
     from amlops.batching.quickstart import quickstart_stage as batch_stage
+    from amlops.modelmonitor.quickstart import quickstart_stage as monitor_stage
     from amlops.multimodel.quickstart import quickstart_stage as models_stage
     from amlops.plan import quickstart_stage as plan_stage
     from amlops.preview.quickstart import quickstart_stage as preview_stage
@@ -105,6 +87,7 @@ def stages() -> list[tuple[str, Stage]]:
         ("train and register", stage_train_register),
         ("import: the book's model.pkl", stage_import),
         ("serve: the scoring script under the Azure ML inference server", serve_stage),
+        ("monitor: drift and data quality of the collected traffic against the training data", monitor_stage),
         ("models: a second model (a regressor) in the same stack, both served at once", models_stage),
         ("profile: stepped load and a size recommendation", profile_stage),
         ("batch: the 512,000 pending loans with the stack's batch settings", batch_stage),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -134,7 +135,7 @@ def test_diff_removed_deployment_is_listed_as_removed(repo, capsys, monkeypatch)
     sha = git(repo, "rev-parse", "--short=7", "HEAD~1").strip()
     resources = len(run_plan("dev", repo)["resources"])
     assert out.split("<details>")[0] == (
-        f"### Stack `dev`: 0 to add, 0 to replace, 2 to update, 2 to remove, {resources - 2} unchanged\n"
+        f"### Stack `dev`: 0 to add, 0 to replace, 3 to update, 2 to remove, {resources - 3} unchanged\n"
         "\n"
         f"> `amlops diff` HEAD~1 ({sha}) → working tree: compares desired states: the Pulumi program run offline under "
         "mocks at each revision, not a cloud preview (no credentials, no network; drift and values Azure computes are not shown).\n"
@@ -143,11 +144,14 @@ def test_diff_removed_deployment_is_listed_as_removed(repo, capsys, monkeypatch)
         "|---|---|---|---|\n"
         "| ✏️ update | `machinelearningservices:BatchDeployment` | `batch-deployment` | 1 |\n"
         "| ➖ remove | `machinelearningservices:ModelVersion` | `model-v1` |  |\n"
+        "| ✏️ update | `machinelearningservices:Schedule` | `monitor-schedule` | 4 |\n"
         "| ➖ remove | `machinelearningservices:OnlineDeployment` | `online-blue` |  |\n"
         "| ✏️ update | `pulumi-python:dynamic:Resource` | `online-traffic` | 2 |\n"
         "\n"
     )
     assert "| `traffic.blue` | `100` | `(absent)` |\n| `traffic.green` | `0` | `100` |\n" in out
+    # the model monitor follows the live deployment: green's collected data, green as its target
+    assert re.search(r"\| `properties\.action\.monitorDefinition\.monitoringTarget\.deploymentId` \| `azureml:loans-dev-online-\w+:blue` \| `azureml:loans-dev-online-\w+:green` \|", out)
 
 
 def test_diff_unknown_base_revision_is_a_usage_error(repo, capsys, monkeypatch):

@@ -18,6 +18,7 @@ STAGE_LINES = {
     "train and register": r"registered chapter12-loans:1 \(accuracy 0\.\d{4}\), the first version",
     "import": r"registered chapter12-loans-pkl:1 \(accuracy 0\.\d{4}\), the first version",
     "serve": r"  arrays, predict +→ 200 \{\"predict\": \[0, 1\]\}  \(\d+\.\d ms\)",
+    "monitor": r"in-distribution → no breach: 10 metrics within their thresholds; plot .*quickstart-in-distribution\.png",
     "models": r"  diabetes  diabetes-ridge:1 +http://127\.0\.0\.1:\d+/score  → 200 \{\"predict\": \[\d+\.\d+, \d+\.\d+\]\}  \(the other endpoint's key: 401\)",
     "profile": r"recommendation: \d+ × Standard_\w+ \(.*\) hold .* within p99 ≤ 200 ms.*",
     "batch": r"batch: scored 512,000 pending loans .*; rows in 512,000, scored 512,000, rejected 0; 0 files failed; output .*",
@@ -58,6 +59,19 @@ def test_quickstart_every_stage_does_its_job_then_registers_nothing_equal(state)
     statuses = [s["attributes"]["http.response.status_code"] for s in spans]
     assert (statuses.count(400), statuses.count(401)) == (1, 2)  # the models stage's call with diabetes' key: the other 401
     assert statuses.count(200) >= 5 + 200 + 1  # the four book payloads, Power BI's, 200 timed requests, the models stage's
+    assert any(re.fullmatch(r"  data collection: 300 loans from the training distribution, then the same with income doubled; "
+                            r"model_inputs (\d+) records, model_outputs \1 records logged \(one a request\)", l) for l in served)
+
+    # the monitor stage's verdicts: the in-distribution phase breaches nothing, the shifted phase exactly income
+    monitored = stage_output(text, titles[4])
+    verdicts = ctx.facts["monitor_verdicts"]
+    assert (verdicts["in-distribution"].production_rows, verdicts["income doubled"].production_rows) == (300, 300)
+    assert verdicts["in-distribution"].breaches == []
+    shifted = verdicts["income doubled"]
+    assert {r.feature for r in shifted.breaches if r.signal != "prediction_drift"} == {"income"}, shifted.breaches
+    [line] = [l for l in monitored if l.startswith("income doubled → breach: ")]
+    assert re.match(r"income doubled → breach: income \(data_drift jensen_shannon_distance 0\.\d+ > 0\.2", line), line
+    assert all(v.plot.stat().st_size > 10_000 for v in verdicts.values())
     url = urlsplit(re.search(r"at (http://127\.0\.0\.1:\d+)/score", "\n".join(served)).group(1))
     with socket.socket() as s:
         assert s.connect_ex((url.hostname, url.port)) != 0, "the quickstart's server still listens"

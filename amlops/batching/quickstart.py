@@ -13,7 +13,7 @@ from amlops.batching.split import split
 from amlops.paths import state_dir
 
 if TYPE_CHECKING:
-    from amlops.quickstart import Context
+    from amlops.quickstart_context import Context
 
 PART_SIZE = 1024 * 1024
 """1MB part files: the unit a batch model deployment hands to run()."""

@@ -44,8 +44,9 @@ def rolled(when: datetime, rolling_rate: str) -> str:
     return when.astimezone(timezone.utc).strftime(ROLLING_FORMATS[rolling_rate])
 
 
-def records(endpoint: str, deployment: str, collection: str, since: datetime | None = None) -> Iterator[dict]:
-    """Every collected record of one collection (oldest folder first), optionally only those logged at or after `since`."""
+def records(endpoint: str, deployment: str, collection: str, since: datetime | None = None, until: datetime | None = None) -> Iterator[dict]:
+    """Every collected record of one collection (oldest folder first), optionally only those logged at or after `since`
+    and before `until`."""
     folder = collection_dir(endpoint, deployment, collection)
     for path in sorted(folder.rglob("*.jsonl")):
         with path.open(encoding="utf-8") as f:
@@ -57,16 +58,16 @@ def records(endpoint: str, deployment: str, collection: str, since: datetime | N
                     logged = datetime.fromisoformat(record["time"].replace("Z", "+00:00"))
                 except (ValueError, KeyError, TypeError, AttributeError):
                     raise DataError(f"{path}: line {number}: not a data collector record (JSON with a `time`)") from None
-                if since is None or logged >= since:
+                if (since is None or logged >= since) and (until is None or logged < until):
                     yield record
 
 
-def frame(endpoint: str, deployment: str, collection: str, since: datetime | None = None):
+def frame(endpoint: str, deployment: str, collection: str, since: datetime | None = None, until: datetime | None = None):
     """The rows of every record's `data` as one DataFrame (with `correlationid` per row, as Azure's preprocessor adds)."""
     import pandas as pd
 
     rows: list[dict] = []
-    for record in records(endpoint, deployment, collection, since):
+    for record in records(endpoint, deployment, collection, since, until):
         data = record.get("data")
         if not isinstance(data, list):
             continue

@@ -94,12 +94,13 @@ def training_data(tags: dict[str, str], model_ref: str) -> Path:
     return found
 
 
-def run(monitor: ModelMonitorConfig, endpoint: str, deployment: str, reference_path: Path, *, since: datetime | None = None, plot_dir: Path | None = None) -> Verdict:
-    """Compute every declared signal; raise UsageError when nothing was collected."""
+def run(monitor: ModelMonitorConfig, endpoint: str, deployment: str, reference_path: Path, *, since: datetime | None = None,
+        until: datetime | None = None, plot_dir: Path | None = None, plot_name: str | None = None) -> Verdict:
+    """Compute every declared signal over the data collected in [since, until); raise UsageError when there is none."""
     import pandas as pd
 
-    inputs = collected.frame(endpoint, deployment, "model_inputs", since)
-    outputs = collected.frame(endpoint, deployment, "model_outputs", since)
+    inputs = collected.frame(endpoint, deployment, "model_inputs", since, until)
+    outputs = collected.frame(endpoint, deployment, "model_outputs", since, until)
     if inputs.empty and outputs.empty:
         where = collected.collection_dir(endpoint, deployment, "model_inputs")
         raise UsageError(
@@ -112,11 +113,12 @@ def run(monitor: ModelMonitorConfig, endpoint: str, deployment: str, reference_p
     if plot_dir is not None:
         from amlops.modelmonitor.plot import distributions
 
-        plot = distributions(results, reference, inputs, outputs, monitor.target_column, plot_dir / f"monitor-{endpoint}-{deployment}.png")
+        plot = distributions(results, reference, inputs, outputs, monitor.target_column, plot_dir / (plot_name or f"monitor-{endpoint}-{deployment}.png"))
     return Verdict(results, max(len(inputs), len(outputs)), len(reference), reference_path, plot, f"{endpoint}/{deployment}")
 
 
-def run_stack(cfg, stack: str, endpoint: str | None = None, *, since: datetime | None = None, plot_dir: Path | None = None, registry=None) -> Verdict:
+def run_stack(cfg, stack: str, endpoint: str | None = None, *, since: datetime | None = None, until: datetime | None = None,
+              plot_dir: Path | None = None, plot_name: str | None = None, registry=None) -> Verdict:
     """`amlops monitor run`: the chosen model's monitor over its monitored deployment's collected data, against the
     training data the served version's registration recorded (its lineage)."""
     from dataclasses import replace
@@ -140,5 +142,5 @@ def run_stack(cfg, stack: str, endpoint: str | None = None, *, since: datetime |
     registered = (registry or Registry(cfg.registry.tracking_uri)).get(model.name, version)
     reference = training_data(registered.tags, ref)
     folder = plot_dir or state_dir() / "monitor" / stack
-    verdict = run(model.monitor, model.online.endpoint_name, deployment, reference, since=since, plot_dir=folder)
+    verdict = run(model.monitor, model.online.endpoint_name, deployment, reference, since=since, until=until, plot_dir=folder, plot_name=plot_name)
     return replace(verdict, where=f"{model.online.endpoint_name}/{deployment} ({ref})")

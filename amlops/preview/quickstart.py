@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from amlops.paths import ROOT
 
 if TYPE_CHECKING:
-    from amlops.quickstart import Context
+    from amlops.quickstart_context import Context
 
 
 def quickstart_stage(ctx: "Context", root: Path = ROOT) -> None:

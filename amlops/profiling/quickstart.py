@@ -10,7 +10,7 @@ from amlops.profiling.session import profile_stack
 from amlops.profiling.stepping import LoadPlan
 
 if TYPE_CHECKING:  # amlops.quickstart imports this stage
-    from amlops.quickstart import Context
+    from amlops.quickstart_context import Context
 
 QUICK_PLAN = LoadPlan(slo_p99_ms=200.0, max_concurrency=4, step_seconds=1.5, step_requests=300)
 """Three steps (1, 2, 4 clients) of at most 300 requests or 1.5 s each: a taste, not a sizing run."""

@@ -1,16 +1,26 @@
-"""The quickstart's serving stage: serve the registered model, send the book's payloads,
-fetch the swagger, read the telemetry back, stop the server."""
+"""The quickstart's serving stage: serve the registered model with the stack's data collector on, send the book's
+payloads, fetch the swagger, send loans drawn from the training distribution and then the same loans with one
+feature shifted (what the monitor stage judges), read the telemetry back, stop the server."""
 
 from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 
+from amlops.deployments import choose_deployment
+from amlops.modelmonitor.collected import root as collected_root
 from amlops.serving.endpoint import LocalEndpoint
 from amlops.serving.telemetry.reader import recent
 
 BOOK_ROWS = [[2000, 2, 45], [9000, 1, 60]]
 BOOK_RECORDS = [{"income": 2000, "credit_cards": 2, "age": 45}, {"income": 9000, "credit_cards": 1, "age": 60}]
+MONITORED_ROWS = 300
+"""Loans per traffic phase, ten per request: enough for Azure's histograms (Sturges: 10 bins) to tell a shift."""
+TRAFFIC_SEED = 7
+"""Another draw than the training data's (seed 42), from the same distribution."""
+SHIFTED = "income"
+"""The feature the shifted phase changes (doubled): the one the monitor must name."""
 
 
 def quickstart_stage(ctx) -> None:
@@ -20,7 +30,10 @@ def quickstart_stage(ctx) -> None:
     model_dir = ctx.registry.download(ctx.model_name, ctx.model_version)
     ref = f"{ctx.model_name}:{ctx.model_version}"
     t0 = time.perf_counter()
-    with LocalEndpoint(ctx.cfg, model_dir, model_ref=ref) as ep:
+    deployment = ctx.cfg.online.deployments[choose_deployment(ctx.cfg)]
+    monitor = ctx.cfg.model.monitor
+    with LocalEndpoint(ctx.cfg, model_dir, model_ref=ref, data_collector=deployment.data_collector,
+                       target_column=monitor.target_column if monitor else None) as ep:
         ctx.console.print(
             f"serving {ref} ({ep.endpoint_name}/{ep.deployment}, {ep.workers} workers) at {ep.scoring_url}, "
             f"ready in {time.perf_counter() - t0:.1f} s",
@@ -51,6 +64,8 @@ def quickstart_stage(ctx) -> None:
                 f"OpenAPI {v3['openapi']} at ?version=3",
                 highlight=False,
             )
+            if ep.collector is not None:
+                _monitored_traffic(ctx, ep, client)
     if ep.telemetry_path is not None:
         spans, logs = recent(ep.telemetry_path, 1000)
         statuses: dict[int, int] = {}
@@ -63,6 +78,33 @@ def quickstart_stage(ctx) -> None:
             highlight=False,
         )
     ctx.console.print("  server stopped", highlight=False)
+
+
+def _monitored_traffic(ctx, ep, client) -> None:
+    """Two phases of collected traffic, a whole second apart (records carry whole seconds): loans from the training
+    distribution, then the same loans with SHIFTED doubled; their time windows go to ctx.facts for the monitor stage."""
+    from amlops import data as data_mod
+
+    loans = data_mod.generate_loans(MONITORED_ROWS, TRAFFIC_SEED)[list(data_mod.FEATURES)]
+    windows = {}
+    for phase, frame in (("in-distribution", loans), (f"{SHIFTED} doubled", loans.assign(**{SHIFTED: loans[SHIFTED] * 2}))):
+        time.sleep(1.05)
+        start = datetime.now(timezone.utc).replace(microsecond=0)
+        for at in range(0, len(frame), 10):
+            client.post(ep.scoring_url, json={"data": frame.iloc[at : at + 10].to_dict("records")}).raise_for_status()
+        windows[phase] = start
+    logged = {c: ep.collector.received[c] for c in ep.collector.collections}
+    expected = ep.collector.wait_for(dict.fromkeys(ep.collector.collections, logged.get("model_inputs", 0)), timeout=30)
+    time.sleep(1.05)
+    windows["end"] = datetime.now(timezone.utc).replace(microsecond=0)
+    ctx.facts["monitor_windows"] = windows
+    ctx.console.print(
+        f"  data collection: {MONITORED_ROWS} loans from the training distribution, then the same with {SHIFTED} doubled; "
+        f"{', '.join(f'{c} {n:,} records' for c, n in ep.collector.received.items())} logged (one a request)"
+        f"{'' if expected else ' (not all outputs arrived)'}",
+        highlight=False,
+    )
+    ctx.console.print(f"  collected records: {collected_root()}", highlight=False)
 
 
 def _short(body: object) -> str:
