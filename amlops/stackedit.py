@@ -24,7 +24,7 @@ def _yaml() -> YAML:
     return y
 
 
-MODEL_SECTIONS = ("model", "online", "batch")
+MODEL_SECTIONS = ("model", "online", "batch", "monitor")
 """The single-model form's top-level keys: in the `models` form they live in one model's entry."""
 
 

@@ -36,7 +36,7 @@ def default_key(editor: StackEditor) -> str:
 
 
 def migrate(path: Path, key: str | None = None, write: bool = True) -> Migration:
-    """Move `amlops:model`, `amlops:online` and `amlops:batch` into `amlops:models.<key>` (where `amlops:model`
+    """Move `amlops:model`, `amlops:online`, `amlops:batch` and `amlops:monitor` into `amlops:models.<key>` (where `amlops:model`
     stood), validate the result with the stack schema and write it (unless `write` is False)."""
     editor = StackEditor(path)
     config = editor.doc["config"]
@@ -50,7 +50,7 @@ def migrate(path: Path, key: str | None = None, write: bool = True) -> Migration
         raise UsageError(f"--key must be 1-12 lowercase letters or digits, starting with a letter, got {key!r}")
     model = config[tops["model"]]
     entry = model if isinstance(model, CommentedMap) else CommentedMap(model or {})
-    for section in ("online", "batch"):
+    for section in MODEL_SECTIONS[1:]:
         if tops[section] in config:
             entry[section] = config[tops[section]]
     position = list(config).index(tops["model"])

@@ -186,7 +186,6 @@ def azure_deployment_body(d: dict[str, Any], scoring_script: str) -> dict[str, A
 
 def test_plan_five_models_online_deployments_are_what_azure_ai_ml_sends(five):
     """Per model, azure-ai-ml's ManagedOnlineDeployment REST body equals the plan's deployment properties."""
-
     plan, _ = five
     for key in KEYS:
         d = next(r for r in plan["resources"] if r["name"] == f"{key}-online-blue")

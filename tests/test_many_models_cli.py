@@ -245,7 +245,9 @@ def test_serve_two_endpoints_at_once_each_on_its_port_with_its_key(tree, state, 
     env = {**os.environ, "COLUMNS": "250"}
     server = subprocess.Popen([*CLI, "serve", "--stack", "two", "--port", "0", "--no-logs"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        lines = [server.stdout.readline() for _ in range(12)]
+        lines: list[str] = []
+        while sum(line.startswith("  try: ") for line in lines) < 2 and len(lines) < 20:  # each endpoint's banner ends with `try:`
+            lines.append(server.stdout.readline())
         text = "".join(lines)
         assert "serving chapter12-loans:1 as loans-dev-online/blue at http://127.0.0.1:" in text, text + server.stderr.read()
         assert "serving diabetes-ridge:1 as diabetes-dev-online/blue at http://127.0.0.1:" in text, text
