@@ -77,7 +77,7 @@ def test_quickstart_every_stage_does_its_job_then_registers_nothing_equal(state)
         assert s.connect_ex((url.hostname, url.port)) != 0, "the quickstart's server still listens"
 
     # the models stage: both endpoints answered at once with their own model, each refusing the other's key
-    models = stage_output(text, titles[4])
+    models = stage_output(text, titles[5])
     assert any(re.fullmatch(r"  loans     chapter12-loans:1 +http://127\.0\.0\.1:\d+/score  → 200 \{\"predict\": \[0, 1\]\}  \(the other endpoint's key: 401\)", l) for l in models), models
     facts = ctx.facts["many_models"]
     from amlops import modelfile
