@@ -45,8 +45,26 @@ def on_starting(server) -> None:  # noqa: ARG001  (gunicorn's hook: the Arbiter)
 
 def build_package(spec: dict) -> None:
     """Build the scoring package of a model not served before (infra.scoring_package: it loads the model
-    to generate the specs). Done here rather than in `amlops serve`'s own process, which then never
-    imports scikit-learn, pandas or the inference server: the master needs most of them anyway."""
+    to generate the specs). Started by the master rather than by `amlops serve`'s own process, which then
+    never imports scikit-learn, pandas or the inference server.
+
+    The build runs in a child process of the master, never in the master itself: generating the specs
+    scores the model, and a model that scores on OpenMP threads (a brute-force KNeighbors, a
+    HistGradientBoosting) leaves the master's thread pool in a state the forked workers deadlock on at
+    their first predict (a fork copies the pool's lock but not its threads)."""
+    import subprocess
+    import sys
+
+    code = "import json, sys; from amlops.serving.preload import build_here; build_here(json.loads(sys.argv[1]))"
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], check=False)
+    if done.returncode != 0:
+        if not Path(spec["error_file"]).exists():
+            Path(spec["error_file"]).write_text(f"building the scoring package failed (exit code {done.returncode}); see the lines above")
+        raise SystemExit(PACKAGE_ERROR_EXIT)
+
+
+def build_here(spec: dict) -> None:
+    """The build itself, in the child process `build_package` starts."""
     from infra import scoring_package
     from infra.errors import ScoringPackageError
 
