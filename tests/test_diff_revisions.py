@@ -29,9 +29,13 @@ def commit(repo: Path, message: str) -> None:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
-    """A git repository whose first commit holds this checkout's files (what git sees of them)."""
+    """A git repository whose first commit holds this checkout's files (what git sees of them), with dev's
+    model in the local MLflow registry: these diffs follow a promotion through the ModelVersion it adds,
+    which a model of an Azure ML registry (the committed stacks' `azuremlRegistry`) is referenced without."""
     repo = tmp_path_factory.mktemp("template") / "repo"
     copy_working_tree(ROOT, repo)
+    dev = repo / "stacks" / "Pulumi.dev.yaml"
+    dev.write_text(dev.read_text().replace("    azuremlRegistry: loansreg\n", ""))
     git(repo, "init", "-q", "-b", "main")
     commit(repo, "base")
     return repo
