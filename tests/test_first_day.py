@@ -87,7 +87,7 @@ def test_readme_lists_the_stack_keys_a_ci_deploy_requires(stacks_copy):
     single = load_stack("dev", stacks_copy).unset_for_ci()
     raw = yaml.safe_load(dev.read_text())["config"]
     model, online, batch = raw.pop("amlops:model"), raw.pop("amlops:online"), raw.pop("amlops:batch")
-    raw["amlops:models"] = {"loans": {**model, "online": online}, "fraud": {**model, "name": "fraud", "batch": batch}}
+    raw["amlops:models"] = {"loans": {**model, "online": online, "monitor": raw.pop("amlops:monitor")}, "fraud": {**model, "name": "fraud", "batch": batch}}
     many = parse_config({k.removeprefix("amlops:"): v for k, v in raw.items()}, source="two-models").unset_for_ci()
     assert single == ["amlops:model.azuremlRegistry"]
     assert many == ["amlops:models.loans.azuremlRegistry", "amlops:models.fraud.azuremlRegistry"]

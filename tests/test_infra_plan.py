@@ -17,7 +17,7 @@ from amlops.plan import PlanError, run_plan
 from infra.content import content_hash, folder_files
 from infra.monitoring import rejected_loans_query
 from infra.naming import stack_suffix
-from tree_support import copy_tree
+from tree_support import copy_tree, with_local_models
 
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 
@@ -34,7 +34,7 @@ def offline_env(tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def tree(tmp_path_factory) -> Path:
-    return copy_tree(ROOT, tmp_path_factory.mktemp("tree"))
+    return with_local_models(copy_tree(ROOT, tmp_path_factory.mktemp("tree")))
 
 
 @pytest.fixture(scope="session")

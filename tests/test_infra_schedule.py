@@ -26,7 +26,7 @@ from infra.config import BatchConfig, windows_time_zone
 from infra.durations import iso_seconds
 from infra.errors import InvalidArgs
 from infra.schedule import BatchScheduleArgs, input_uri, spec_version
-from tree_support import copy_tree
+from tree_support import copy_tree, with_local_models
 
 ROOT = Path(__file__).resolve().parent.parent
 ML = "azure-native:machinelearningservices"
@@ -56,7 +56,7 @@ def _stack(schedule: dict[str, Any], **batch: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def plans(tmp_path_factory) -> dict[str, dict[str, Any]]:
-    tree = copy_tree(ROOT, tmp_path_factory.mktemp("tree"))
+    tree = with_local_models(copy_tree(ROOT, tmp_path_factory.mktemp("tree")))
     stacks = {"cron": _stack(CRON), "recurrence": _stack(RECURRENCE, mode="files", outputAction="summary_only")}
     for name, doc in stacks.items():
         (tree / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(doc))
@@ -215,7 +215,8 @@ def test_plan_schedule_scores_with_the_batch_deployments_script_code_environment
     assert task["entry_script"] == deployment["codeConfiguration"]["scoringScript"]
     assert task["code"] == "azureml:" + deployment["codeConfiguration"]["codeId"]
     assert task["environment"] == "azureml:" + deployment["environmentId"]
-    assert job["inputs"]["model"]["uri"] == "azureml:" + deployment["model"]["assetId"]
+    asset = deployment["model"]["assetId"]  # a registry model's azureml:// URI is used as it is
+    assert job["inputs"]["model"]["uri"] == (asset if asset.startswith("azureml://") else "azureml:" + asset)
     assert job["settings"]["default_compute"] == "azureml:" + deployment["compute"]
     node = job["jobs"]["score"]
     assert (node["mini_batch_size"], node["max_concurrency_per_instance"], node["resources"]["instance_count"], node["error_threshold"],

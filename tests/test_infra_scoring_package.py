@@ -18,7 +18,7 @@ from amlops.stackfile import load_stack
 from infra.content import content_hash, folder_files
 from infra.swagger import FILES
 from registry_support import registered_state
-from tree_support import copy_tree
+from tree_support import copy_tree, with_local_models
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_VERSIONS = {"swagger.json": None, "swagger3.json": "3", "swagger3.1.json": "3.1"}
@@ -42,7 +42,7 @@ def env(registered, monkeypatch) -> dict[str, str]:
 
 @pytest.fixture
 def tree(tmp_path) -> Path:
-    return copy_tree(ROOT, tmp_path / "tree")
+    return with_local_models(copy_tree(ROOT, tmp_path / "tree"))
 
 
 def by_name(plan: dict, name: str) -> dict:
@@ -147,7 +147,7 @@ def test_scoring_codes_give_each_model_version_and_row_limit_its_own_package(sta
     assert limits == [1000, 500]
     assert warnings == [
         "online deployment green: the scoring code is planned without swagger.json, swagger3.json, swagger3.1.json, as model "
-        "chapter12-loans:2 is unresolved; Azure would serve the inference server's generic /swagger.json, not the one "
+        "chapter12-loans:2 is referenced in the Azure ML registry loansreg, not downloaded; Azure would serve the inference server's generic /swagger.json, not the one "
         "`amlops serve` serves"
     ]
 

@@ -20,7 +20,7 @@ from amlops.serving.package import package_scoring
 from amlops.stackfile import load_stack
 from infra.content import content_hash
 from models_support import SERVED_CASES
-from tree_support import copy_tree
+from tree_support import copy_tree, with_local_models
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +92,7 @@ def test_three_models_record_their_trusted_types_and_signature(registered):
 def test_three_models_are_planned_with_scoring_packaged_for_their_signature(registered, tmp_path):
     """The scoring code asset is scoring/ unchanged plus the swagger generated for the model (what `amlops serve` serves)."""
     case, folder, state = registered
-    tree = copy_tree(ROOT, tmp_path / "tree")
+    tree = with_local_models(copy_tree(ROOT, tmp_path / "tree"))
     stack_file = tree / "stacks" / "Pulumi.dev.yaml"
     text = stack_file.read_text()
     assert text.count("    name: chapter12-loans\n") == 1
