@@ -26,8 +26,14 @@ def stage_data(ctx: Context) -> None:
 
 
 def stage_train_register(ctx: Context) -> None:
-    """Train, then register with the if-better gate; later stages use the winning version."""
-    from amlops.paths import trained_dir
+    """Train both models, register each with the if-better gate, and write the two-model stack every later stage
+    works through: `ctx.stack` rewritten by `amlops config migrate` (the loans model keeps its names) plus the
+    diabetes regressor pinned at its registered version."""
+    from amlops.multimodel import diabetes
+    from amlops.multimodel.stack import write_two_model_stack
+    from amlops.paths import state_dir, trained_dir
+    from amlops.quickstart_context import Trained
+    from amlops.stackfile import load_stack, stack_path
 
     assert ctx.data is not None
     model, facts = training.train(ctx.data.loans)
@@ -42,6 +48,23 @@ def stage_train_register(ctx: Context) -> None:
     winner = result.registered or result.best
     assert winner is not None
     ctx.model_name, ctx.model_version = winner.name, winner.version
+
+    ridge, r2 = diabetes.train(trained_dir(diabetes.NAME))
+    second = ctx.registry.register(diabetes.NAME, ridge, extra_tags={"r2": f"{r2:.4f}"})
+    version = (second.registered or second.best).version
+    ctx.console.print(f"trained Ridge on scikit-learn's diabetes data: held-out R² {r2:.4f}; {second.describe()}",
+                      highlight=False, markup=False)
+    path = write_two_model_stack(stack_path(ctx.stack), state_dir() / "quickstart" / "stacks" / f"Pulumi.{ctx.stack}.yaml", version)
+    ctx.whole, ctx.stacks_dir = load_stack(ctx.stack, path.parent), path.parent
+    ctx.models = {
+        "loans": Trained("loans", ctx.model_name, ctx.model_version, folder),
+        "diabetes": Trained("diabetes", diabetes.NAME, version, ridge),
+    }
+    ctx.console.print(
+        f"{path}: {ctx.stack} rewritten by `amlops config migrate` (comments kept) with a second model: "
+        + "; ".join(ctx.whole.choices()),
+        highlight=False, markup=False,
+    )
 
 
 IMPORTED_NAME = "chapter12-loans-pkl"

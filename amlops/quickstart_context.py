@@ -4,6 +4,7 @@ imports the stages)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from rich.console import Console
@@ -11,6 +12,20 @@ from rich.console import Console
 from amlops import data as data_mod
 from amlops.registry import Registry
 from infra.config import StackConfig
+
+
+@dataclass(frozen=True)
+class Trained:
+    """One model the quickstart trained and registered: its key in the two-model stack, registry name and version."""
+
+    key: str
+    name: str
+    version: int
+    folder: Path
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
 
 
 @dataclass
@@ -25,6 +40,17 @@ class Context:
     model_name: str = ""
     model_version: int = 0
     facts: dict = field(default_factory=dict)
+    models: dict[str, Trained] = field(default_factory=dict)
+    """Every model of the two-model stack by key (`loans`, `diabetes`), set by the train stage."""
+    whole: StackConfig | None = None
+    """The two-model stack (`stack` migrated plus `models.diabetes`) every later stage works through, model by model."""
+    stacks_dir: Path | None = None
+    """The folder holding the two-model stack file (what AMLOPS_STACKS_DIR points a CLI command at)."""
+
+    def each(self) -> list[tuple[Trained, StackConfig]]:
+        """(model, the two-model stack narrowed to it) for each model, in stack order: what a stage loops over."""
+        assert self.whole is not None, "the train stage runs first"
+        return [(self.models[key], self.whole.narrow(key)) for key in self.whole.models]
 
 
 Stage = Callable[[Context], None]

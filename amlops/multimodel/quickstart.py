@@ -8,33 +8,18 @@ import json
 import time
 from contextlib import ExitStack
 
-from amlops.multimodel import diabetes
-from amlops.multimodel.stack import write_two_model_stack
-from amlops.paths import state_dir, trained_dir
 from amlops.serving.endpoint import LocalEndpoint
-from amlops.stackfile import stack_path
 
 LOANS_ROWS = [[2000, 2, 45], [9000, 1, 60]]
 
 
 def quickstart_stage(ctx) -> None:
-    """Register the regressor, write the two-model stack, serve both endpoints and call each."""
+    """Serve both endpoints of the two-model stack the train stage wrote, at once, and call each."""
     import httpx
 
-    folder, r2 = diabetes.train(trained_dir(diabetes.NAME))
-    result = ctx.registry.register(diabetes.NAME, folder, extra_tags={"r2": f"{r2:.4f}"})
-    version = (result.registered or result.best).version
-    ctx.console.print(f"trained Ridge on scikit-learn's diabetes data: held-out R² {r2:.4f}; {result.describe()}", highlight=False, markup=False)
-    path = write_two_model_stack(stack_path(ctx.stack), state_dir() / "quickstart" / "stacks" / f"Pulumi.{ctx.stack}.yaml", version)
-    from amlops.stackfile import load_stack
-
-    whole = load_stack(ctx.stack, path.parent)
-    ctx.console.print(
-        f"{path}: {ctx.stack} rewritten by `amlops config migrate` (comments kept) with a second model: "
-        + "; ".join(whole.choices()),
-        highlight=False, markup=False,
-    )
-    versions = {"loans": (ctx.model_name, ctx.model_version), "diabetes": (diabetes.NAME, version)}
+    whole, path = ctx.whole, ctx.stacks_dir / f"Pulumi.{ctx.stack}.yaml"
+    versions = {key: (m.name, m.version) for key, m in ctx.models.items()}
+    folder = ctx.models["diabetes"].folder
     bodies = {"loans": {"data": LOANS_ROWS}, "diabetes": {"data": json.loads((folder / "input_example.json").read_text())["data"][:2]}}
     t0 = time.perf_counter()
     with ExitStack() as running:
