@@ -69,30 +69,40 @@ def stage_train_register(ctx: Context) -> None:
 
 IMPORTED_NAME = "chapter12-loans-pkl"
 """The registry name the quickstart gives the book's pickled model once imported."""
+IMPORTED_SECOND = "diabetes-ridge-pkl"
+"""The same for the regressor, pickled as a user's older training script would have left it."""
 
 
 def stage_import(ctx: Context) -> None:
-    """The book registers a joblib `model.pkl`: pickle the candidate the way it does, then bring it in with
-    `amlops model import` (explicit trust, checked estimator, skops + signature, lineage) and the if-better gate."""
+    """The book registers a joblib `model.pkl`: pickle each trained model the way it does, then bring it in with
+    `amlops model import` (explicit trust, checked estimator, skops + signature, lineage); the loans model behind
+    the if-better gate (the regressor records no accuracy, so it is registered as it is)."""
     import joblib
     import skops.io
 
     from amlops.importing import import_pickle
-    from amlops.paths import data_dir, imported_dir, trained_dir
+    from amlops.paths import data_dir, imported_dir
 
-    folder = trained_dir(ctx.cfg.model.name)
-    estimator = skops.io.load(folder / "model.skops", trusted=[])
-    pkl = data_dir() / "model.pkl"
-    joblib.dump(estimator, pkl)
-    imported = import_pickle(pkl, imported_dir(IMPORTED_NAME), trust_pickle=True, columns="income:double,credit_cards:long,age:long")
-    ctx.console.print(
-        f"imported {pkl.name} (sha256 {imported.sha256[:12]}, {imported.estimator}) with columns "
-        + ", ".join(f"{c.name}:{c.type}" for c in imported.columns) + " as an MLflow skops model",
-        highlight=False, markup=False,
-    )
-    accuracy = training.read_facts(folder).get("accuracy")
-    result = ctx.registry.register(IMPORTED_NAME, imported.folder, if_better=True, accuracy=float(accuracy) if accuracy else None)
-    ctx.console.print(result.describe(), highlight=False, markup=False)
+    for model, _ in ctx.each():
+        estimator = skops.io.load(model.folder / "model.skops", trusted=[])
+        pkl = data_dir() / f"{model.key}-model.pkl" if model.key != "loans" else data_dir() / "model.pkl"
+        joblib.dump(estimator, pkl)
+        loans = model.key == "loans"
+        name = IMPORTED_NAME if loans else IMPORTED_SECOND
+        # the loans table mixes long and double columns, named as the book does; the Ridge's ten are double, the default
+        imported = import_pickle(pkl, imported_dir(name), trust_pickle=True,
+                                 columns="income:double,credit_cards:long,age:long" if loans else None)
+        ctx.console.print(
+            f"imported {pkl.name} (sha256 {imported.sha256[:12]}, {imported.estimator}) with columns "
+            + ", ".join(f"{c.name}:{c.type}" for c in imported.columns) + " as an MLflow skops model",
+            highlight=False, markup=False,
+        )
+        if loans:
+            accuracy = training.read_facts(model.folder).get("accuracy")
+            result = ctx.registry.register(name, imported.folder, if_better=True, accuracy=float(accuracy) if accuracy else None)
+        else:
+            result = ctx.registry.register(name, imported.folder)
+        ctx.console.print(result.describe(), highlight=False, markup=False)
 
 
 def stages() -> list[tuple[str, Stage]]:
@@ -108,7 +118,7 @@ def stages() -> list[tuple[str, Stage]]:
     return [
         ("data", stage_data),
         ("train and register", stage_train_register),
-        ("import: the book's model.pkl", stage_import),
+        ("import: the book's model.pkl, and the regressor pickled the same way", stage_import),
         ("serve: the scoring script under the Azure ML inference server", serve_stage),
         ("monitor: drift and data quality of the collected traffic against the training data", monitor_stage),
         ("models: a second model (a regressor) in the same stack, both served at once", models_stage),

@@ -279,7 +279,7 @@ class Registry:
             client.set_terminated(run_id, status="FAILED")
             raise
         try:
-            client.create_registered_model(name, description="The book's loans model (chapter 12).")
+            client.create_registered_model(name, description=f"{name}, registered by amlops.")
         except MlflowException as exc:
             if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
                 raise
