@@ -15,12 +15,20 @@ from amlops.stackfile import load_stack
 
 
 def stage_data(ctx: Context) -> None:
-    """Generate the book's 500 loans and the 512,000 pending loans."""
+    """Generate the book's 500 loans and the 512,000 pending loans; read the second model's diabetes data."""
     ctx.data = data_mod.generate_all(data_dir())
     d = ctx.data
     ctx.console.print(
         f"loans.csv: {d.loans.rows} rows (sha256 {d.loans.short_digest}); "
         f"pending loans: {d.pending_csv.rows:,} rows as CSV and Parquet",
+        highlight=False,
+    )
+    from sklearn.datasets import load_diabetes
+
+    bunch = load_diabetes(as_frame=True)
+    ctx.console.print(
+        f"diabetes: {len(bunch.frame)} patients, {bunch.data.shape[1]} float columns and the disease progression "
+        "(scikit-learn's bundled copy: the second model's data, no download)",
         highlight=False,
     )
 
