@@ -155,9 +155,6 @@ def run(stack: str = "dev", console: Console | None = None, only: tuple[str, ...
         stage(ctx)
         console.print(f"[dim]{title}: {time.perf_counter() - t0:.1f} s[/dim]")
     console.rule()
-    console.print(
-        f"quickstart done in {time.perf_counter() - started:.1f} s: "
-        f"[bold]{ctx.model_name}:{ctx.model_version}[/bold] is the latest registered version",
-        highlight=False,
-    )
+    latest = ", ".join(f"[bold]{m.ref}[/bold]" for m in ctx.models.values()) or f"[bold]{ctx.model_name}:{ctx.model_version}[/bold]"
+    console.print(f"quickstart done in {time.perf_counter() - started:.1f} s: the versions served: {latest}", highlight=False)
     return ctx
