@@ -2,7 +2,8 @@
 
 A quoted field may hold line breaks, so lines are not records: a line end counts only outside
 quotes (an even number of `"` before it) and only when it ends a non-empty line (pyarrow skips
-empty lines; \\r\\n and a lone \\r end lines too). Vectorized with numpy: about a millisecond per MB.
+empty lines; \\r\\n and a lone \\r end lines too). Bytes with no quote, CR or empty line are counted by their
+line feeds; others vectorized with numpy.
 """
 
 from __future__ import annotations
@@ -18,16 +19,40 @@ def csv_records(data: bytes, header: bool = False) -> int:
     """Records in CSV bytes; without the header line's when `header`."""
     if not data:
         return 0
-    raw = np.frombuffer(data, np.uint8)
-    crlf = np.zeros(len(raw), bool)
-    crlf[:-1] = (raw[:-1] == _CR) & (raw[1:] == _LF)
-    raw = raw[~crlf]  # \r\n is one line end
-    outside = np.cumsum(raw == _QUOTE) % 2 == 0
-    ends = ((raw == _LF) | (raw == _CR)) & outside
-    previous = np.ones(len(raw), bool)  # a line end at the start, or right after another, ends an empty line
-    previous[1:] = ends[:-1]
-    records = int(np.count_nonzero(ends & ~previous)) + int(not ends[-1])
+    if b'"' not in data and b"\r" not in data and b"\n\n" not in data and not data.startswith(b"\n"):
+        # the common case, no quotes, no CR, no empty line: every LF ends a record (memchr speed; the
+        # general path below costs ≈ 35 ms per MB, more than scoring the file's rows)
+        records = data.count(b"\n") + int(not data.endswith(b"\n"))
+    else:
+        records = _scanned(data)
     return max(records - 1, 0) if header else records
+
+
+def _scanned(data: bytes) -> int:
+    """Records in non-empty CSV bytes, any quoting and line ends: line ends outside quotes that end a non-empty line.
+
+    Works on positions (of quotes and of line ends), not on per-byte running sums: pyarrow's "needed" quoting
+    quotes every string, so quotes are the common case and a cumsum over every byte cost more than scoring."""
+    raw = np.frombuffer(data, np.uint8)
+    quotes = np.flatnonzero(raw == _QUOTE)
+    ends = np.flatnonzero((raw == _LF) | (raw == _CR))
+    if not len(ends):
+        return 1
+    after = ends + 1
+    crlf_cr = (raw[ends] == _CR) & (after < len(raw))
+    crlf_cr[crlf_cr] = raw[after[crlf_cr]] == _LF
+    ends = ends[~crlf_cr]  # \r\n is one line end: its LF
+    ends = ends[np.searchsorted(quotes, ends) % 2 == 0]  # an even number of quotes before: outside a quoted field
+    if not len(ends):
+        return 1
+    # the byte before each end, skipping the CR of a CRLF; an end at the start or right after another ends an empty line
+    before = ends - 1
+    skip = (before >= 0) & (raw[ends] == _LF)
+    skip[skip] = raw[before[skip]] == _CR
+    before[skip] -= 1
+    found = np.searchsorted(ends, before)
+    empty = (before < 0) | ((found < len(ends)) & (ends[np.minimum(found, len(ends) - 1)] == before))
+    return int(np.count_nonzero(~empty)) + int(ends[-1] != len(raw) - 1)
 
 
 def file_records(path: str | Path) -> int | None:
