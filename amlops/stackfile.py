@@ -78,10 +78,7 @@ def endpoint_flag(cfg: StackConfig) -> str:
 
 def find_group(cfg: StackConfig, endpoint: str | None):
     """(key, group) of the amlops:multiModel group `endpoint` names (its key or its online endpoint's name), else None."""
-    for key, group in cfg.multi_model.items():
-        if endpoint in (key, group.online.endpoint_name):
-            return key, group
-    return None
+    return cfg.group(endpoint)
 
 
 def online_endpoint(stack: str, endpoint: str | None) -> tuple[str, str]:

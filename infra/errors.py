@@ -64,15 +64,26 @@ class EndpointChoiceError(ValueError):
 class AmbiguousModel(EndpointChoiceError):
     """The stack serves several models and the command was not told which."""
 
-    def __init__(self, choices: list[str]):
-        super().__init__(f"the stack serves {len(choices)} models; choose one with --endpoint: {'; '.join(choices)}")
+    def __init__(self, choices: list[str], models: int | None = None):
+        count = len(choices) if models is None else models
+        super().__init__(f"the stack serves {count} models; choose one with --endpoint: {'; '.join(choices)}")
 
 
 class UnknownEndpoint(EndpointChoiceError):
-    """--endpoint names no endpoint or model key of the stack."""
+    """--endpoint names no endpoint, model key or multiModel group of the stack."""
 
     def __init__(self, endpoint: str, choices: list[str]):
         super().__init__(f"--endpoint {endpoint!r} names no endpoint of the stack (models: {'; '.join(choices)})")
+
+
+class GroupEndpoint(EndpointChoiceError):
+    """--endpoint names an amlops:multiModel group where the command works on one model."""
+
+    def __init__(self, endpoint: str, key: str, members: list[str], choices: list[str]):
+        super().__init__(
+            f"--endpoint {endpoint!r} is multiModel group {key} (one online endpoint serving {', '.join(members)}); "
+            f"this command works on one model's endpoint: choose one with --endpoint: {'; '.join(choices)}"
+        )
 
 
 class MissingEndpoint(EndpointChoiceError):

@@ -14,7 +14,8 @@ EndpointOption = typer.Option(
     None,
     "--endpoint",
     "-e",
-    help="Which of the stack's models: an endpoint name from the stack file or the model's key (needed only when the stack serves several).",
+    help="Which of the stack's models: an endpoint name from the stack file or the model's key (needed only when the stack serves several); "
+    "invoke and endpoint keys|logs|swagger also take an amlops:multiModel group's key or endpoint name.",
 )
 
 

@@ -33,9 +33,10 @@ def logs(stack: str, endpoint: Optional[str], subscription: Optional[str], deplo
     from amlops.azure.online import remote_logs
     from amlops.azure.target import connect
     from amlops.deployments import choose_deployment
-    from amlops.stackfile import load_endpoint
+    from amlops.stackfile import load_endpoint, load_stack
 
-    chosen = choose_deployment(load_endpoint(stack, endpoint), deployment)
+    group = load_stack(stack).group(endpoint) if endpoint is not None else None
+    chosen = choose_deployment(group[1].online if group else load_endpoint(stack, endpoint), deployment)
     client, target = connect(stack, subscription, endpoint, need="online")
     text = remote_logs(client, target, chosen, lines, container)
     out.print(f"{container} logs of {chosen} on {target.online_endpoint} (last {lines} lines)")

@@ -130,20 +130,28 @@ def _start_group(whole, key: str, group, stack: str, registry, model: str | None
     (infra/multi_model.py, as `pulumi up` registers it) under scoring/score_multi.py, which routes by "model"."""
     from amlops.deployments import choose_deployment
     from amlops.serving.endpoint import LocalEndpoint
-    from infra.multi_model import combine
 
-    if model:
-        raise UsageError(f"--model serves one model; multiModel group {key} serves its members' pinned versions (amlops:models.<key>.version)")
     chosen = choose_deployment(group.online, deployment)
-    members = {k: registry.download(whole.models[k].name, whole.models[k].version) for k in group.models}
-    # the title `pulumi up` packages the group's swagger with (infra/__main__.py declare_group): the same scoring package
-    ref = f"{whole.prefix}-{key}-models"
-    ep = LocalEndpoint(whole, combine(members), online=group.online, entry_script="score_multi.py", deployment=chosen,
+    members, folder, ref, what = _group_model(whole, key, group, registry, model)
+    ep = LocalEndpoint(whole, folder, online=group.online, entry_script="score_multi.py", deployment=chosen,
                        host=host, port=port, workers=workers, auth=auth, model_ref=ref)
     first = group.models[0]
     example = json.dumps({"model": first, "data": [_example_row(members[first])]})
-    what = f"{ref} ({', '.join(f'{k}={whole.models[k].name}:{whole.models[k].version}' for k in group.models)})"
     return _announce(ep, what, stack, f" --endpoint {key}", example)
+
+
+def _group_model(whole, key: str, group, registry, model: str | None) -> tuple[dict[str, Path], Path, str, str]:
+    """(member folders by key, their combined folder, its title, what it serves) of an amlops:multiModel group: each
+    member's pinned version from the registry, combined as `pulumi up` registers them (infra/multi_model.py), titled
+    `<prefix>-<group>-models` as infra/__main__.py declare_group packages its swagger."""
+    from infra.multi_model import combine
+
+    if model:
+        raise UsageError(f"--model names one model; multiModel group {key} serves its members' pinned versions (amlops:models.<key>.version)")
+    members = {k: registry.download(whole.models[k].name, whole.models[k].version) for k in group.models}
+    ref = f"{whole.prefix}-{key}-models"
+    what = f"{ref} ({', '.join(f'{k}={whole.models[k].name}:{whole.models[k].version}' for k in group.models)})"
+    return members, combine(members), ref, what
 
 
 def _announce(ep, what: str, stack: str, flag: str, example: str):
@@ -324,7 +332,8 @@ def swagger_cmd(
     deployment: Optional[str] = typer.Option(None, "--deployment", "-d", help="Whose maxRows to state (default: the deployment with the most traffic)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also copy swagger.json, swagger3.json and swagger3.1.json into this folder."),
 ) -> None:
-    """Package scoring/ for a model: its swagger files, generated from the model's signature in Power BI's shape."""
+    """Package scoring/ for a model (or an amlops:multiModel group): its swagger files, generated from the model's
+    signature in Power BI's shape (a group's: each member's, routed by the request's "model" field)."""
     import shutil
 
     from amlops.deployments import choose_deployment
@@ -332,23 +341,39 @@ def swagger_cmd(
     from amlops.serving import swagger
     from amlops.serving.endpoint import model_for
     from amlops.serving.package import package_scoring
-    from amlops.stackfile import load_endpoint
+    from amlops.stackfile import load_endpoint, load_stack
 
-    cfg = load_endpoint(stack, endpoint)
-    chosen = choose_deployment(cfg, deployment)
-    name, version = model_for(cfg, chosen, model)
-    model_dir = Registry(cfg.registry.tracking_uri).download(name, version)
-    max_rows = cfg.online.deployments[chosen].request_settings.max_rows
-    app_root = package_scoring(model_dir, max_rows=max_rows, title=f"{name}:{version}")
+    whole = load_stack(stack)
+    group = whole.group(endpoint) if endpoint is not None else None
+    registry = Registry(whole.registry.tracking_uri)
+    if group is not None:
+        online = group[1].online
+        chosen = choose_deployment(online, deployment)
+        _, model_dir, title, what = _group_model(whole, *group, registry, model)
+        shapes = (
+            f"  swagger.json: Swagger 2.0, Power BI's shape with \"model\" (one of {', '.join(group[1].models)}) beside Inputs and GlobalParameters\n"
+            f"  swagger3.json, swagger3.1.json: OpenAPI 3.1, each model's own request with \"model\" fixed to its key (oneOf), its own answer"
+        )
+    else:
+        cfg = load_endpoint(stack, endpoint)
+        online = cfg.online
+        chosen = choose_deployment(cfg, deployment)
+        name, version = model_for(cfg, chosen, model)
+        model_dir = registry.download(name, version)
+        title = what = f"{name}:{version}"
+        shapes = (
+            "  swagger.json: Swagger 2.0, Power BI's shape (Inputs.data records, GlobalParameters → Results)\n"
+            "  swagger3.json, swagger3.1.json: OpenAPI 3.1, Power BI's shape and the book's {\"data\", \"method\"}"
+        )
+    max_rows = online.deployments[chosen].request_settings.max_rows
+    app_root = package_scoring(model_dir, max_rows=max_rows, title=title)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         for file in swagger.FILES:
             shutil.copyfile(app_root / file, out / file)
     console.print(
-        f"packaged scoring/ for {name}:{version} ({chosen}: at most {max_rows:,} rows per request) at {app_root}\n"
-        f"  swagger.json: Swagger 2.0, Power BI's shape (Inputs.data records, GlobalParameters → Results)\n"
-        f"  swagger3.json, swagger3.1.json: OpenAPI 3.1, Power BI's shape and the book's {{\"data\", \"method\"}}"
-        + (f"\n  copied to {out}" if out is not None else ""),
+        f"packaged scoring/ for {what} ({chosen}: at most {max_rows:,} rows per request) at {app_root}\n"
+        + shapes + (f"\n  copied to {out}" if out is not None else ""),
         soft_wrap=True,
     )
 

@@ -8,7 +8,7 @@ from pydantic import PrivateAttr, field_validator
 from pydantic.alias_generators import to_camel
 
 from infra.config.base import PREFIX, ConfigModel, name_check
-from infra.errors import AmbiguousModel, EndpointChoiceError, MissingEndpoint, UnknownEndpoint  # noqa: F401  # re-exported by infra.config
+from infra.errors import AmbiguousModel, EndpointChoiceError, GroupEndpoint, MissingEndpoint, UnknownEndpoint  # noqa: F401  # re-exported by infra.config
 from infra.config.batch import BatchConfig
 from infra.config.compute import ComputeConfig
 from infra.config.models import LEGACY_OPTIONAL, LEGACY_SECTIONS, ModelConfig, check_models
@@ -83,20 +83,42 @@ class StackConfig(ConfigModel):
     def only(self) -> tuple[str, ModelConfig]:
         """The key and entry of the stack's one model; AmbiguousModel when it declares several."""
         if len(self.models) != 1:
-            raise AmbiguousModel(self.choices())
+            raise AmbiguousModel(self.choices(), len(self.models))
         return next(iter(self.models.items()))
 
     def choices(self) -> list[str]:
-        """Every endpoint base name, `<key>: <names>` per model, for a message that asks for one."""
-        return [f"{k} ({', '.join(m.endpoint_names())})" for k, m in self.models.items()]
+        """What `--endpoint` can name, for a message that asks for one: each model's, then each multiModel group's."""
+        return self.model_choices() + [f"multiModel group {k} ({g.online.endpoint_name}: {', '.join(g.models)})" for k, g in self.multi_model.items()]
+
+    def model_choices(self) -> list[str]:
+        """`<key> (<endpoint names>)` per model; a model without endpoints of its own names the groups that serve it."""
+        def own(key: str, m: ModelConfig) -> str:
+            names = m.endpoint_names()
+            if names:
+                return ", ".join(names)
+            return "no endpoint of its own; in multiModel group " + ", ".join(g for g, group in self.multi_model.items() if key in group.models)
+
+        return [f"{k} ({own(k, m)})" for k, m in self.models.items()]
+
+    def group(self, endpoint: str | None) -> tuple[str, MultiModelConfig] | None:
+        """(key, group) of the amlops:multiModel group `endpoint` names (its key or its online endpoint's name), else None."""
+        for key, group in self.multi_model.items():
+            if endpoint in (key, group.online.endpoint_name):
+                return key, group
+        return None
 
     def select(self, endpoint: str | None) -> tuple[str, ModelConfig]:
-        """The model behind `endpoint` (a base name from the stack file, or a model key); with None, the only model."""
+        """The model behind `endpoint` (a base name from the stack file, or a model key); with None, the only model.
+        A multiModel group's name is GroupEndpoint: a command that takes one model cannot take it."""
         if endpoint is None:
             return self.only()
         for key, m in self.models.items():
             if endpoint == key or endpoint in m.endpoint_names():
                 return key, m
+        found = self.group(endpoint)
+        if found is not None:
+            key, group = found
+            raise GroupEndpoint(endpoint, key, group.models, self.model_choices())
         raise UnknownEndpoint(endpoint, self.choices())
 
     def narrow(self, endpoint: str | None) -> "StackConfig":
