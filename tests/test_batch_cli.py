@@ -174,22 +174,33 @@ def test_batch_run_sigkill_of_the_main_process_leaves_no_worker_and_no_partial_f
     assert list(out.iterdir()) == [] and not list(state.rglob(".*"))
 
 
-def test_batch_quickstart_stage_splits_and_scores_pending_loans_with_ids(registered, tmp_path, state):
+def test_batch_quickstart_stage_scores_each_models_batch_input_with_its_ids(registered, trained_model_dir, tmp_path, state):
     from amlops.batching.quickstart import quickstart_stage
+    from amlops.multimodel import diabetes
+    from amlops.multimodel.stack import write_two_model_stack
     from amlops.quickstart import Context
+    from amlops.quickstart_context import Trained
 
     loans = data_mod.write_csv(data_mod.generate_loans(100, seed=5), tmp_path / "loans.csv")
     frame = data_mod.pending_loans(data_mod.generate_loans(100, seed=5), doublings=3)
     generated = data_mod.GeneratedData(loans, data_mod.write_csv(frame, tmp_path / "p.csv"), data_mod.write_parquet(frame, tmp_path / "p.parquet"))
+    ridge, _ = diabetes.train(tmp_path / "ridge")
+    version = registered.register(diabetes.NAME, ridge).registered.version
+    two = write_two_model_stack(stackfile.stack_path("dev"), tmp_path / "stacks" / "Pulumi.dev.yaml", version).parent
     buffer = io.StringIO()
     cfg = stackfile.load_stack("dev")
     ctx = Context(stack="dev", cfg=cfg, registry=registered, console=Console(file=buffer, width=300), data=generated,
-                  model_name="chapter12-loans", model_version=1)
+                  model_name="chapter12-loans", model_version=1, whole=stackfile.load_stack("dev", two), stacks_dir=two,
+                  models={"loans": Trained("loans", "chapter12-loans", 1, trained_model_dir),
+                          "diabetes": Trained("diabetes", diabetes.NAME, version, ridge)})
     quickstart_stage(ctx)
     text = buffer.getvalue()
     assert "batch: split 800 pending loans into 1 part files of about 1MB, each row checked against the model's signature: 800 scorable, 0 set aside" in text
-    assert "batch: scored 800 pending loans from 1 part files at " in text
+    assert "batch: scored 800 pending loans from 1 part file at " in text
     assert "; rows in 800, scored 800, rejected 0; 0 files failed; output " in text
     assert "batch: prod's schedule (Europe/Amsterdam) runs next at " in text and "; each reads azureml://datastores/" in text
     written = pd.read_csv(ctx.facts["batch"]["output"], header=None, names=["application_id", "prediction"])
     assert written["application_id"].tolist() == frame["application_id"].tolist()
+    assert "batch: scored 442 diabetes patients from 1 part file at " in text and " (1 worker, mini-batches of 1 file(s)); rows in 442, scored 442, rejected 0" in text
+    patients = pd.read_csv(ctx.facts["batch_diabetes"]["output"], header=None, names=[diabetes.ID_COLUMN, "prediction"])
+    assert patients[diabetes.ID_COLUMN].tolist() == diabetes.patients(442)[diabetes.ID_COLUMN].tolist()
