@@ -130,8 +130,8 @@ def stages() -> list[tuple[str, Stage]]:
         ("serve: the scoring script under the Azure ML inference server", serve_stage),
         ("monitor: drift and data quality of the collected traffic against the training data", monitor_stage),
         ("models: a second model (a regressor) in the same stack, both served at once", models_stage),
-        ("profile: stepped load and a size recommendation", profile_stage),
-        ("batch: the 512,000 pending loans with the stack's batch settings", batch_stage),
+        ("profile: stepped load and a size recommendation per endpoint", profile_stage),
+        ("batch: the 512,000 pending loans and 442 diabetes patients, each with its endpoint's batch settings", batch_stage),
         ("plan: the desired state of the Pulumi program, offline", plan_stage),
         ("preview: policy check, promotion dry run, diff", preview_stage),
     ]
