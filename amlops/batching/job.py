@@ -32,8 +32,8 @@ from amlops.batching.output import OutputFile
 from amlops.batching.pool import Lost, Message, WorkerPool
 from amlops.batching.progress import JobProgress
 from amlops.batching.settings import DEFAULT_SCRIPTS, BatchSettings
-from amlops.batching.split import BadRowLimit, SplitResult, split
-from amlops.errors import UsageError
+from amlops.batching.split import BadRowLimit, PartStream
+from amlops.errors import DataError, UsageError
 
 PREIMPORT = ("numpy", "pandas", "pyarrow.csv", "pyarrow.parquet", "sklearn.linear_model", "skops.io", "yaml")
 """Imported by the parent before forking, so every worker starts with them loaded (the cheapest start)."""
@@ -130,11 +130,12 @@ def _publish_script_outputs(staged: Path, out: Path) -> None:
     shutil.rmtree(staged, ignore_errors=True)
 
 
-def _cut(spec: JobSpec, model_dir: Path, folder: Path) -> SplitResult:
+def _cut(spec: JobSpec, model_dir: Path, folder: Path) -> PartStream:
     """A table given directly, cut into part files by `amlops batch split`'s rules (rows the model cannot score set
-    aside into the reports folder's rejects.csv, within --max-bad-rows), so that every worker has parts to score."""
-    return split(spec.input, folder / PARTS, spec.part_size, features=artifact.model_features(model_dir), max_bad=spec.max_bad,
-                 encoding=spec.encoding, rejects=folder / REJECTS)
+    aside into the reports folder's rejects.csv, within --max-bad-rows), so that every worker has parts to score.
+    The parts are cut as the job runs: workers score the first while the parent cuts the next (a bounded few ahead)."""
+    return PartStream(spec.input, folder / PARTS, spec.part_size, features=artifact.model_features(model_dir), max_bad=spec.max_bad,
+                      encoding=spec.encoding, rejects=folder / REJECTS)
 
 
 def _preimport() -> None:
@@ -175,10 +176,10 @@ def run_job(spec: JobSpec, console: Console | None = None) -> reports.JobResult:
         plan = planner.plan(spec.input, s.mini_batch_size, s.id_columns)
     out = _check_output(spec)
     folder = _prepare_reports(spec)
-    cut: SplitResult | None = None
+    cut: PartStream | None = None
     if table:
         cut = _cut(spec, model_dir, folder)
-        plan = planner.plan(cut.folder, s.mini_batch_size, s.id_columns)
+        plan = planner.streamed(cut, s.mini_batch_size, spec.input.stat().st_size)
     _preimport()
     sink = OutputFile(out / s.output_file_name) if s.output_action == "append_row" else None
     ctx = worker.WorkerContext(
@@ -188,9 +189,7 @@ def run_job(spec: JobSpec, console: Console | None = None) -> reports.JobResult:
     pool = WorkerPool(s.workers, worker.serve, (os.getpid(), ctx))
     ledger = reports.Ledger(folder, s)
     ledger.counts.rows_counted = shipped
-    if cut is not None:
-        ledger.counts.rows_rejected = len(cut.rejected)
-    runner = _Dispatcher(plan, pool, ledger, sink, s, script.name)
+    runner = _Dispatcher(plan, pool, ledger, sink, s, script.name, ahead=2 * s.workers if cut is not None else 0)
     status, reason = "FAILED", None
     scoring_started = time.perf_counter()
     try:
@@ -202,7 +201,7 @@ def run_job(spec: JobSpec, console: Console | None = None) -> reports.JobResult:
             if reason is None and ledger.counts.items_succeeded == 0:
                 reason = f"no file succeeded: all {ledger.counts.items_failed} failed (Azure fails such a job whatever errorThreshold says)"
             status = "FAILED" if reason else "SUCCEEDED"
-    except EntryScriptFailed as exc:
+    except (EntryScriptFailed, DataError) as exc:  # DataError: the table being cut holds more bad rows than allowed
         reason = str(exc).splitlines()[0]
         raise
     except (KeyboardInterrupt, _Terminated):
@@ -216,8 +215,12 @@ def run_job(spec: JobSpec, console: Console | None = None) -> reports.JobResult:
         runner.abort_pending()
         for part in folder.glob(".part-*"):  # a worker stopped before the parent claimed its part file
             part.unlink(missing_ok=True)
+        cut_result = None
         if cut is not None:
             shutil.rmtree(cut.folder, ignore_errors=True)
+            if cut.finished:  # a job stopped early may not have cut the whole table
+                cut_result = cut.result()
+                ledger.counts.rows_rejected = len(cut_result.rejected)
         output_file = None
         if status == "SUCCEEDED":
             if shipped and s.mode == "files":  # the rows scored are the outputs' data records (not the paths append_row wrote)
@@ -238,8 +241,8 @@ def run_job(spec: JobSpec, console: Console | None = None) -> reports.JobResult:
             output_dir=str(out), output_file=output_file, reports_dir=str(folder), mode=s.mode, input=str(spec.input),
             script=str(script), model=spec.model_label or str(model_dir), workers=s.workers,
             instance_count=s.instance_count, settings=asdict(s), first_errors=ledger.first_errors,
-            finished=reports.now(), rejects_file=str(cut.rejects_file) if cut and cut.rejects_file else None,
-            parts=len(cut.parts) if cut else 0,
+            finished=reports.now(), rejects_file=str(cut_result.rejects_file) if cut_result and cut_result.rejects_file else None,
+            parts=len(plan.files) if cut else 0,
         )
         result.write(folder)
     return result
@@ -248,8 +251,12 @@ def run_job(spec: JobSpec, console: Console | None = None) -> reports.JobResult:
 class _Dispatcher:
     """The parent's loop: keep every ready worker busy, book every outcome, stop on a threshold."""
 
-    def __init__(self, plan: planner.Plan, pool: WorkerPool, ledger: reports.Ledger, sink: OutputFile | None, s: BatchSettings, script_name: str):
+    def __init__(self, plan: planner.Plan, pool: WorkerPool, ledger: reports.Ledger, sink: OutputFile | None, s: BatchSettings,
+                 script_name: str, ahead: int = 0):
         self.plan = plan
+        self.ahead = ahead
+        """Mini-batches to take from the plan before a worker asks (a table being cut: the parent cuts while workers score)."""
+        self.ready: collections.deque = collections.deque()
         self.pool = pool
         self.ledger = ledger
         self.sink = sink
@@ -261,17 +268,29 @@ class _Dispatcher:
         self.script_name = script_name
         self.parts: dict[int, Path | None] = {}
 
-    def _next(self) -> planner.MiniBatch | None:
-        if self.retry:
-            return self.retry.popleft()
-        if self.exhausted:
-            return None
+    def _take(self) -> planner.MiniBatch | None:
         mb = next(self.plan.mini_batches, None)
         if mb is None:
             self.exhausted = True
-            return None
-        self.ledger.created(mb)
         return mb
+
+    def _next(self) -> planner.MiniBatch | None:
+        if self.retry:
+            return self.retry.popleft()
+        mb = self.ready.popleft() if self.ready else None if self.exhausted else self._take()
+        if mb is not None:
+            self.ledger.created(mb)
+        return mb
+
+    def _prepare(self) -> bool:
+        """Take one more mini-batch from the plan while the workers are busy (cutting a part), up to `ahead`;
+        True when it did (the caller then only glances at the workers before preparing the next)."""
+        if self.exhausted or len(self.ready) >= self.ahead:
+            return False
+        mb = self._take()
+        if mb is not None:
+            self.ready.append(mb)
+        return True
 
     def run(self, progress: JobProgress) -> str | None:
         """Dispatch until every mini-batch is booked; returns why the job failed, or None."""
@@ -283,10 +302,10 @@ class _Dispatcher:
                 self.attempts[mb.id] = self.attempts.get(mb.id, 0) + 1
                 self.in_flight[mb.id] = mb
                 self.pool.submit(w, mb, self.s.timeout)
-            if self.exhausted and not self.retry and not self.in_flight:
+            if self.exhausted and not self.ready and not self.retry and not self.in_flight:
                 progress.finish()
                 return None
-            for event in self.pool.poll(POLL_SECONDS):
+            for event in self.pool.poll(0.0 if self._prepare() else POLL_SECONDS):
                 self._book(event, progress)
                 reason = self.ledger.exceeded()
                 if reason:

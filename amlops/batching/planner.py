@@ -13,7 +13,7 @@ import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, Sequence
 
 from amlops.errors import DataError, UsageError
 
@@ -45,7 +45,8 @@ class MiniBatch:
 class Plan:
     """The input's files, its total weight, and the mini-batches."""
 
-    files: tuple[Path, ...]
+    files: Sequence[Path]
+    """The input's files (a streamed plan's grow as its parts are cut)."""
     total_weight: int
     mini_batches: Iterator[MiniBatch]
 
@@ -121,3 +122,24 @@ def plan(path: Path, size: int, id_columns: tuple[str, ...] = ()) -> Plan:
             yield MiniBatch(id=n, paths=tuple(str(p) for p in group), weight=sum(sizes[i:i + size]) + len(group))
 
     return Plan(tuple(files), sum(sizes) + len(files), by_count())
+
+
+def streamed(parts: Iterable[Path], size: int, total_weight: int) -> Plan:
+    """Mini-batches of `size` files taken from `parts` as they appear (a table being cut while the job runs);
+    `total_weight` estimates their bytes for the progress bar (the table's size). The files are known once it ends."""
+    files: list[Path] = []
+
+    def by_count() -> Iterator[MiniBatch]:
+        group: list[Path] = []
+        weight = 0
+        for path in parts:
+            files.append(path)
+            group.append(path)
+            weight += _size(path) + 1
+            if len(group) == size:
+                yield MiniBatch(id=len(files) // size - 1, paths=tuple(str(p) for p in group), weight=weight)
+                group, weight = [], 0
+        if group:
+            yield MiniBatch(id=(len(files) - 1) // size, paths=tuple(str(p) for p in group), weight=weight)
+
+    return Plan(files, total_weight, by_count())

@@ -186,14 +186,8 @@ def default_rejects(out_dir: Path) -> Path:
     return out_dir.with_name(f"{out_dir.name}-rejects.csv")
 
 
-def split(
-    source: Path, out_dir: Path, part_size: int, overwrite: bool = False, *, features: tuple | None = None,
-    max_bad: BadRowLimit = BadRowLimit(), encoding: str = "utf-8", rejects: Path | None = None,
-) -> SplitResult:
-    """Write `source` (CSV or Parquet) as part files of about `part_size` bytes into `out_dir`.
-
-    With the model's `features`, rows it cannot score are set aside into `rejects` (default
-    `default_rejects(out_dir)`) within `max_bad`; beyond it DataError names the first bad lines."""
+def _checked(source: Path, part_size: int, encoding: str) -> str:
+    """The encoding's canonical name, once the source and the part size are fit to split; UsageError otherwise."""
     if not source.is_file():
         raise UsageError(f"{source} is not a file; pass the CSV or Parquet table to split")
     suffix = source.suffix.lower()
@@ -204,29 +198,74 @@ def split(
     encoding = _encoding(encoding)
     if suffix == ".parquet" and encoding != "utf-8":
         raise UsageError(f"--encoding applies to CSV; {source} is Parquet, whose strings are UTF-8 by definition")
+    return encoding
+
+
+def split(
+    source: Path, out_dir: Path, part_size: int, overwrite: bool = False, *, features: tuple | None = None,
+    max_bad: BadRowLimit = BadRowLimit(), encoding: str = "utf-8", rejects: Path | None = None,
+) -> SplitResult:
+    """Write `source` (CSV or Parquet) as part files of about `part_size` bytes into `out_dir`.
+
+    With the model's `features`, rows it cannot score are set aside into `rejects` (default
+    `default_rejects(out_dir)`) within `max_bad`; beyond it DataError names the first bad lines."""
+    _checked(source, part_size, encoding)
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise UsageError(f"{out_dir} is not empty; pass another --out or add --overwrite")
     rejects = rejects or default_rejects(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        cutter = _Cutter(source, staging, part_size, features, max_bad, encoding)
-        cutter.run()
-        rejected = cutter.rejected()
-        if not cutter.parts:
-            raise DataError(f"{source}: holds no rows to split" + (f" ({len(rejected)} set aside)" if rejected else ""))
-        if rejected:
-            _write_rejects(rejects, source, rejected, cutter.where_label)
-        else:
-            rejects.unlink(missing_ok=True)  # an earlier split's rejects would describe other parts
+        stream = PartStream(source, staging, part_size, features=features, max_bad=max_bad, encoding=encoding, rejects=rejects)
+        for _ in stream:
+            pass
         if out_dir.exists():
             shutil.rmtree(out_dir)
         staging.rename(out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return SplitResult(out_dir, tuple(out_dir / p.name for p in cutter.parts), cutter.written, cutter.read,
-                       tuple(rejected), rejects if rejected else None)
+    done = stream.result()
+    return SplitResult(out_dir, tuple(out_dir / p.name for p in done.parts), done.rows, done.rows_in, done.rejected, done.rejects_file)
+
+
+class PartStream:
+    """`source` cut into part files in `folder` by split's rules, one part at a time: iterating yields each part's
+    path as soon as it is written, so a job scores the first parts while later ones are cut (`amlops batch run` on a
+    table). Rows beyond `max_bad` raise DataError from the iteration; `result()` once it has ended."""
+
+    def __init__(self, source: Path, folder: Path, part_size: int, *, features: tuple | None = None,
+                 max_bad: BadRowLimit = BadRowLimit(), encoding: str = "utf-8", rejects: Path | None = None):
+        encoding = _checked(source, part_size, encoding)
+        self.source, self.folder = source, folder
+        self.rejects = rejects or default_rejects(folder)
+        self._cutter = _Cutter(source, folder, part_size, features, max_bad, encoding)
+        self._result: SplitResult | None = None
+
+    def __iter__(self) -> Iterator[Path]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        cutter = self._cutter
+        yield from cutter.cut()
+        rejected = cutter.rejected()
+        if not cutter.parts:
+            raise DataError(f"{self.source}: holds no rows to split" + (f" ({len(rejected)} set aside)" if rejected else ""))
+        if rejected:
+            _write_rejects(self.rejects, self.source, rejected, cutter.where_label)
+        else:
+            self.rejects.unlink(missing_ok=True)  # an earlier split's rejects would describe other parts
+        self._result = SplitResult(self.folder, tuple(cutter.parts), cutter.written, cutter.read, tuple(rejected),
+                                   self.rejects if rejected else None)
+
+    @property
+    def finished(self) -> bool:
+        """Whether every part has been cut (and the rejects written)."""
+        return self._result is not None
+
+    def result(self) -> SplitResult:
+        """What was cut: the parts, the rows, and the rows set aside (only once the iteration has ended)."""
+        if self._result is None:
+            raise RuntimeError(f"{self.source}: the split has not finished")
+        return self._result
 
 
 def _write_rejects(path: Path, source: Path, rejected: list[Rejected], label: str) -> None:
@@ -240,8 +279,8 @@ def _write_rejects(path: Path, source: Path, rejected: list[Rejected], label: st
 class _Cutter:
     """One pass over the source: check each batch, write its scorable rows as a part, remember the rest."""
 
-    def __init__(self, source: Path, staging: Path, part_size: int, features: tuple | None, max_bad: BadRowLimit, encoding: str):
-        self.source, self.staging, self.part_size = source, staging, part_size
+    def __init__(self, source: Path, folder: Path, part_size: int, features: tuple | None, max_bad: BadRowLimit, encoding: str):
+        self.source, self.folder, self.part_size = source, folder, part_size
         self.features, self.max_bad, self.encoding = features, max_bad, encoding
         self.csv = source.suffix.lower() == ".csv"
         self.where_label = "line" if self.csv else "row"
@@ -262,7 +301,8 @@ class _Cutter:
     def _bad_count(self) -> int:
         return len(self.bad) + self._misfit_count()
 
-    def run(self) -> None:
+    def cut(self) -> Iterator[Path]:
+        """Each part's path once it is written; DataError as soon as more rows are bad than `max_bad` allows."""
         tables = artifact.tables()
         if self.csv:
             self.names = _csv_names(self.source, self.encoding)
@@ -288,12 +328,12 @@ class _Cutter:
             if self.max_bad.count is not None and self._bad_count() > self.max_bad.count:
                 self._refuse()
             if batch.num_rows:
-                self._write(batch)
+                yield self._write(batch)
         if not self.max_bad.allows(self._bad_count(), self.read):
             self._refuse()
 
-    def _write(self, batch: pa.RecordBatch) -> None:
-        part = self.staging / f"part-{len(self.parts):05d}{self.source.suffix.lower()}"
+    def _write(self, batch: pa.RecordBatch) -> Path:
+        part = self.folder / f"part-{len(self.parts):05d}{self.source.suffix.lower()}"
         if self.csv:
             pacsv.write_csv(batch, part, write_options=_WRITE)
         else:
@@ -302,6 +342,7 @@ class _Cutter:
             pq.write_table(pa.Table.from_batches([batch]), part)
         self.parts.append(part)
         self.written += batch.num_rows
+        return part
 
     def rejected(self) -> list[Rejected]:
         """Every row set aside, with its line (CSV, one more pass over the source) or row (Parquet), in order."""
