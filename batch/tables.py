@@ -243,7 +243,8 @@ def _integers(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         return np.where(ok, x, 0).astype("int64"), ~ok
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         try:  # the fast path: every value spells an int64 in decimal (Arrow would also read 0x10)
-            if not pc.any(pc.match_substring(col, "x", ignore_case=True)).as_py():
+            # two plain substring searches: ignore_case goes through a regex, 6x slower
+            if not any(pc.any(pc.match_substring(col, x)).as_py() for x in ("x", "X")):
                 return pc.cast(col, pa.int64()).to_numpy(zero_copy_only=False), np.zeros(n, bool)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass

@@ -147,6 +147,7 @@ def test_tabular_batch_integers_reach_the_model_exactly_as_pandas_reads_them(azu
     ("1e308", f"is outside the int64 range [{-(2**63)}, {2**63 - 1}], got '1e308'"),
     ("2.5", "must be a whole number, got '2.5'"),
     ("0x10", "must be a whole number, got '0x10'"),
+    ("0X10", "must be a whole number, got '0X10'"),
     ("", "is empty"),
 ])
 def test_tabular_batch_integer_outside_int64_refused_naming_file_line_and_column(azure_env, tmp_path, caplog, value, reason):
