@@ -62,7 +62,7 @@ def test_plan_text_without_inputs_lists_only_resources(prod_json, monkeypatch):
 def test_quickstart_stage_prints_counts_by_type(prod_json, monkeypatch):
     monkeypatch.setattr(amlops.plan, "run_plan", lambda stack, root=None: prod_json)
     console = Console(record=True, width=200)
-    amlops.plan.quickstart_stage(SimpleNamespace(stack="prod", console=console))
+    amlops.plan.quickstart_stage(SimpleNamespace(stack="prod", console=console, stacks_dir=None))
     lines = console.export_text().splitlines()
     counts = Counter(r["type"] for r in prod_json["resources"] if r["custom"])
     assert lines[0] == f"stack prod: {sum(counts.values())} Azure resources declared (desired state under pulumi mocks, not a cloud preview)"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
-from amlops.cli.options import StackOption, check_format
+from amlops.cli.options import StackOption, check_format, stacks_override
 from amlops.cli.output import status
 from amlops.errors import AmlopsError
 from amlops.paths import ROOT
@@ -15,7 +16,9 @@ from amlops.paths import ROOT
 def check(
     stack: str = StackOption,
     fmt: str = typer.Option("text", "--format", help="text, markdown (a PR comment section) or json."),
-    repo: Path = typer.Option(ROOT, "--repo", help="The checkout whose infra/ and stacks/ to check (default: this one)."),
+    repo: Optional[Path] = typer.Option(
+        None, "--repo", help="The checkout whose infra/ and stacks/ to check (default: this one, its stack files from AMLOPS_STACKS_DIR when set)."
+    ),
     list_rules: bool = typer.Option(False, "--list-rules", help="Print every rule (id, severity, what it requires) and exit."),
     ci: bool = typer.Option(False, "--ci", help="First refuse, in one line naming each, the stack keys a deploy from CI needs and the stack leaves unset."),
 ) -> None:
@@ -30,14 +33,15 @@ def check(
         typer.echo(rule_table(), nl=False)
         return
     check_format(fmt, FORMATS)
+    stacks = stacks_override(repo)
     if ci:
         from amlops.stackfile import load_stack
 
-        refusal = load_stack(stack, repo / "stacks").ci_refusal(f"stacks/Pulumi.{stack}.yaml")
+        refusal = load_stack(stack, stacks or (repo or ROOT) / "stacks").ci_refusal(f"stacks/Pulumi.{stack}.yaml")
         if refusal:
             raise AmlopsError(refusal)
     with status(f"planning stack {stack} and running the policy rules…"):
-        report = check_stack(stack, repo)
+        report = check_stack(stack, repo or ROOT, stacks_dir=stacks)
     typer.echo(render(report, fmt), nl=False)
     report.raise_if_failed()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from amlops.errors import UsageError
@@ -24,3 +26,13 @@ def check_format(fmt: str, allowed: tuple[str, ...]) -> str:
     if fmt not in allowed:
         raise UsageError(f"--format must be one of {', '.join(allowed)}, got {fmt!r}")
     return fmt
+
+
+def stacks_override(repo: Path | None) -> Path | None:
+    """The folder of stack files a plan-based command reads instead of its checkout's stacks/: AMLOPS_STACKS_DIR when
+    set and no --repo was given (a checkout given with --repo brings its own stack files); else None."""
+    import os
+
+    from amlops.paths import STACKS_ENV
+
+    return Path(os.environ[STACKS_ENV]) if repo is None and os.environ.get(STACKS_ENV) else None

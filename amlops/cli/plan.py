@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import typer
 
-from amlops.cli.options import StackOption, check_format
+from amlops.cli.options import StackOption, check_format, stacks_override
 from amlops.cli.output import out, status
 from amlops.paths import ROOT
 
@@ -18,7 +19,9 @@ def plan(
     stack: str = StackOption,
     fmt: str = typer.Option("text", "--format", "-f", help="text (a tree) or json (stable, sorted; for diffs)."),
     inputs: bool = typer.Option(True, "--inputs/--no-inputs", help="Show each resource's inputs in the text tree."),
-    repo: Path = typer.Option(ROOT, "--repo", help="The checkout whose infra/ and stacks/ to plan (default: this one)."),
+    repo: Optional[Path] = typer.Option(
+        None, "--repo", help="The checkout whose infra/ and stacks/ to plan (default: this one, its stack files from AMLOPS_STACKS_DIR when set)."
+    ),
 ) -> None:
     """Print every resource the stack declares: type, name, inputs, parent, dependencies, protect, ignoreChanges.
 
@@ -31,7 +34,8 @@ def plan(
     from amlops.plan.render import plan_tree
 
     with status(f"planning stack {stack}: infra/__main__.py under pulumi mocks…"):
-        document = run_plan(stack, repo)
+        stacks = stacks_override(repo)
+        document = run_plan(stack, repo or ROOT, stacks_dir=stacks) if stacks else run_plan(stack, repo or ROOT)
     if fmt == "json":
         typer.echo(json.dumps(document, indent=1))
         return

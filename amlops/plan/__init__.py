@@ -20,14 +20,15 @@ HARNESS = Path(__file__).resolve().parent / "harness.py"
 OFFLINE_ENV = "AMLOPS_PLAN_OFFLINE"
 
 
-def run_plan(stack: str, root: Path = ROOT, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """The plan document of `stack` in the checkout at `root`; raises PlanError with the harness's stderr."""
+def run_plan(stack: str, root: Path = ROOT, env: dict[str, str] | None = None, stacks_dir: Path | None = None) -> dict[str, Any]:
+    """The plan document of `stack` in the checkout at `root` (its stack file from `stacks_dir`, default root/stacks);
+    raises PlanError with the harness's stderr."""
     from amlops.stackfile import stack_path
 
-    stack_path(stack, root / "stacks")  # StackNotFound (a usage error) before starting a process
+    stack_path(stack, stacks_dir or root / "stacks")  # StackNotFound (a usage error) before starting a process
     child_env = {**os.environ, **(env or {}), OFFLINE_ENV: "1"}
     proc = subprocess.run(
-        [sys.executable, str(HARNESS), "--stack", stack, "--root", str(root)],
+        [sys.executable, str(HARNESS), "--stack", stack, "--root", str(root), *(["--stacks", str(stacks_dir)] if stacks_dir else [])],
         capture_output=True,
         text=True,
         env=child_env,
@@ -49,9 +50,19 @@ __all__ = ["HARNESS", "PlanError", "run_plan"]
 
 
 def quickstart_stage(ctx) -> None:
-    """The quickstart's plan stage: plan ctx.stack offline and print resource counts by type."""
+    """The quickstart's plan stage: plan ctx.stack offline and print resource counts by type; then the two-model stack
+    the train stage wrote (as `AMLOPS_STACKS_DIR=<its folder> amlops plan` plans it), shared first, then model by model."""
+    from amlops.paths import STACKS_ENV
     from amlops.plan.render import summary_lines
 
     document = run_plan(ctx.stack)
     for line in summary_lines(document):
         ctx.console.print(line, highlight=False)
+    if ctx.stacks_dir is None:
+        return
+    ctx.console.print(f"the two-model stack, as `{STACKS_ENV}={ctx.stacks_dir} amlops plan --stack {ctx.stack}` plans it:",
+                      highlight=False, markup=False, soft_wrap=True)
+    two = run_plan(ctx.stack, stacks_dir=ctx.stacks_dir)
+    ctx.facts["two_model_plan"] = two
+    for line in summary_lines(two):
+        ctx.console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -1,6 +1,6 @@
 """Run a checkout's Pulumi program for one stack under pulumi mocks and print its plan as JSON.
 
-    python harness.py --stack prod --root /path/to/checkout
+    python harness.py --stack prod --root /path/to/checkout [--stacks /path/to/stack/files]
 
 A standalone script on purpose: it imports nothing from `amlops`, only the standard
 library, pulumi and the checkout's own `infra` package, so it can plan any git revision
@@ -150,8 +150,9 @@ def _config_strings(stack_file: Path) -> dict[str, str]:
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
 
 
-def run(stack: str, root: Path) -> dict[str, Any]:
-    """Plan `stack` of the checkout at `root`; raises what the program raises."""
+def run(stack: str, root: Path, stacks: Path | None = None) -> dict[str, Any]:
+    """Plan `stack` of the checkout at `root` (its stack file from `stacks`, default root/stacks); raises what the program raises."""
+    stack_file = ((stacks or root / "stacks") / f"Pulumi.{stack}.yaml").resolve()
     root = root.resolve()
     sys.path.insert(0, str(root))
     os.chdir(root)
@@ -216,7 +217,7 @@ def run(stack: str, root: Path) -> dict[str, Any]:
     logger.addHandler(WarningCollector())
     mocks = Mocks()
     pmocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=RecordingMonitor(mocks))
-    pulumi.runtime.set_all_config(_config_strings(root / "stacks" / f"Pulumi.{stack}.yaml"))
+    pulumi.runtime.set_all_config(_config_strings(stack_file))
 
     program = root / "infra" / "__main__.py"
     _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
@@ -247,16 +248,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True, help="the stack to plan (stacks/Pulumi.<stack>.yaml)")
     parser.add_argument("--root", default=".", help="the checkout holding infra/ and stacks/")
+    parser.add_argument("--stacks", default=None, help="the folder of the stack file (default: stacks/ of --root)")
     args = parser.parse_args(argv)
     root = Path(args.root)
-    stack_file = root / "stacks" / f"Pulumi.{args.stack}.yaml"
+    stacks = Path(args.stacks) if args.stacks else None
+    stack_file = (stacks or root / "stacks") / f"Pulumi.{args.stack}.yaml"
     if not stack_file.is_file():
         print(f"no stack file {stack_file}", file=sys.stderr)
         return 2
     # pulumi logs a failing program's error too; the message below is the one to read.
     logging.getLogger().setLevel(logging.CRITICAL)
     try:
-        plan = run(args.stack, root)
+        plan = run(args.stack, root, stacks)
     except Exception as exc:  # noqa: BLE001 - a plan failure is reported, never a traceback
         import pulumi
 

@@ -77,13 +77,18 @@ def check_plan(
 
 
 def check_stack(
-    stack: str, root: Path = ROOT, planner: Callable[[str, Path], dict[str, Any]] | None = None
+    stack: str, root: Path = ROOT, planner: Callable[[str, Path], dict[str, Any]] | None = None, stacks_dir: Path | None = None
 ) -> CheckReport:
-    """Validate the stack file, plan it offline, and run every rule (plan first, config where the plan lacks a fact)."""
+    """Validate the stack file (in `stacks_dir`, default root/stacks), plan it offline, and run every rule (plan first,
+    config where the plan lacks a fact)."""
     from amlops.stackfile import load_stack
 
-    cfg = load_stack(stack, root / "stacks")
+    cfg = load_stack(stack, stacks_dir or root / "stacks")
     if planner is None:
-        from amlops.plan import run_plan as planner
+        from amlops.plan import run_plan
+
+        def planner(s: str, r: Path) -> dict[str, Any]:
+            return run_plan(s, r, stacks_dir=stacks_dir)
     plan = parse_plan(planner(stack, root), source=f"plan of stack {stack}")
-    return check_plan(plan, config=cfg.model_dump(mode="json", by_alias=True))
+    shown = None if stacks_dir is None else str(stacks_dir / f"Pulumi.{stack}.yaml")
+    return check_plan(plan, config=cfg.model_dump(mode="json", by_alias=True), stack_file=shown)
