@@ -13,7 +13,8 @@ writes) and `amlops batch run` with the dev stack's settings (tabular mode, id c
 2 workers) over the parts, one and four files per mini-batch, and at 512K over the table
 given directly (the runner cuts it into parts by `batch split`'s rules). Figures are ratios to
 the baseline of the same size, beside issue 21's target and the median and spread of each
-round's ratio to the same round's baseline, with CPU-seconds per million rows. Then the
+round's ratio to the same round's baseline, with CPU-seconds per million rows and the median CPU as a ratio to the
+baseline's (on a machine loaded by other work, wall time follows the CPU share a process gets; CPU does not). Then the
 runner's own costs, in one process: per mini-batch (the slope of time over mini-batch
 count with a run() that does nothing) and fixed (a one-file job).
 """
@@ -150,17 +151,20 @@ def main() -> None:
         console.print("memory sampled")
         costs = runner_costs(model_dir, work)
     table = Table(title="batch scoring, end to end (best of %d; ratios to the baseline of the same size)" % args.repeat)
-    for col in ("rows", "case", "seconds", "× baseline time", "target", "pairs (median; spread)", "CPU s per 1M rows", "tree PSS MB", "tree RSS MB"):
+    for col in ("rows", "case", "seconds", "× baseline time", "target", "pairs (median; spread)", "CPU s per 1M rows", "× baseline CPU",
+                "tree PSS MB", "tree RSS MB"):
         table.add_column(col, justify="right" if col not in ("case",) else "left")
     report: dict = {"cases": [], "runner": costs, "split_seconds": split_seconds}
     rows = {"512K": 512_000, "5.12M": 5_120_000}
     for size in inputs:
         base = min(m.seconds for m in results[(size, "baseline")])
+        base_cpu = statistics.median(m.cpu_seconds for m in results[(size, "baseline")])
         for (sz, case), ms in results.items():
             if sz != size:
                 continue
             best = min(ms, key=lambda m: m.seconds)
-            cpu = statistics.median(m.cpu_seconds for m in ms) / rows[size] * 1e6
+            cpu_median = statistics.median(m.cpu_seconds for m in ms)
+            cpu = cpu_median / rows[size] * 1e6
             pss, rss = memory[(sz, case)].peak_pss_mb, memory[(sz, case)].peak_rss_mb
             # each round's run over the same round's baseline: how far load elsewhere moved the ratio
             pairs = [m.seconds / b.seconds for m, b in zip(ms, results[(size, "baseline")])]
@@ -168,11 +172,13 @@ def main() -> None:
             verdict = "" if target is None else f"≤ {target:.2f}x: {'met' if best.seconds / base <= target else 'NOT met'}"
             table.add_row(
                 size, case, f"{best.seconds:.2f}", f"{best.seconds / base:.2f}x", verdict,
-                f"{statistics.median(pairs):.2f}x ({min(pairs):.2f}–{max(pairs):.2f})", f"{cpu:.2f}", f"{pss:.0f}", f"{rss:.0f}",
+                f"{statistics.median(pairs):.2f}x ({min(pairs):.2f}–{max(pairs):.2f})", f"{cpu:.2f}", f"{cpu_median / base_cpu:.2f}x",
+                f"{pss:.0f}", f"{rss:.0f}",
             )
             report["cases"].append({
                 "rows": size, "case": case, "best_seconds": best.seconds, "ratio": best.seconds / base, "cpu_s_per_million_rows": cpu,
                 "median_seconds": statistics.median(m.seconds for m in ms), "pss_mb": pss, "rss_mb": rss,
+                "cpu_ratio": cpu_median / base_cpu,
             })
     console.print(table)
     for size in inputs:
