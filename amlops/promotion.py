@@ -348,6 +348,13 @@ def promote(
     key = serving_key(whole, stack, name, endpoint)
     cfg = whole.narrow(key)
     if cfg.model.online is None:
+        groups = [g for g, group in whole.multi_model.items() if key in group.models]
+        if groups:  # its pinned version is what the group's combined model holds: no deployment of its own to add
+            raise UsageError(
+                f"stack {stack}: model {key!r} ({name}) has no online endpoint of its own; multiModel group {', '.join(groups)} "
+                f"serves its pinned version: set {PROJECT}:models.{key}.version to {version} (the group's combined model then "
+                "gets a new version and its deployments roll over to it)"
+            )
         raise UsageError(
             f"stack {stack}: model {key!r} ({name}) has no online endpoint to roll out on; its batch endpoint serves "
             f"{PROJECT}:models.{key}.version: set that to {version} (the promotion gate is for online deployments)"

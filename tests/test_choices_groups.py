@@ -135,3 +135,17 @@ def test_endpoint_swagger_of_a_group_routes_each_members_own_request_by_model(me
     assert code == 0 and same.split(" at ")[1].split()[0] == out.split(" at ")[1].split()[0]  # one package per content
     code, _, err = cli(capsys, monkeypatch, "endpoint", "swagger", "--stack", "many", "-e", "small", "--model", "chapter12-loans:1")
     assert (code, err) == (2, "error: --model names one model; multiModel group small serves its members' pinned versions (amlops:models.<key>.version)")
+
+
+def test_promote_a_group_member_says_to_set_its_pinned_version(many, tmp_path, capsys, monkeypatch):
+    stacks = tmp_path / "stacks"
+    before = (stacks / "Pulumi.many.yaml").read_text()
+    code, _, err = cli(capsys, monkeypatch, "promote", "price-model:2", "--to", "many", "--repo", str(tmp_path), "--no-diff")
+    assert (code, err) == (2, (
+        "error: stack many: model 'price' (price-model) has no online endpoint of its own; multiModel group small serves its "
+        "pinned version: set amlops:models.price.version to 2 (the group's combined model then gets a new version and its "
+        "deployments roll over to it)"
+    ))
+    code, _, err = cli(capsys, monkeypatch, "promote", "price-model:2", "--to", "many", "--endpoint", "small", "--repo", str(tmp_path), "--no-diff")
+    assert code == 2 and err.startswith("error: stack many: --endpoint 'small' is multiModel group small"), err
+    assert (stacks / "Pulumi.many.yaml").read_text() == before
