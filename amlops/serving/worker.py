@@ -10,6 +10,8 @@ log line, and replaces only the page: in its own process, `gunicorn.util.write_e
 `write_json_error` when the worker starts. Chosen with gunicorn's documented `--worker-class` setting
 (https://docs.gunicorn.org/en/stable/settings.html#worker-class).
 
+Both send a response's head with its first body bytes in one write (`OneWriteResponse`).
+
 `AdmittingWorker` is the same worker behind the imitated admission (amlops.serving.admission): it takes
 its connections from the master's dispatcher instead of the listening socket, gives the request's unit
 back once the response is computed, and on SIGTERM serves what the dispatcher handed over before exiting.
@@ -19,12 +21,18 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 
 from gunicorn import util
+from gunicorn.http import wsgi
 from gunicorn.workers.sync import SyncWorker
 
 from amlops.serving import admission
 
+FD_BYTES = 4
+"""A descriptor in an SCM_RIGHTS message (a C int)."""
+FD_SPACE = socket.CMSG_SPACE(FD_BYTES)
+"""Room for the one descriptor the dispatcher sends with each ticket."""
 MAX_SHOWN = 200
 """Most characters of gunicorn's message (which may quote the client's bytes) passed on."""
 
@@ -47,11 +55,58 @@ def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
+class OneWriteResponse(wsgi.Response):
+    """gunicorn's response writer, sending the head with the first body bytes in one `sendall` instead of two.
+
+    A second send per request is a second TCP segment through the kernel and a second wake-up of the
+    client, for answers that are one small JSON body each (strace of a worker: one sendto per request).
+    The head is held from `send_headers` until the first body bytes, the end of the response (`close`:
+    an empty body, a HEAD) or a chunked or sendfile body, which are sent as gunicorn sends them."""
+
+    _head = b""
+    _hold = True
+
+    def send_headers(self) -> None:
+        if self.headers_sent or not self._hold:
+            return super().send_headers()
+        # gunicorn's own head (Response.send_headers), kept until the body's first bytes
+        tosend = self.default_headers()
+        tosend.extend(["%s: %s\r\n" % (k, v) for k, v in self.headers])
+        self._head = util.to_bytestring("%s\r\n" % "".join(tosend), "latin-1")
+        self.headers_sent = True
+
+    def _emit_body(self, data: bytes) -> None:
+        head, self._head = self._head, b""
+        if head and not self.chunked:
+            util.write(self.sock, head + data)
+            return
+        if head:
+            util.write(self.sock, head)
+        super()._emit_body(data)
+
+    def sendfile(self, respiter) -> bool:
+        self._flush()
+        self._hold = False  # gunicorn writes a file's bytes to the socket itself, after its send_headers
+        return super().sendfile(respiter)
+
+    def close(self) -> None:
+        if not self.headers_sent:
+            self.send_headers()
+        self._flush()
+        super().close()
+
+    def _flush(self) -> None:
+        head, self._head = self._head, b""
+        if head:
+            util.write(self.sock, head)
+
+
 class JsonErrorWorker(SyncWorker):
     """gunicorn's sync worker, answering its own refusals in the endpoint's JSON error shape."""
 
     def init_process(self) -> None:
         util.write_error = write_json_error
+        wsgi.Response = OneWriteResponse  # looked up by gunicorn.http.wsgi.create for each request
         super().init_process()
 
 
@@ -76,6 +131,7 @@ class AdmittingWorker(JsonErrorWorker):
         self._draining = False
         if self._admission is not None:
             self._address = _Address(self.sockets[0].getsockname())
+            self._family = self.sockets[0].family
             for listener in self.sockets:  # only the dispatcher holds the listener: closed at shutdown, nothing queues
                 listener.close()
             self._admission.close_in_worker()
@@ -86,20 +142,20 @@ class AdmittingWorker(JsonErrorWorker):
         if self._admission is None:
             return super().accept(listener)
         try:
-            payload, fds, _flags, _addr = socket.recv_fds(listener, admission.TICKET_SIZE, 1)
+            # the descriptor arrives close-on-exec and blocking (accept4 without SOCK_NONBLOCK): nothing to set per request
+            payload, ancillary, _flags, _addr = listener.recvmsg(admission.TICKET_SIZE, FD_SPACE, socket.MSG_CMSG_CLOEXEC)
         except BlockingIOError:
             if self._draining:  # SIGTERM and nothing left handed over: done
                 self.alive = False
                 return
             raise
-        if not fds:  # the dispatcher ended the queue and it is empty
+        if not ancillary:  # the dispatcher ended the queue and it is empty
             self.alive = False
             return
         admission.begin(admission.Ticket(self._admission, self.admission_slot, payload))
         try:
-            client = socket.socket(fileno=fds[0])
-            client.setblocking(True)
-            util.close_on_exec(client)
+            fd = int.from_bytes(ancillary[0][2][:FD_BYTES], sys.byteorder, signed=True)
+            client = socket.socket(self._family, socket.SOCK_STREAM, 0, fileno=fd)  # given, so not asked of the kernel
             try:
                 addr = client.getpeername()
             except OSError:  # the client already left
