@@ -140,6 +140,19 @@ def test_check_ci_refuses_a_stack_without_its_registry_in_one_line(tmp_path, cap
     )
 
 
+
+def test_check_ci_names_the_stack_file_amlops_stacks_dir_points_at(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    shutil.copytree(ROOT / "stacks", tmp_path / "elsewhere")
+    dev = tmp_path / "elsewhere" / "Pulumi.dev.yaml"
+    dev.write_text(dev.read_text().replace("    azuremlRegistry: loansreg\n", ""))
+    monkeypatch.setenv("AMLOPS_STACKS_DIR", str(tmp_path / "elsewhere"))
+    code, out, err = run_cli(capsys, monkeypatch, "check", "--stack", "dev", "--ci")
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: {dev}: a deploy from CI needs amlops:model.azuremlRegistry "), err
+
+
 # --- deploy.yml, run in order against fakes at the Azure boundary ------------------------
 
 

@@ -37,7 +37,10 @@ def check(
     if ci:
         from amlops.stackfile import load_stack
 
-        refusal = load_stack(stack, stacks or (repo or ROOT) / "stacks").ci_refusal(f"stacks/Pulumi.{stack}.yaml")
+        where = stacks or (repo or ROOT) / "stacks"
+        # the file as the user named it: stacks/… in the repository, else the folder AMLOPS_STACKS_DIR points at
+        source = f"stacks/Pulumi.{stack}.yaml" if stacks is None else str(where / f"Pulumi.{stack}.yaml")
+        refusal = load_stack(stack, where).ci_refusal(source)
         if refusal:
             raise AmlopsError(refusal)
     with status(f"planning stack {stack} and running the policy rules…"):
