@@ -71,7 +71,7 @@ def stage_train_register(ctx: Context) -> None:
     ctx.console.print(
         f"{path}: {ctx.stack} rewritten by `amlops config migrate` (comments kept) with a second model: "
         + "; ".join(ctx.whole.choices()),
-        highlight=False, markup=False,
+        highlight=False, markup=False, soft_wrap=True,
     )
 
 
@@ -129,7 +129,7 @@ def stages() -> list[tuple[str, Stage]]:
         ("import: the book's model.pkl, and the regressor pickled the same way", stage_import),
         ("serve: the scoring script under the Azure ML inference server", serve_stage),
         ("monitor: drift and data quality of the collected traffic against the training data", monitor_stage),
-        ("models: a second model (a regressor) in the same stack, both served at once", models_stage),
+        ("models: both endpoints of the two-model stack served at once through the CLI", models_stage),
         ("profile: stepped load and a size recommendation per endpoint", profile_stage),
         ("batch: the 512,000 pending loans and 442 diabetes patients, each with its endpoint's batch settings", batch_stage),
         ("plan: the desired state of the Pulumi program, offline", plan_stage),

@@ -14,18 +14,54 @@ from rich.console import Console
 from amlops import quickstart
 
 STAGE_LINES = {
-    "data": r"loans\.csv: 500 rows \(sha256 [0-9a-f]{12}\); pending loans: 512,000 rows as CSV and Parquet",
-    "train and register": r"registered chapter12-loans:1 \(accuracy 0\.\d{4}\), the first version",
-    "import": r"registered chapter12-loans-pkl:1 \(accuracy 0\.\d{4}\), the first version",
-    "serve": r"  arrays, predict +→ 200 \{\"predict\": \[0, 1\]\}  \(\d+\.\d ms\)",
-    "monitor": r"in-distribution → no breach: 10 metrics within their thresholds; plot .*quickstart-in-distribution\.png",
-    "models": r"  diabetes  diabetes-ridge:1 +http://127\.0\.0\.1:\d+/score  → 200 \{\"predict\": \[\d+\.\d+, \d+\.\d+\]\}  \(the other endpoint's key: 401\)",
-    "profile": r"recommendation: \d+ × Standard_\w+ \(.*\) hold .* within p99 ≤ 200 ms.*",
-    "batch": r"batch: scored 512,000 pending loans .*; rows in 512,000, scored 512,000, rejected 0; 0 files failed; output .*",
-    "plan": r"stack dev: \d+ Azure resources declared \(desired state under pulumi mocks, not a cloud preview\)",
-    "preview": r"dev: \d+ rules over \d+ resources, 0 mandatory and 0 advisory finding\(s\): passed",
+    "data": [
+        r"loans\.csv: 500 rows \(sha256 [0-9a-f]{12}\); pending loans: 512,000 rows as CSV and Parquet",
+        r"diabetes: 442 patients, 10 float columns and the disease progression \(scikit-learn's bundled copy: .*\)",
+    ],
+    "train and register": [
+        r"registered chapter12-loans:1 \(accuracy 0\.\d{4}\), the first version",
+        r"trained Ridge on scikit-learn's diabetes data: held-out R² 0\.\d{4}; registered diabetes-ridge:1 .*, the first version",
+        r".*/quickstart/stacks/Pulumi\.dev\.yaml: dev rewritten by `amlops config migrate` \(comments kept\) with a second model: "
+        r"loans \(loans-dev-online, loans-dev-batch\); diabetes \(diabetes-dev-online, diabetes-dev-batch\)",
+    ],
+    "import": [
+        r"registered chapter12-loans-pkl:1 \(accuracy 0\.\d{4}\), the first version",
+        r"imported diabetes-model\.pkl \(sha256 [0-9a-f]{12}, sklearn\.linear_model\._ridge\.Ridge\) with columns age:double, .* as an MLflow skops model",
+        r"registered diabetes-ridge-pkl:1 .*, the first version",
+    ],
+    "serve": [
+        r"  arrays, predict +→ 200 \{\"predict\": \[0, 1\]\}  \(\d+\.\d ms\)",
+        r"  data collection: 300 patients drawn from the diabetes data, then the same with bmi raised by 2 standard deviations; "
+        r"model_inputs (\d+) records, model_outputs \1 records logged \(one a request\)",
+    ],
+    "monitor": [
+        r"in-distribution → no breach: 10 metrics within their thresholds; plot .*quickstart-in-distribution\.png",
+        r"diabetes in-distribution → no breach: 31 metrics within their thresholds; plot .*quickstart-diabetes-in-distribution\.png",
+    ],
+    "models": [
+        r"\$ AMLOPS_STACKS_DIR=\S+ amlops serve --stack dev --port 0 --no-logs",
+        r"  diabetes  diabetes-ridge:1 +http://127\.0\.0\.1:\d+/score  → 200 \{\"predict\": \[\d+\.\d+, \d+\.\d+\]\}  \(the other endpoint's key: 401\)",
+    ],
+    "profile": [
+        r"recommendation: \d+ × Standard_\w+ \(.*\) hold .* within p99 ≤ 200 ms.*",
+        r"diabetes: diabetes-ridge:1 on diabetes-dev-online/blue, 2 steps \(1, 2 clients\) of at most 200 requests or 1 s each, .*",
+    ],
+    "batch": [
+        r"batch: scored 512,000 pending loans .*; rows in 512,000, scored 512,000, rejected 0; 0 files failed; output .*",
+        r"batch: scored 442 diabetes patients from 1 part file at [\d,]+ rows per second .*; rows in 442, scored 442, rejected 0; "
+        r"0 files failed; output \S+/inferences/diabetes/\d{4}-\d{2}-\d{2}/predictions\.csv",
+    ],
+    "plan": [
+        r"stack dev: \d+ Azure resources declared \(desired state under pulumi mocks, not a cloud preview\)",
+        r"model diabetes \(endpoints diabetes-dev-online-[0-9a-f]{6}, diabetes-dev-batch-[0-9a-f]{6}\): \d+",
+    ],
+    "preview": [
+        r"dev: \d+ rules over \d+ resources, 0 mandatory and 0 advisory finding\(s\): passed",
+        r"the promotion of diabetes-ridge:\d+ changes \d+ resource\(s\), all of model diabetes; unchanged: shared by every model; model loans \(endpoints [^)]*\).*",
+    ],
 }
-"""One line each stage itself prints (not the runner's `title: N s`), matched whole within that stage's output."""
+"""Lines each stage itself prints (not the runner's `title: N s`), each matched whole within that stage's output: the loans
+model's and the second model's (`make run` shows both models in every stage)."""
 
 
 def stage_output(text: str, title: str) -> list[str]:
@@ -43,10 +79,11 @@ def test_quickstart_every_stage_does_its_job_then_registers_nothing_equal(state)
     assert (ctx.model_name, ctx.model_version) == ("chapter12-loans", 1)
     titles = [title for title, _ in quickstart.stages()]
     assert [t.split(":")[0] for t in titles] == list(STAGE_LINES)
+    assert re.search(r"^quickstart done in \d+\.\d s: the versions served: chapter12-loans:1, diabetes-ridge:1$", text, re.M)
     for title in titles:
-        pattern = STAGE_LINES[title.split(":")[0]]
         printed = stage_output(text, title)
-        assert any(re.fullmatch(pattern, line) for line in printed), f"stage {title!r} printed:\n" + "\n".join(printed)
+        for pattern in STAGE_LINES[title.split(":")[0]]:
+            assert any(re.fullmatch(pattern, line) for line in printed), f"stage {title!r} printed no line matching {pattern!r}:\n" + "\n".join(printed)
 
     # the serve stage's results: the book's payloads answered, a 400 and a 401, all recorded, the server gone
     served = stage_output(text, titles[3])
