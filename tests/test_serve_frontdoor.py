@@ -235,3 +235,29 @@ def test_serve_frontdoor_long_body_without_long_numbers_reaches_the_app_whole():
     body = json.dumps({"data": [[2000.5, 2, 45]] * 1000}).encode()
     assert call(door(app, max_body_bytes=1 << 20), headers={"CONTENT_TYPE": "application/json"}, body=body)[0] == "200 OK"
     assert seen == [body]
+
+
+def test_serve_frontdoor_generated_request_ids_are_distinct_uuids_and_differ_in_a_forked_worker():
+    import os
+    import uuid
+
+    from amlops.serving.frontdoor import request_ids
+
+    app = Recorder()
+    front = door(app)
+    for _ in range(3):
+        call(front)
+    made = [environ["HTTP_X_REQUEST_ID"] for environ in app.calls]
+    parsed = [uuid.UUID(rid) for rid in made]
+    assert len(set(made)) == 3 and all(str(u) == rid for u, rid in zip(parsed, made)), made
+    assert {(u.version, u.variant) for u in parsed} == {(8, uuid.RFC_4122)}, made
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a worker forked from a master that already made ids: its own random part
+        os.write(write, request_ids.new().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 100).decode()
+    os.close(read)
+    assert len(child) == 36 and child[:24] != made[0][:24], (child, made)
