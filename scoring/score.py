@@ -616,13 +616,20 @@ def _error(status: int, message: str) -> AMLResponse:
 
 def _check_finite(output: np.ndarray) -> None:
     """Raise NotFinite for the first row whose output holds NaN or ±Infinity (a regressor's overflow, a
-    classifier's NaN probabilities): JSON (RFC 8259) has no such numbers, and a strict parser refuses them."""
+    classifier's NaN probabilities, a float among an object array's labels): JSON (RFC 8259) has no such
+    numbers, and a strict parser (Power BI's) refuses them. The inference server serializes the answer dict
+    with Python's json, which would write them (allow_nan is its default), so they are refused here instead."""
     if output.dtype.kind in "fc":
         finite = np.isfinite(output)
         if not finite.all():
             row = int(np.flatnonzero(~finite.reshape(len(output), -1).all(axis=1))[0])
             bad = output[row] if output.ndim == 1 else output[row][~finite[row]][0]
             raise NotFinite(row, float(bad))
+    elif output.dtype.kind == "O":
+        for row, values in enumerate(output.reshape(len(output), -1)):
+            bad = next((v for v in values if isinstance(v, (float, np.floating)) and not np.isfinite(v)), None)
+            if bad is not None:
+                raise NotFinite(row, float(bad))
 
 
 def _score(x: object, method: str) -> tuple[list, int | None]:

@@ -47,8 +47,21 @@ def call(score, body: bytes | str, method: str = "POST") -> tuple[int, dict]:
     request = EnvironBuilder(method=method, data=body, content_type="application/json").get_request()
     response = score.run(request)
     if isinstance(response, dict):  # the server answers a returned dict as a 200 JSON body
-        return 200, json.loads(json.dumps(response))
+        return 200, json.loads(json.dumps(response, allow_nan=False))  # strict JSON, as Power BI parses it
     return response.status_code, json.loads(response.get_data())
+
+
+def test_non_finite_outputs_are_refused_by_row_whatever_the_dtype(score):
+    import numpy as np
+
+    score._check_finite(np.array([0.5, 1.0]))
+    score._check_finite(np.array(["yes", "no"], dtype=object))
+    with pytest.raises(score.NotFinite) as floats:
+        score._check_finite(np.array([[0.5, 0.5], [0.2, float("nan")]]))
+    assert (floats.value.row, np.isnan(floats.value.value)) == (1, True)
+    with pytest.raises(score.NotFinite) as labels:  # object labels with a float among them: json would write NaN
+        score._check_finite(np.array(["yes", "no", float("-inf")], dtype=object))
+    assert (labels.value.row, labels.value.value) == (2, float("-inf"))
 
 
 def test_score_rows_predict_answers_in_the_books_shape(score):
