@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from rich.console import Console
 
 from amlops import quickstart
+from quickstart_support import stage_output
 
 STAGE_LINES = {
     "data": [
@@ -63,13 +64,6 @@ STAGE_LINES = {
 """Lines each stage itself prints (not the runner's `title: N s`), each matched whole within that stage's output: the loans
 model's and the second model's (`make run` shows both models in every stage)."""
 
-
-def stage_output(text: str, title: str) -> list[str]:
-    """The lines a stage printed: between the rule with its title and the runner's `title: N s` line."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("─") and f" {title} " in line)
-    end = next(i for i in range(start, len(lines)) if re.fullmatch(rf"{re.escape(title)}: \d+\.\d s", lines[i]))
-    return lines[start + 1 : end]
 
 
 def test_quickstart_every_stage_does_its_job_then_registers_nothing_equal(state):

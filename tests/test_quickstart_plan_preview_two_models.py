@@ -11,16 +11,11 @@ import pytest
 from rich.console import Console
 
 from amlops import quickstart
+from quickstart_support import stage_output, stage_title
 
-PLAN = next(t for t, _ in quickstart.stages() if t.startswith("plan:"))
-PREVIEW = next(t for t, _ in quickstart.stages() if t.startswith("preview:"))
+PLAN = stage_title("plan")
+PREVIEW = stage_title("preview")
 
-
-def stage_lines(text: str, title: str) -> list[str]:
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("─") and f" {title} " in line)
-    end = next(i for i in range(start, len(lines)) if re.fullmatch(rf"{re.escape(title)}: \d+\.\d s", lines[i]))
-    return lines[start + 1 : end]
 
 
 @pytest.mark.slow
@@ -33,7 +28,7 @@ def test_plan_and_preview_show_the_two_model_stack_and_a_promotion_touching_only
     text = out.getvalue()
     print(text)  # shown when an assertion fails
 
-    plan = stage_lines(text, PLAN)
+    plan = stage_output(text, PLAN)
     dev = [l for l in plan if re.fullmatch(r"stack dev: \d+ Azure resources declared \(desired state under pulumi mocks, not a cloud preview\)", l)]
     assert len(dev) == 2, plan  # dev's own, then the two-model stack's
     assert f"the two-model stack, as `AMLOPS_STACKS_DIR={ctx.stacks_dir} amlops plan --stack dev` plans it:" in plan, plan
@@ -47,7 +42,7 @@ def test_plan_and_preview_show_the_two_model_stack_and_a_promotion_touching_only
         assert int(title.rsplit(": ", 1)[1]) == len(own), title
     assert re.search(r"model diabetes \(endpoints diabetes-dev-online-[0-9a-f]{6}, diabetes-dev-batch-[0-9a-f]{6}\)", "\n".join(titles))
 
-    preview = stage_lines(text, PREVIEW)
+    preview = stage_output(text, PREVIEW)
     checks = [l for l in preview if re.fullmatch(r"dev: \d+ rules over (\d+) resources, 0 mandatory and 0 advisory finding\(s\): passed", l)]
     assert len(checks) == 2, preview  # dev, then the two-model stack (more resources)
     counts = [int(re.search(r"over (\d+) resources", l).group(1)) for l in checks]

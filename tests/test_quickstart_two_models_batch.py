@@ -12,22 +12,13 @@ import pytest
 from rich.console import Console
 
 from amlops import quickstart
+from quickstart_support import stage_output, stage_title
 from amlops.paths import STACKS_DIR
 from amlops.profiling.quickstart import QUICK_PLAN, SECOND_PLAN
 
 RECOMMENDATION = r"recommendation: \d+ × Standard_\w+ \(.*\) hold .* within p99 ≤ 200 ms.*"
 
 
-def _title(prefix: str) -> str:
-    return next(title for title, _ in quickstart.stages() if title.startswith(prefix))
-
-
-def _stage_output(text: str, title: str) -> list[str]:
-    """The lines a stage printed: between the rule with its title and the runner's `title: N s` line."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("─") and f" {title} " in line)
-    end = next(i for i in range(start, len(lines)) if re.fullmatch(rf"{re.escape(title)}: \d+\.\d s", lines[i]))
-    return lines[start + 1 : end]
 
 
 @pytest.mark.slow
@@ -38,14 +29,14 @@ def test_profile_and_batch_stages_show_both_models(state):
     from amlops.multimodel.diabetes import ID_COLUMN, patients
 
     stack_text = (STACKS_DIR / "Pulumi.dev.yaml").read_text()
-    profile_title, batch_title = _title("profile:"), _title("batch:")
+    profile_title, batch_title = stage_title("profile"), stage_title("batch")
     out = io.StringIO()
     ctx = quickstart.run("dev", console=Console(file=out, width=250), only=(*quickstart.FOUNDATION, profile_title, batch_title))
     text = out.getvalue()
     diabetes = ctx.models["diabetes"]
 
     # profile: a heading per model, then that model's steps and recommendation; one report each
-    profiled = _stage_output(text, profile_title)
+    profiled = stage_output(text, profile_title)
     headings = [i for i, l in enumerate(profiled) if re.match(r"(loans|diabetes): \S+:\d+ on \S+-online/blue, ", l)]
     assert [profiled[i].split(":")[0] for i in headings] == ["loans", "diabetes"], profiled
     loans_part, diabetes_part = profiled[headings[0] : headings[1]], profiled[headings[1] :]
@@ -70,7 +61,7 @@ def test_profile_and_batch_stages_show_both_models(state):
     assert (STACKS_DIR / "Pulumi.dev.yaml").read_text() == stack_text  # no --write in the quickstart
 
     # batch: the loans job as before, then the diabetes job with its own id column, output path and counts
-    batched = _stage_output(text, batch_title)
+    batched = stage_output(text, batch_title)
     assert any(re.fullmatch(r"batch: scored 512,000 pending loans .*; rows in 512,000, scored 512,000, rejected 0; "
                             r"0 files failed; output .*", l) for l in batched), batched
     line = next(l for l in batched if l.startswith("batch: scored 442 diabetes patients"))

@@ -12,19 +12,13 @@ import pandas as pd
 from rich.console import Console
 
 from amlops import modelfile, quickstart
+from quickstart_support import stage_output, stage_title
 from amlops.multimodel import diabetes
 from amlops.paths import trained_dir
 from amlops.serving.quickstart import DIABETES_SHIFTED
 
-SERVE, MONITOR = (title for title, _ in quickstart.stages() if title.split(":")[0] in ("serve", "monitor"))
+SERVE, MONITOR = stage_title("serve"), stage_title("monitor")
 
-
-def stage_lines(text: str, title: str) -> list[str]:
-    """The lines a stage printed: after the rule with its title, before the runner's `title: N s` line."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("─") and f" {title} " in line)
-    end = next(i for i in range(start, len(lines)) if re.fullmatch(rf"{re.escape(title)}: \d+\.\d s", lines[i]))
-    return lines[start + 1 : end]
 
 
 def model_block(lines: list[str], ref: str) -> list[str]:
@@ -38,7 +32,7 @@ def test_quickstart_serve_and_monitor_show_both_models(state):
     out = io.StringIO()
     ctx = quickstart.run("dev", console=Console(file=out, width=250), only=(*quickstart.FOUNDATION, SERVE, MONITOR))
     text = out.getvalue()
-    served = stage_lines(text, SERVE)
+    served = stage_output(text, SERVE)
     refs = [line.split(" ")[1] for line in served if line.startswith("serving ")]
     assert refs == [ctx.models["loans"].ref, ctx.models["diabetes"].ref] == ["chapter12-loans:1", "diabetes-ridge:1"], refs
 
@@ -71,7 +65,7 @@ def test_quickstart_serve_and_monitor_show_both_models(state):
     assert (statuses.count(400), statuses.count(401), statuses.count(200)) == (2, 1, 3 + 200 + 2 + 60), statuses  # payloads, timed, swaggers, traffic
 
     # the monitor stage: one verdict line per (model, phase); diabetes: no breach, then exactly its shifted feature
-    monitored = stage_lines(text, MONITOR)
+    monitored = stage_output(text, MONITOR)
     verdicts = ctx.facts["monitor_verdicts_by_model"]
     assert verdicts["loans"] is ctx.facts["monitor_verdicts"] and list(verdicts["loans"]) == ["in-distribution", "income doubled"]
     assert list(verdicts["diabetes"]) == ["in-distribution", "bmi shifted"]
