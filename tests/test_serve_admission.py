@@ -67,6 +67,33 @@ def test_serve_admission_nonsense_settings_are_refused(mcrpi, wait, workers, mes
     assert str(err.value) == message
 
 
+def test_serve_admission_reads_the_accept_queue_of_a_tcp_listener_only():
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        clients = [socket.create_connection(listener.getsockname()) for _ in range(3)]
+        try:
+            assert admission.queued(listener) == 3
+            listener.accept()[0].close()
+            assert admission.queued(listener) == 2
+        finally:
+            for c in clients:
+                c.close()
+    left, right = socket.socketpair()
+    with left, right:
+        assert admission.queued(left) is None  # not TCP: the dispatcher accepts every connection itself
+
+
+@pytest.mark.parametrize("wait,direct", [(None, True), (500, False)])
+def test_serve_admission_workers_accept_themselves_unless_the_queue_wait_is_read(wait, direct):
+    """Where max_queue_wait is read (Kubernetes), the dispatcher accepts every connection, so each one's wait is known."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        made = admission.Admission(Admission(2, wait, 2), listener)
+        try:
+            assert (made.direct, made.busy_at) == (direct, 2)
+        finally:
+            for end in (made.sender, made.receiver, made.returner, made.returns):
+                end.close()
+
+
 def test_serve_admission_queue_wait_is_read_only_for_kubernetes_targets(state, trained_model_dir):
     cfg = load_stack("dev")
     managed = LocalEndpoint(cfg, trained_model_dir)
@@ -89,6 +116,7 @@ BLOCKING_SCRIPT = textwrap.dedent('''
     def run(request):
         if request.get_data() == b"block":
             Path(os.environ["STARTED_FILE"]).touch()
+            Path(f"{os.environ['STARTED_FILE']}.{os.getpid()}").touch()  # one per worker holding a request
             while not Path(os.environ["RELEASE_FILE"]).exists():
                 time.sleep(0.01)
         return AMLResponse({"ok": True}, 200, json_str=True)
@@ -190,6 +218,18 @@ def test_serve_admission_at_the_limit_answers_429_while_the_requests_are_in_flig
         assert refusals == [REFUSED] * 3
         assert [answer(s) for s in held] == [OK] * 4
         assert probed.result() == 200
+
+
+@pytest.mark.slow
+def test_serve_admission_a_free_worker_over_the_limit_hands_the_connection_back_to_be_refused(blocking, tmp_path):
+    ep = blocking(worker_count=3, mcrpi=1)  # at most 2 in flight, both computed: the third worker stays free
+    held = [raw_request(ep.port, b"block") for _ in range(2)]
+    wait_for(lambda: len(list(tmp_path.glob("started.*"))) == 2, "two workers holding a request in run()")
+    over = raw_request(ep.port, b"{}")  # accepted by the free worker, which finds no unit left
+    assert answer(over) == (429, {"message": OVER.format(limit=2, mcrpi=1)})
+    assert probe(ep.port) == 200  # handed back, then served uncounted
+    (tmp_path / "release").touch()
+    assert [answer(s) for s in held] == [OK] * 2
 
 
 @pytest.mark.slow

@@ -13,12 +13,15 @@ log line, and replaces only the page: in its own process, `gunicorn.util.write_e
 Both send a response's head with its first body bytes in one write (`OneWriteResponse`).
 
 `AdmittingWorker` is the same worker behind the imitated admission (amlops.serving.admission): it takes
-its connections from the master's dispatcher instead of the listening socket, gives the request's unit
-back once the response is computed, and on SIGTERM serves what the dispatcher handed over before exiting.
+the connections the master's dispatcher handed over first, then accepts from the listening socket itself
+(where the dispatcher only watches the queue), takes a unit of the in-flight count for each or hands it
+back to be refused, gives the unit back once the response is computed, and on SIGTERM serves what the
+dispatcher handed over before exiting.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 import sys
@@ -121,7 +124,7 @@ class _Address:
 
 
 class AdmittingWorker(JsonErrorWorker):
-    """A JsonErrorWorker that takes its connections, in arrival order, from the admission's dispatcher."""
+    """A JsonErrorWorker behind the admission: handed-over connections first, in arrival order, then the listener."""
 
     admission_slot = 0
     """Set by the master before it forks this worker (amlops.serving.preload.pre_fork)."""
@@ -132,15 +135,19 @@ class AdmittingWorker(JsonErrorWorker):
         if self._admission is not None:
             self._address = _Address(self.sockets[0].getsockname())
             self._family = self.sockets[0].family
-            for listener in self.sockets:  # only the dispatcher holds the listener: closed at shutdown, nothing queues
-                listener.close()
+            if not self._admission.direct:  # only the dispatcher accepts: closed at shutdown, nothing queues
+                for listener in self.sockets:
+                    listener.close()
             self._admission.close_in_worker()
-            self.sockets = [self._admission.receiver]
+            # select() reports ready descriptors in the order given: what the dispatcher handed over is older
+            self.sockets = [self._admission.receiver, *(self.sockets if self._admission.direct else ())]
         super().init_process()
 
     def accept(self, listener) -> None:
         if self._admission is None:
             return super().accept(listener)
+        if listener is not self._admission.receiver:
+            return self._accept_direct(listener)
         try:
             # the descriptor arrives close-on-exec and blocking (accept4 without SOCK_NONBLOCK): nothing to set per request
             payload, ancillary, _flags, _addr = listener.recvmsg(admission.TICKET_SIZE, FD_SPACE, socket.MSG_CMSG_CLOEXEC)
@@ -164,6 +171,34 @@ class AdmittingWorker(JsonErrorWorker):
             self.handle(self._address, client, addr)
         finally:
             admission.end()
+
+    def _accept_direct(self, listener) -> None:
+        """A connection from the listener: served with a unit of the count, else handed back to be refused."""
+        if self._draining:  # SIGTERM: what the dispatcher handed over is served, nothing new is taken
+            self._stop_accepting(listener)
+            return
+        try:
+            # accept4 with SOCK_CLOEXEC and without SOCK_NONBLOCK: the descriptor is close-on-exec and blocking as it comes
+            client, addr = listener.accept()
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            self._stop_accepting(listener)  # the dispatcher shut the listener down (SIGTERM): the queue is all that is left
+            return
+        if not self._admission.units.acquire(False):
+            self._admission.give_back(client)
+            return
+        self._admission.taken()
+        admission.begin(admission.Ticket.direct(self._admission, self.admission_slot))
+        try:
+            self.handle(listener, client, addr)
+        finally:
+            admission.end()
+
+    def _stop_accepting(self, listener) -> None:
+        self.sockets = [s for s in self.sockets if s is not listener]
+        self.wait_fds = [fd for fd in self.wait_fds if fd is not listener]
+        listener.close()
 
     def handle_error(self, req, client, addr, exc) -> None:
         admission.end()  # gunicorn's own refusals: the unit is back before the answer is sent
