@@ -5,7 +5,7 @@ model. Done in gunicorn's master, a brute-force KNeighborsClassifier over 50,000
 pairwise-distance reduction runs on an OpenMP thread pool) left that pool's state in the master; the
 workers forked from it hung at their first predict — score.py's init() scores a probe row, so
 `amlops serve` never became ready. The build now runs in a child process of the master
-(amlops.serving.preload.build_package). A deadlock never answers, so the timeouts here (serve's
+(amlops.serving.preload.start_build). A deadlock never answers, so the timeouts here (serve's
 readiness wait, the request's ANSWER_TIMEOUT_S) are the behaviour checked, not a speed bound.
 """
 

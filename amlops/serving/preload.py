@@ -1,9 +1,9 @@
 """gunicorn's config module for `amlops serve` (`--config python:amlops.serving.preload`): what the
 master does before and while it runs the workers.
 
-It builds the scoring package of a model not served before (`build_package`: the specs are
-generated from the model, which score.py's own load() reads), then imports, once, the libraries
-every worker then needs, before it forks them. Without that each worker imports numpy,
+It imports, once, the libraries every worker then needs, before it forks them, then builds the
+scoring package of a model not served before in a child forked from it (`start_build`: the specs
+are generated from the model, which score.py's own load() reads). Without that each worker imports numpy,
 scikit-learn and scipy (through skops.io, which score.py's init() loads the model with), Flask
 and the OpenTelemetry SDK on its own, all at once on a machine of a few cores; forked after the
 master imported them, the workers share them copy-on-write and init() only loads the model.
@@ -26,7 +26,10 @@ from pathlib import Path
 
 from amlops.serving.settings import BUILD_PACKAGE
 
-SHARED = ("numpy", "skops.io", "flask", "opentelemetry.sdk.trace", "amlops.serving.frontdoor", "amlops.serving.telemetry.wiring")
+MODEL_LIBRARIES = ("numpy", "skops.io")
+"""What loading and scoring a model needs (scikit-learn and scipy come with skops.io): imported before the build."""
+SERVER_LIBRARIES = ("flask", "opentelemetry.sdk.trace", "amlops.serving.frontdoor", "amlops.serving.telemetry.wiring")
+SHARED = MODEL_LIBRARIES + SERVER_LIBRARIES
 """What a worker of `amlops serve` imports before and in init(), whatever the model."""
 
 
@@ -35,36 +38,68 @@ PACKAGE_ERROR_EXIT = 3
 
 
 def on_starting(server) -> None:  # noqa: ARG001  (gunicorn's hook: the Arbiter)
-    """gunicorn calls this in the master before it starts the workers."""
-    build = os.environ.get(BUILD_PACKAGE)
-    if build:
-        build_package(json.loads(build))
-    for name in SHARED:
+    """gunicorn calls this in the master before it starts the workers (and before it opens the listener or starts
+    any thread): the shared imports, and the package of a model not served before, built by a child forked once
+    the model's libraries are imported, while the master imports the server's."""
+    for name in MODEL_LIBRARIES:
         importlib.import_module(name)
+    build = os.environ.get(BUILD_PACKAGE)
+    child = start_build(json.loads(build)) if build else None
+    for name in SERVER_LIBRARIES:
+        importlib.import_module(name)
+    if child is not None:
+        child.wait()
 
 
-def build_package(spec: dict) -> None:
+class _Build:
+    """The child process building a package: its pid and the spec's error file."""
+
+    def __init__(self, pid: int, spec: dict):
+        self.pid, self.spec = pid, spec
+
+    def wait(self) -> None:
+        """Until the child exits; SystemExit(PACKAGE_ERROR_EXIT) when the build failed."""
+        returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        if returncode != 0:
+            error_file = Path(self.spec["error_file"])
+            if not error_file.exists():
+                error_file.write_text(f"building the scoring package failed (exit code {returncode}); see the lines above")
+            raise SystemExit(PACKAGE_ERROR_EXIT)
+
+
+def start_build(spec: dict) -> _Build:
     """Build the scoring package of a model not served before (infra.scoring_package: it loads the model
     to generate the specs). Started by the master rather than by `amlops serve`'s own process, which then
     never imports scikit-learn, pandas or the inference server.
 
-    The build runs in a child process of the master, never in the master itself: generating the specs
-    scores the model, and a model that scores on OpenMP threads (a brute-force KNeighbors, a
-    HistGradientBoosting) leaves the master's thread pool in a state the forked workers deadlock on at
-    their first predict (a fork copies the pool's lock but not its threads)."""
-    import subprocess
+    The build runs in a child forked from the master once MODEL_LIBRARIES are imported, as the workers
+    are, never in the master itself: generating the specs scores the model, and a model that scores on OpenMP
+    threads (a brute-force KNeighbors, a HistGradientBoosting) leaves the process's thread pool in a state a
+    later fork deadlocks on at its first predict (a fork copies the pool's lock but not its threads). Forked
+    rather than started afresh, the child imports nothing the master already has (numpy, scikit-learn, scipy
+    through skops.io): only the packager's own modules."""
     import sys
+    import traceback
 
-    code = "import json, sys; from amlops.serving.preload import build_here; build_here(json.loads(sys.argv[1]))"
-    done = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], check=False)
-    if done.returncode != 0:
-        if not Path(spec["error_file"]).exists():
-            Path(spec["error_file"]).write_text(f"building the scoring package failed (exit code {done.returncode}); see the lines above")
-        raise SystemExit(PACKAGE_ERROR_EXIT)
+    pid = os.fork()
+    if pid == 0:  # the child: build, then leave without running the master's exit handlers
+        code = 1
+        try:
+            build_here(spec)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:  # noqa: BLE001 - reported on stderr, then the exit code says it failed
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    return _Build(pid, spec)
 
 
 def build_here(spec: dict) -> None:
-    """The build itself, in the child process `build_package` starts."""
+    """The build itself, in the child process `start_build` forks."""
     from infra import scoring_package
     from infra.errors import ScoringPackageError
 
