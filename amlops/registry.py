@@ -259,6 +259,8 @@ class Registry:
                 if not accuracy > best.accuracy:  # type: ignore[operator]
                     return RegisterResult(None, best, accuracy)
             version = self._create_version(name, model_dir, tags, accuracy)
+        # the version's artifacts are model_dir's files: cached now, its first serve or download skips MLflow
+        model_source.keep(name, version.version, self.tracking_uri, model_dir, model_source.cache_root())
         return RegisterResult(version, best, accuracy)
 
     def _create_version(self, name: str, model_dir: Path, tags: dict[str, str], accuracy: float | None) -> ModelVersion:

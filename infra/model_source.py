@@ -109,13 +109,34 @@ def download(name: str, version: int, uri: str, root: Path | None = None) -> Pat
         mv = client.get_model_version(name, str(version))
     except MlflowException as exc:
         raise _not_found(name, version, uri, exc.message.splitlines()[0]) from None
+
+    def fetch(tmp: Path) -> Path:
+        got = Path(mlflow.artifacts.download_artifacts(artifact_uri=mv.source, dst_path=str(tmp), tracking_uri=uri))
+        if not (got / "MLmodel").is_file():
+            raise ModelSourceError(f"model {name}:{version}: {mv.source} at {uri} holds no MLmodel file")
+        return got
+
+    return _fill(dest, version, fetch)
+
+
+def keep(name: str, version: int, uri: str, folder: Path, root: Path | None = None) -> Path:
+    """Cache `folder` as `name:version` of the registry at `uri`, for a version just registered from it: its
+    artifacts are that folder's files as they are (amlops.registry logs them with MlflowClient.log_artifacts), so
+    the copy is what `download` would fetch, and the version's first serve needs no MLflow import."""
+    dest = cache_dir(uri, name, version, root)
+    if (dest / "MLmodel").is_file():
+        return dest
+    return _fill(dest, version, lambda tmp: Path(shutil.copytree(folder, tmp / "model")))
+
+
+def _fill(dest: Path, version: int, fill: Callable[[Path], Path]) -> Path:
+    """Fill the cache folder `dest` at once: `fill` writes into a scratch folder beside it and returns the model
+    folder there, which is renamed into place (a reader never sees half a folder)."""
     tmp = dest.with_name(f".{version}.{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        got = Path(mlflow.artifacts.download_artifacts(artifact_uri=mv.source, dst_path=str(tmp), tracking_uri=uri))
-        if not (got / "MLmodel").is_file():
-            raise ModelSourceError(f"model {name}:{version}: {mv.source} at {uri} holds no MLmodel file")
+        got = fill(tmp)
         try:
             got.rename(dest)
         except OSError:  # another process cached it first
@@ -153,10 +174,8 @@ def download_from_azureml_registry(
     from infra.credential import credential
 
     where = f"model {name}:{version} in Azure ML registry {registry}"
-    tmp = dest.with_name(f".{version}.{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+
+    def fetch(tmp: Path) -> Path:
         try:
             client_factory(credential=credential(), registry_name=registry).models.download(
                 name=name, version=str(version), download_path=str(tmp)
@@ -172,13 +191,9 @@ def download_from_azureml_registry(
         found = sorted(p.parent for p in tmp.rglob("MLmodel"))
         if len(found) != 1:
             raise ModelSourceError(f"{where}: the download holds {len(found)} MLmodel files, expected one MLflow model folder")
-        try:
-            found[0].rename(dest)
-        except OSError:  # another process cached it first
-            pass
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dest
+        return found[0]
+
+    return _fill(dest, version, fetch)
 
 
 def cached_from_azureml_registry(registry: str, name: str, version: int, root: Path | None = None) -> Path | None:

@@ -41,6 +41,22 @@ def test_versions_increment_and_download_roundtrips(state, trained_model_dir):
     assert content_digest(folder) == content_digest(trained_model_dir)
 
 
+def test_a_registered_version_is_cached_as_mlflow_would_download_it(state, trained_model_dir):
+    """Registering keeps the folder in the download cache (a new version's first serve then needs no MLflow
+    import); what MLflow itself downloads for that version, with the cache emptied, is the same bytes."""
+    from infra import model_source
+
+    reg = Registry()
+    version = reg.register(NAME, trained_model_dir, trust=[]).registered.version
+    cached = model_source.cache_dir(reg.tracking_uri, NAME, version, model_source.cache_root())
+    assert (cached / "MLmodel").is_file()
+    kept = content_digest(cached)
+    shutil.rmtree(cached)
+    downloaded = reg.download(NAME, version)  # through MLflow's download_artifacts
+    assert downloaded == cached and content_digest(downloaded) == kept == content_digest(trained_model_dir)
+    assert sorted(p.name for p in downloaded.rglob("*")) == sorted(p.name for p in trained_model_dir.rglob("*"))
+
+
 def test_if_better_refuses_equal_accuracy(state, trained_model_dir):
     reg = Registry()
     reg.register(NAME, trained_model_dir)
