@@ -103,6 +103,7 @@ class Admission:
         """1 while the dispatcher looks at the accept queue every POLL_S (set by the worker that wakes it)."""
         self._poke_r, self._poke_w = os.pipe()
         os.set_blocking(self._poke_r, False)
+        os.set_blocking(self._poke_w, False)  # a worker never waits on the master
         self.direct = settings.max_queue_wait_ms is None and queued(listener) is not None
         """The workers accept from the listener themselves (the dispatcher only watches its queue); False where a
         connection's queue wait is needed (max_queue_wait) or the listener's queue cannot be read (not TCP)."""
@@ -149,7 +150,10 @@ class Admission:
         (once: the flag stays set while it looks)."""
         if not self.looking.value and self.settings.in_flight_limit - self.units.get_value() >= self.busy_at:
             self.looking.value = 1
-            os.write(self._poke_w, b"!")
+            try:
+                os.write(self._poke_w, b"!")
+            except OSError:  # full (the master is behind) or gone: it reads the count again within RECHECK_S anyway
+                pass
 
     def may_stop_looking(self) -> bool:
         """In the dispatcher: True, with the flag cleared, when fewer units are held than it takes to keep every
@@ -187,8 +191,11 @@ a listening socket is the length of its accept queue (tcp_get_info: `info->tcpi_
 
 def queued(listener: socket.socket) -> int | None:
     """Connections waiting in the listener's accept queue, or None when that cannot be read (not a TCP listener)."""
+    option = getattr(socket, "TCP_INFO", None)  # Linux's; elsewhere the dispatcher accepts every connection
+    if option is None:
+        return None
     try:
-        info = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO.size)
+        info = listener.getsockopt(socket.IPPROTO_TCP, option, _TCP_INFO.size)
     except OSError:
         return None
     return _TCP_INFO.unpack(info)[-1] if len(info) == _TCP_INFO.size else None

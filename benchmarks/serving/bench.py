@@ -5,7 +5,7 @@
 (3) `amlops serve`: scoring/score.py as shipped, with validation, admission, key auth and telemetry on
 (4) the book's inference-schema PandasParameterType script (benchmarks/serving/book)
 and, to locate a cost, (5) = (3) with telemetry off, (6) = (3) with auth and telemetry off and (7) = (3)
-with admission off (no dispatcher in the master: gunicorn's workers accept themselves).
+with admission off (no count, no 429, no dispatcher thread watching the accept queue in the master).
 
 Load comes from client processes, each a loop of keep-alive http.client requests (the
 profiler's Client, TCP_NODELAY) for a fixed window of seconds. The client processes are forked
