@@ -99,15 +99,7 @@ class CodeAsset(pulumi.ComponentResource):
         """The folder's blobs and CodeVersion: (its id, the content hash, its code URI)."""
         digest = content_hash(folder)
         prefix = f"{args.asset_name}/{digest}"
-        blobs = upload_folder(
-            name,
-            folder,
-            prefix,
-            account_name=args.storage_account_name,
-            container_name=args.container_name,
-            resource_group_name=args.resource_group_name,
-            parent=self,
-        )
+        blobs = upload_folder(name, folder, prefix, where=args, parent=self)
         code_uri = datastore_uri(args.datastore_name, prefix)
         version = ml.CodeVersion(
             f"{name}-version",

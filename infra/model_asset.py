@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
 from infra.content import content_hash
 from infra.errors import InvalidArgs
-from infra.upload import datastore_uri, upload_folder
+from infra.upload import Storage, datastore_uri, upload_folder
 
 UNRESOLVED = "unresolved"
 """The content hash of a version that the offline plan could not find in the registry."""
@@ -100,32 +101,39 @@ class ModelAsset(pulumi.ComponentResource):
     def _declare_version(self, name: str, args: ModelAssetArgs, container: ml.ModelContainer, v: ModelFiles) -> pulumi.Output[str]:
         digest = content_hash(v.folder) if v.folder is not None else UNRESOLVED
         self.content_hashes[v.version] = digest
-        prefix = f"models/{args.model_name}/{digest}" + (f"-v{v.version}" if v.folder is None else "")
-        blobs = (
-            upload_folder(
-                f"{name}-v{v.version}",
-                v.folder,
-                prefix,
-                account_name=args.storage_account_name,
-                container_name=args.container_name,
-                resource_group_name=args.resource_group_name,
-                parent=self,
-            )
-            if v.folder is not None
-            else []
-        )
-        version = ml.ModelVersion(
-            f"{name}-v{v.version}",
-            name=container.name,
-            version=str(v.version),
-            resource_group_name=args.resource_group_name,
-            workspace_name=args.workspace_name,
-            properties=ml.ModelVersionPropertiesArgs(
+        version = uploaded_version(
+            f"{name}-v{v.version}", f"{name}-v{v.version}", v.folder,
+            f"models/{args.model_name}/{digest}" + (f"-v{v.version}" if v.folder is None else ""),
+            where=args, container=container, version=str(v.version), parent=self,
+            properties=dict(
                 model_type="mlflow_model",
-                model_uri=datastore_uri(args.datastore_name, prefix),
                 description=f"{args.model_name} version {v.version} from the MLflow registry",
                 tags={**args.tags, "contentHash": digest},
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=blobs),
         )
         return version.id
+
+
+class ModelStorage(Storage, Protocol):
+    """Where a model's files are uploaded and its version declared (ModelAssetArgs, CombinedModelArgs)."""
+
+    workspace_name: pulumi.Input[str]
+
+
+def uploaded_version(
+    name: str, upload_name: str, folder: Path | None, prefix: str, *, where: ModelStorage, container: ml.ModelContainer,
+    version: str, parent: pulumi.Resource, properties: dict,
+) -> ml.ModelVersion:
+    """A ModelVersion `name` of `container` whose files are `folder`, uploaded under `prefix` (resources named after
+    `upload_name`) before it is declared; a missing folder (the offline plan's) uploads nothing. `properties` are the
+    version's own: model_type, description, tags."""
+    blobs = upload_folder(upload_name, folder, prefix, where=where, parent=parent) if folder is not None else []
+    return ml.ModelVersion(
+        name,
+        name=container.name,
+        version=version,
+        resource_group_name=where.resource_group_name,
+        workspace_name=where.workspace_name,
+        properties=ml.ModelVersionPropertiesArgs(model_uri=datastore_uri(where.datastore_name, prefix), **properties),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=blobs),
+    )

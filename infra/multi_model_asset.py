@@ -20,8 +20,8 @@ from pulumi_azure_native import machinelearningservices as ml
 
 from infra.content import content_hash
 from infra.errors import InvalidArgs
+from infra.model_asset import uploaded_version
 from infra.multi_model import MANIFEST
-from infra.upload import datastore_uri, upload_folder
 
 UNRESOLVED = "unresolved"
 """The version of a group whose members the offline plan could not all find in the registry."""
@@ -72,33 +72,14 @@ class CombinedModel(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.version = content_hash(args.folder) if args.folder is not None else UNRESOLVED
-        prefix = f"models/{args.model_name}/{self.version}"
-        blobs = (
-            upload_folder(
-                f"{name}-files",
-                args.folder,
-                prefix,
-                account_name=args.storage_account_name,
-                container_name=args.container_name,
-                resource_group_name=args.resource_group_name,
-                parent=self,
-            )
-            if args.folder is not None
-            else []
-        )
-        version = ml.ModelVersion(
-            f"{name}-version",
-            name=container.name,
-            version=self.version,
-            resource_group_name=args.resource_group_name,
-            workspace_name=args.workspace_name,
-            properties=ml.ModelVersionPropertiesArgs(
+        version = uploaded_version(
+            f"{name}-version", f"{name}-files", args.folder, f"models/{args.model_name}/{self.version}",
+            where=args, container=container, version=self.version, parent=self,
+            properties=dict(
                 model_type="custom_model",
-                model_uri=datastore_uri(args.datastore_name, prefix),
                 description=f"{MANIFEST} and one MLflow folder per model: {', '.join(f'{k} ({v})' for k, v in args.members.items())}",
                 tags={**args.tags, **{f"member.{k}": v for k, v in args.members.items()}, "contentHash": self.version},
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=blobs),
         )
         self.asset_id = version.id
         self.register_outputs({"assetId": self.asset_id, "version": self.version})

@@ -4,6 +4,7 @@ and name that folder the way Azure ML reads it: through a workspace datastore.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 import pulumi
 from pulumi_azure_native import storage
@@ -11,24 +12,24 @@ from pulumi_azure_native import storage
 from infra.content import folder_files
 
 
-def upload_folder(
-    name: str,
-    folder: Path,
-    prefix: str,
-    *,
-    account_name: pulumi.Input[str],
-    container_name: pulumi.Input[str],
-    resource_group_name: pulumi.Input[str],
-    parent: pulumi.Resource,
-) -> list[storage.Blob]:
+class Storage(Protocol):
+    """Where an asset's files are uploaded, and the datastore that reads them (the components' args)."""
+
+    resource_group_name: pulumi.Input[str]
+    storage_account_name: pulumi.Input[str]
+    container_name: pulumi.Input[str]
+    datastore_name: pulumi.Input[str]
+
+
+def upload_folder(name: str, folder: Path, prefix: str, *, where: Storage, parent: pulumi.Resource) -> list[storage.Blob]:
     """One `storage.Blob` + `FileAsset` per file of `folder` at `<prefix>/<relative path>`, named `<name>-<relative path>`."""
     return [
         storage.Blob(
             f"{name}-{rel}",
             blob_name=f"{prefix}/{rel}",
-            account_name=account_name,
-            container_name=container_name,
-            resource_group_name=resource_group_name,
+            account_name=where.storage_account_name,
+            container_name=where.container_name,
+            resource_group_name=where.resource_group_name,
             type=storage.BlobType.BLOCK,
             source=pulumi.FileAsset(str(folder / rel)),
             opts=pulumi.ResourceOptions(parent=parent),
