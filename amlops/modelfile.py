@@ -68,9 +68,9 @@ def recorded_trust(model_dir: Path) -> list[str]:
 
 def needed_types(model_dir: Path) -> list[str]:
     """The types in the skops file outside skops' defaults (sorted): each one needs a reviewer's --trust."""
-    import skops.io
+    from amlops.skopsimport import import_skops
 
-    return sorted(skops.io.get_untrusted_types(file=skops_file(model_dir)))
+    return sorted(import_skops().get_untrusted_types(file=skops_file(model_dir)))
 
 
 def check_trust(model_dir: Path, trust: Iterable[str]) -> list[str]:
@@ -113,9 +113,9 @@ def record_trust(model_dir: Path, types: list[str]) -> None:
 
 def load(model_dir: Path) -> object:
     """The estimator, loaded by skops with exactly the trusted types the MLmodel records."""
-    import skops.io
+    from amlops.skopsimport import import_skops
 
-    return skops.io.load(skops_file(model_dir), trusted=recorded_trust(model_dir))
+    return import_skops().load(skops_file(model_dir), trusted=recorded_trust(model_dir))
 
 
 def columns(model_dir: Path, estimator: object | None = None) -> list[Column]:

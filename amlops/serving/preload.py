@@ -25,6 +25,7 @@ import os
 from pathlib import Path
 
 from amlops.serving.settings import BUILD_PACKAGE
+from amlops.skopsimport import import_skops
 
 MODEL_LIBRARIES = ("numpy", "skops.io")
 """What loading and scoring a model needs (scikit-learn and scipy come with skops.io): imported before the build."""
@@ -41,8 +42,7 @@ def on_starting(server) -> None:  # noqa: ARG001  (gunicorn's hook: the Arbiter)
     """gunicorn calls this in the master before it starts the workers (and before it opens the listener or starts
     any thread): the shared imports, and the package of a model not served before, built by a child forked once
     the model's libraries are imported, while the master imports the server's."""
-    for name in MODEL_LIBRARIES:
-        importlib.import_module(name)
+    import_skops()  # MODEL_LIBRARIES, with numpy and scipy listed first (amlops.skopsimport)
     build = os.environ.get(BUILD_PACKAGE)
     child = start_build(json.loads(build)) if build else None
     for name in SERVER_LIBRARIES:
