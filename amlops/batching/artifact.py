@@ -20,6 +20,9 @@ _NAMES = ("model_loader", "tables")
 
 @cache
 def _load() -> dict[str, ModuleType]:
+    from amlops.skopsimport import import_skops
+
+    import_skops()  # model_loader imports skops.io: first with numpy and scipy listed first (amlops.skopsimport)
     saved = {n: sys.modules.get(n) for n in _NAMES}
     loaded: dict[str, ModuleType] = {}
     try:
