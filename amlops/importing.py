@@ -135,6 +135,9 @@ def import_pickle(
     Raises UsageError naming what is wrong: no trust flag, not a fitted estimator, no column names,
     --columns that disagree with the model, types skops needs that --trust does not name.
     """
+    from amlops.skopsimport import import_skops
+
+    import_skops()  # before MLflow's modules load (amlops.skopsimport)
     import mlflow.sklearn
     import skops.io
     import sklearn
