@@ -27,11 +27,9 @@ from pathlib import Path
 from amlops.serving.settings import BUILD_PACKAGE
 from amlops.skopsimport import import_skops
 
-MODEL_LIBRARIES = ("numpy", "skops.io")
-"""What loading and scoring a model needs (scikit-learn and scipy come with skops.io): imported before the build."""
 SERVER_LIBRARIES = ("flask", "opentelemetry.sdk.trace", "amlops.serving.frontdoor", "amlops.serving.telemetry.wiring")
-SHARED = MODEL_LIBRARIES + SERVER_LIBRARIES
-"""What a worker of `amlops serve` imports before and in init(), whatever the model."""
+"""What a worker of `amlops serve` imports besides the model's libraries (numpy, scikit-learn and scipy come with
+skops.io, imported before the build by import_skops), whatever the model."""
 
 
 PACKAGE_ERROR_EXIT = 3
@@ -42,7 +40,7 @@ def on_starting(server) -> None:  # noqa: ARG001  (gunicorn's hook: the Arbiter)
     """gunicorn calls this in the master before it starts the workers (and before it opens the listener or starts
     any thread): the shared imports, and the package of a model not served before, built by a child forked once
     the model's libraries are imported, while the master imports the server's."""
-    import_skops()  # MODEL_LIBRARIES, with numpy and scipy listed first (amlops.skopsimport)
+    import_skops()  # what loading a model needs, with numpy and scipy listed first (amlops.skopsimport)
     build = os.environ.get(BUILD_PACKAGE)
     child = start_build(json.loads(build)) if build else None
     for name in SERVER_LIBRARIES:
@@ -72,7 +70,7 @@ def start_build(spec: dict) -> _Build:
     to generate the specs). Started by the master rather than by `amlops serve`'s own process, which then
     never imports scikit-learn, pandas or the inference server.
 
-    The build runs in a child forked from the master once MODEL_LIBRARIES are imported, as the workers
+    The build runs in a child forked from the master once skops.io is imported, as the workers
     are, never in the master itself: generating the specs scores the model, and a model that scores on OpenMP
     threads (a brute-force KNeighbors, a HistGradientBoosting) leaves the process's thread pool in a state a
     later fork deadlocks on at its first predict (a fork copies the pool's lock but not its threads). Forked
