@@ -34,6 +34,8 @@ ID_COLUMNS_ENV = "AMLOPS_ID_COLUMNS"
 PREDICTION = "prediction"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 SHOWN = 40
+HEADER_BYTES = 1 << 16
+"""How much of a CSV is decoded first to read its header line."""
 """At most this many characters of a bad value are quoted in a message."""
 # Quoted fields may hold line breaks.
 PARSE = pacsv.ParseOptions(newlines_in_values=True)
@@ -88,8 +90,17 @@ def not_utf8(path: Path, data: bytes) -> str | None:
 
 
 def header(path: Path, data: bytes) -> list[str]:
-    """The CSV's header names; InputFileError when it has none."""
-    names = next(csv.reader(text_lines(data)), None)  # a line ends at \n, \r\n or a lone \r
+    """The CSV's header names; InputFileError when it has none.
+
+    Read from the file's first bytes, more of them only while the header record may not have ended
+    there (no record after it yet): the whole file is decoded only for a file that is all header."""
+    end, size = len(data), min(len(data), HEADER_BYTES)
+    while True:
+        reader = csv.reader(text_lines(data[:size]))  # a line ends at \n, \r\n or a lone \r
+        names = next(reader, None)
+        if size == end or next(reader, None) is not None:
+            break
+        size = min(end, size * 4)
     if not names or not any(n.strip() for n in names):
         raise InputFileError(f"{path}: line 1: empty; a CSV needs a header line naming its columns")
     return names
@@ -105,6 +116,35 @@ def csv_strings(path: Path, data: bytes) -> pa.Table:
         return pacsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=PARSE, convert_options=convert)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise InputFileError(not_utf8(path, data) or f"{path}: {_arrow_message(data, str(exc))}") from None
+
+
+def csv_typed(data: bytes, names: list[str], wanted: tuple[Feature, ...], carried: tuple[str, ...]) -> pa.Table | None:
+    """The carried columns as spelled and the model's numeric columns already as int64 or float64, read
+    in one pass, leaving every other column unread: the common case, where every value is a plain number.
+
+    It stands for `csv_strings` and `check` only where it cannot differ from them, so None (read as
+    strings) when: nothing is carried (whole rows are, as spelled), a carried column is also a feature,
+    the header lacks a column, an integer feature meets an x or X anywhere in the file (Arrow reads
+    0x10 as 16, pandas refuses it), or Arrow refuses a value (2.0 as an integer, an empty cell, a
+    number out of range). Arrow's number parser is the one `check` casts strings with; where it also
+    trims spaces, `check`'s slower path reads the trimmed value too. The caller still checks the
+    values (non-finite, beyond a column's limit) and goes back to strings for any bad row, so that
+    what a message quotes is the text as spelled."""
+    numeric = [f for f in wanted if f.numeric]
+    if not carried or not numeric or len(numeric) < len(wanted) or set(carried) & {f.name for f in wanted}:
+        return None
+    if not {*carried, *(f.name for f in wanted)} <= set(names) or len(set(names)) < len(names):
+        return None
+    if any(f.integer for f in wanted) and (b"x" in data or b"X" in data):
+        return None
+    types = {c: pa.string() for c in carried}
+    types.update({f.name: pa.int64() if f.integer else pa.float64() for f in numeric})
+    convert = pacsv.ConvertOptions(column_types=types, include_columns=list(types), strings_can_be_null=False, null_values=[""])
+    read = pacsv.ReadOptions(block_size=max(len(data) + 1, 1 << 16), use_threads=False)
+    try:
+        return pacsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=PARSE, convert_options=convert)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
 
 
 def _arrow_message(data: bytes, text: str) -> str:
@@ -328,12 +368,19 @@ def score(model: LoadedModel, path: str | os.PathLike) -> pa.Table:
     Raises InputFileError (the file's content) or OSError (the file cannot be read)."""
     path = Path(path)
     data = path.read_bytes() if path.suffix.lower() == ".csv" else None
-    table = csv_strings(path, data) if data is not None else read_table(path)  # carried columns keep their exact text
     ids = id_columns()
-    absent = [c for c in ids if c not in table.column_names]
-    if absent:
-        raise InputFileError(f"{path}: lacks id column(s) {', '.join(absent)} (amlops:batch.idColumns)")
-    x = features(table, model.features, path, data)
+    x = None
+    typed = csv_typed(data, header(path, data), model.features, ids) if data is not None else None
+    if typed is not None:
+        columns, bad = check(typed, model.features)
+        if not bad:
+            table, x = typed, pd.DataFrame(columns)
+    if x is None:
+        table = csv_strings(path, data) if data is not None else read_table(path)  # carried columns keep their exact text
+        absent = [c for c in ids if c not in table.column_names]
+        if absent:
+            raise InputFileError(f"{path}: lacks id column(s) {', '.join(absent)} (amlops:batch.idColumns)")
+        x = features(table, model.features, path, data)
     kept = table.select(list(ids)) if ids else table
     if not table.num_rows:
         return kept.append_column(PREDICTION, pa.array([], type=pa.int64()))

@@ -158,6 +158,45 @@ def test_tabular_batch_integer_outside_int64_refused_naming_file_line_and_column
     assert f"{path}: line 3: column credit_cards {reason} (1 such row(s) in the file)" in caplog.text
 
 
+SPELLINGS = [
+    "12", "+12", "007", "-0", " 12", "12 ", "1e3", "0x10", "0X1F", "2.0", "2.5", str(2**63 - 1), str(2**63), str(-(2**63)),
+    str(-(2**63) - 1), "", "NA", "nan", "NaN", "inf", "-Infinity", "1_000", "\u0661\u0662", "1,000", "1e308", "1e309",
+    "1.7976931348623157e308", "-0.0", "5000.5", "4.9e-324", "\t7", "true",
+]
+
+
+@pytest.mark.parametrize("column", ["income", "credit_cards", "age"])
+def test_tabular_batch_with_id_columns_reads_every_spelling_as_the_string_read_does(azure_env, tmp_path, caplog, monkeypatch, column):
+    """With id columns set, a CSV is first read with its numbers typed in one pass (tables.csv_typed). Whatever a
+    value's spelling, the file must score to the same bytes, or be refused with the same message, as when it is
+    read as strings and converted by `check` (the path without id columns, and the one every message comes from)."""
+    monkeypatch.setenv("AMLOPS_ID_COLUMNS", "application_id")
+    tabular = load("tabular_batch")
+    tabular.init()
+    namespace = tabular.score.__globals__  # batch/tables.py, as the script imported it
+    typed_read, taken = namespace["csv_typed"], []
+    monkeypatch.setitem(namespace, "csv_typed", lambda *a: (taken.append(typed_read(*a)), taken[-1])[1])
+
+    def scored(value: str, typed: bool) -> tuple[list[str], list[str]]:
+        row = {"application_id": "A2", "income": "5000", "credit_cards": "1", "age": "30", column: value}
+        path = tmp_path / f"{column}.csv"
+        path.write_text(HEADER + '"A1","5000","1","30"\n' + ",".join(f'"{v}"' for v in row.values()) + "\n")
+        if not typed:
+            monkeypatch.setitem(namespace, "csv_typed", lambda *a: None)
+        caplog.clear()
+        out = tabular.run([str(path)])
+        return out, [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+
+    for value in SPELLINGS:
+        one_pass = scored(value, typed=True)
+        as_strings = scored(value, typed=False)
+        monkeypatch.setitem(namespace, "csv_typed", lambda *a: (taken.append(typed_read(*a)), taken[-1])[1])
+        assert one_pass == as_strings, value
+    plain = [v for v, t in zip(SPELLINGS, taken) if t is not None]
+    differ = {"0x10", "0X1F"} | ({"2.0", "1e3"} if column != "income" else set())  # hex; whole numbers spelled as floats
+    assert {"12", " 12", "007"} <= set(plain) and not differ & set(plain), plain  # taken, and not where it could differ
+
+
 def test_tabular_batch_empty_cell_is_reported_as_empty_not_nan(azure_env, tmp_path, caplog):
     tabular = load("tabular_batch")
     tabular.init()
