@@ -35,6 +35,8 @@ def _scanned(data: bytes) -> int:
     quotes every string, so quotes are the common case and a cumsum over every byte cost more than scoring."""
     raw = np.frombuffer(data, np.uint8)
     quotes = np.flatnonzero(raw == _QUOTE)
+    if b"\r" not in data:
+        return _lf_scanned(raw, quotes)
     ends = np.flatnonzero((raw == _LF) | (raw == _CR))
     if not len(ends):
         return 1
@@ -82,3 +84,14 @@ def has_header(path: str | Path) -> bool:
         return path.suffix.lower() == ".parquet"
     except OSError:
         return False
+
+
+def _lf_scanned(raw: np.ndarray, quotes: np.ndarray) -> int:
+    """`_scanned` for bytes whose only line end is LF (pyarrow writes no CR): an LF ends an empty line
+    when it is the first byte or follows the previous line end at once."""
+    ends = np.flatnonzero(raw == _LF)
+    ends = ends[np.searchsorted(quotes, ends) % 2 == 0]
+    if not len(ends):
+        return 1
+    empty = int(ends[0] == 0) + int(np.count_nonzero(np.diff(ends) == 1))
+    return len(ends) - empty + int(ends[-1] != len(raw) - 1)
