@@ -17,9 +17,12 @@ test: $(STAMP) $(ACTIONLINT)
 
 venv: $(STAMP)
 
+# pip byte-compiles what it installs but not an editable source tree: compileall does it for ours, since
+# with PYTHONDONTWRITEBYTECODE set (as on these machines) every process would compile them again.
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m compileall -q -j 0 amlops infra batch scoring benchmarks
 	touch $(STAMP)
 
 # The CrossGuard pack's own virtualenv (policy/PulumiPolicy.yaml: virtualenv venv), installed before
