@@ -303,3 +303,32 @@ def test_batch_run_files_mode_counts_rows_of_the_outputs_whatever_the_stacks_out
     assert len(outputs) == 3 and sum(n.startswith("p-") for n in outputs) == 2
     assert sorted((out_dir / "predictions.csv").read_text().splitlines()) == sorted(
         str(inputs / f) for f in ("a/p.csv", "b/p.csv", "b/empty.csv"))
+
+
+def test_batch_split_writes_values_unquoted_where_none_needs_quotes_and_keeps_every_value_as_spelled(tmp_path):
+    """Parts are plain CSV when no value holds a delimiter, quote or line break, quoted otherwise, and a table of
+    one column stays quoted (an empty value unquoted would be an empty line, which readers skip): read back as
+    strings, every part holds the source's values exactly."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from amlops.batching.split import split
+
+    def strings(path: Path) -> list[list[str]]:
+        names = path.read_text().splitlines()[0].replace('"', "").split(",")
+        opts = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False)
+        return pacsv.read_csv(path, convert_options=opts, parse_options=pacsv.ParseOptions(newlines_in_values=True)).to_pylist()
+
+    cases = {
+        "plain": ('id,x\nA1, 5 \nA2,\nA3,NA\n', True),
+        "needs quotes": ('id,x\nA1,"a,b"\nA2,"say ""hi"""\nA3,"two\nlines"\n', False),
+        "one column": ('id\nA1\n""\nA3\n', False),
+    }
+    for name, (text, plain) in cases.items():
+        source = tmp_path / f"{name}.csv"
+        source.write_text(text)
+        result = split(source, tmp_path / name, 1 << 20)
+        (part,) = result.parts
+        body = part.read_bytes().split(b"\n", 1)[1]
+        assert (b'"' not in body) is plain, (name, part.read_bytes())
+        assert strings(part) == strings(source), name
