@@ -41,6 +41,7 @@ HEADER_BYTES = 1 << 16
 PARSE = pacsv.ParseOptions(newlines_in_values=True)
 _NO_HEADER = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 _WITH_HEADER = pacsv.WriteOptions(include_header=True, quoting_style="needed")
+_PLAIN = {header: pacsv.WriteOptions(include_header=header, quoting_style="none") for header in (False, True)}
 
 
 class InputFileError(ValueError):
@@ -397,7 +398,16 @@ def unreadable(path: str | os.PathLike, exc: OSError) -> str:
 
 
 def csv_bytes(table: pa.Table, header: bool) -> bytes:
-    """The rows as CSV (quoted where needed), with or without the header line."""
+    """The rows as CSV, with or without the header line: unquoted when no value needs quotes (Arrow refuses
+    a delimiter, quote or line break unquoted; such rows are written quoted where needed, as is a table of
+    one column, whose empty value would be an empty line that CSV readers skip)."""
+    if table.num_columns > 1:
+        sink = pa.BufferOutputStream()
+        try:
+            pacsv.write_csv(table, sink, write_options=_PLAIN[header])
+            return sink.getvalue().to_pybytes()
+        except pa.ArrowInvalid:
+            pass
     sink = pa.BufferOutputStream()
     pacsv.write_csv(table, sink, write_options=_WITH_HEADER if header else _NO_HEADER)
     return sink.getvalue().to_pybytes()

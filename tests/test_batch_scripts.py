@@ -67,8 +67,22 @@ def test_tabular_batch_run_takes_a_list_of_paths_and_returns_one_element_per_fil
     result = tabular.run([a, b])
     frame = pd.read_csv(a)
     assert len(result) == 2  # one element per file: Azure counts items per file
-    assert result[0].splitlines() == [f"\"A{i + 1}\",{p}" for i, p in enumerate(predictions(trained_model_dir, frame))]
-    assert result[1].splitlines() == [f"\"B1\",{predictions(trained_model_dir, pd.read_csv(b))[0]}"]
+    assert result[0].splitlines() == [f"A{i + 1},{p}" for i, p in enumerate(predictions(trained_model_dir, frame))]
+    assert result[1].splitlines() == [f"B1,{predictions(trained_model_dir, pd.read_csv(b))[0]}"]
+
+
+def test_tabular_batch_ids_are_written_unquoted_unless_they_need_quotes(azure_env, tmp_path, monkeypatch):
+    """Output rows are plain CSV; an id holding a delimiter, quote or line break is quoted (the file's rows, and
+    only that file's), so every id reads back as it was written."""
+    monkeypatch.setenv("AMLOPS_ID_COLUMNS", "application_id")
+    tabular = load("tabular_batch")
+    tabular.init()
+    plain = write(tmp_path / "plain.csv", HEADER + "A1,5000,1,30\n")
+    odd = write(tmp_path / "odd.csv", HEADER + '"A,2",5000,1,30\n"say ""A3""",5000,1,30\n"A\n4",5000,1,30\n')
+    first, second = tabular.run([plain, odd])
+    assert first.startswith("A1,")
+    back = pd.read_csv(io.StringIO(second + "\n"), header=None, names=["id", "prediction"])
+    assert back["id"].tolist() == ["A,2", 'say "A3"', "A\n4"] and second.startswith('"A,2",')
 
 
 def test_tabular_batch_bad_file_left_out_so_azure_counts_it_failed(azure_env, tmp_path, caplog):
@@ -231,7 +245,7 @@ def test_batch_scripts_unreadable_file_fails_alone_without_raising(azure_env, tm
     monkeypatch.setattr(Path, "read_bytes", lambda p: (_ for _ in ()).throw(PermissionError(13, "Permission denied", str(p))) if p.name == "locked.csv" else real(p))
     gone = str(tmp_path / "gone.csv")
     result = tabular.run([a, locked, gone, b])
-    assert [r.split(",")[0] for r in result] == ['"A1"', '"A3"']
+    assert [r.split(",")[0] for r in result] == ["A1", "A3"]
     assert f"{locked}: cannot be read (Permission denied); the file fails alone and is not retried" in caplog.text
     assert f"{gone}: cannot be read (No such file or directory)" in caplog.text
 
