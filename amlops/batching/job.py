@@ -26,6 +26,7 @@ from typing import Iterator
 
 from rich.console import Console
 
+from amlops import gcpause
 from amlops.batching import artifact, planner, records, reports, worker
 from amlops.batching.errors import EntryScriptFailed
 from amlops.batching.output import OutputFile
@@ -185,6 +186,7 @@ def run_job(spec: JobSpec, console: Console | None = None) -> reports.JobResult:
         cut = _cut(spec, model_dir, folder)
         plan = planner.streamed(cut, s.mini_batch_size, spec.input.stat().st_size)
     _preimport()
+    gcpause.resume()  # what the workers need is imported: collections restart, the `batch run` command paused them
     sink = OutputFile(out / s.output_file_name) if s.output_action == "append_row" else None
     ctx = worker.WorkerContext(
         script=script, model_dir=model_dir, settings=s, output_dir=folder / SCRIPT_OUTPUTS,

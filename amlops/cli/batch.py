@@ -52,37 +52,43 @@ def run_cmd(
     work. The summary states rows in, scored and rejected and files failed, and says loudly when
     any row was not scored. Exits 1 when the threshold is exceeded or no file succeeded.
     """
-    from amlops.batching import JobSpec, from_config, resolve_model, run_job
-    from amlops.batching.errors import BatchInterrupted
-    from amlops.batching.layout import job_folder, output_location
-    from amlops.batching.split import BadRowLimit
-    from amlops.stackfile import load_endpoint
+    from amlops import gcpause
 
-    limit, size = BadRowLimit.parse(max_bad_rows), _size(part_size)
-    cfg = load_endpoint(stack, endpoint)
-    settings = from_config(cfg.batch, mode.value if mode else None, mini_batch_size)
-    if max_concurrency is not None:
-        settings = settings.replace(max_concurrency_per_instance=max_concurrency)
-    folder, label = resolve_model(cfg, model, model_dir)
-    when = datetime.now(timezone.utc)
-    spec = JobSpec(
-        input=input, output_dir=output or output_location(cfg.batch, when), reports_dir=job_folder(stack, when, None if cfg.single_form else cfg.key),
-        settings=settings, model_dir=folder, model_label=label, script=script, overwrite=overwrite, progress=progress,
-        max_bad=limit, encoding=encoding, part_size=size,
-    )
+    gcpause.pause()  # until run_job has imported what its workers need (amlops.gcpause)
     try:
-        result = run_job(spec, console=console)
-    except KeyboardInterrupt:
-        # typed, so the exit code is 130 whatever the app wrapper does with a bare KeyboardInterrupt
-        raise BatchInterrupted(f"batch job interrupted (Ctrl-C or SIGTERM): no output written; reports in {spec.reports_dir}") from None
-    for line in result.lines():
-        out.print(line, soft_wrap=True)
-    for line in result.first_errors:
-        out.print(Text.assemble(("  ✗ ", "red"), line), soft_wrap=True)
-    loud = result.not_scored()
-    if loud:
-        console.print(Text.assemble(("warning: ", "bold yellow"), loud), soft_wrap=True)
-    result.raise_for_status()
+        from amlops.batching import JobSpec, from_config, resolve_model, run_job
+        from amlops.batching.errors import BatchInterrupted
+        from amlops.batching.layout import job_folder, output_location
+        from amlops.batching.split import BadRowLimit
+        from amlops.stackfile import load_endpoint
+
+        limit, size = BadRowLimit.parse(max_bad_rows), _size(part_size)
+        cfg = load_endpoint(stack, endpoint)
+        settings = from_config(cfg.batch, mode.value if mode else None, mini_batch_size)
+        if max_concurrency is not None:
+            settings = settings.replace(max_concurrency_per_instance=max_concurrency)
+        folder, label = resolve_model(cfg, model, model_dir)
+        when = datetime.now(timezone.utc)
+        spec = JobSpec(
+            input=input, output_dir=output or output_location(cfg.batch, when), reports_dir=job_folder(stack, when, None if cfg.single_form else cfg.key),
+            settings=settings, model_dir=folder, model_label=label, script=script, overwrite=overwrite, progress=progress,
+            max_bad=limit, encoding=encoding, part_size=size,
+        )
+        try:
+            result = run_job(spec, console=console)
+        except KeyboardInterrupt:
+            # typed, so the exit code is 130 whatever the app wrapper does with a bare KeyboardInterrupt
+            raise BatchInterrupted(f"batch job interrupted (Ctrl-C or SIGTERM): no output written; reports in {spec.reports_dir}") from None
+        for line in result.lines():
+            out.print(line, soft_wrap=True)
+        for line in result.first_errors:
+            out.print(Text.assemble(("  ✗ ", "red"), line), soft_wrap=True)
+        loud = result.not_scored()
+        if loud:
+            console.print(Text.assemble(("warning: ", "bold yellow"), loud), soft_wrap=True)
+        result.raise_for_status()
+    finally:
+        gcpause.resume()
 
 
 @batch_app.command("split")
