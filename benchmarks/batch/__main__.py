@@ -25,6 +25,7 @@ import argparse
 import io
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -128,6 +129,26 @@ def runner_costs(model_dir: Path, work: Path) -> dict[str, float]:
     return {"per_mini_batch_ms": per_mb * 1000, "fixed_s": fixed, "mini_batches_few": few[1], "mini_batches_many": many[1]}
 
 
+_COLLECTIONS_PROBE = """
+import gc, json, time
+spent, began = [0.0], [0.0]
+gc.callbacks.append(lambda phase, info: began.__setitem__(0, time.process_time()) if phase == "start"
+                    else spent.__setitem__(0, spent[0] + time.process_time() - began[0]))
+t = time.process_time()
+import amlops.cli.batch, amlops.batching.job
+amlops.batching.job._preimport()
+print(json.dumps({"import_s": time.process_time() - t, "collections_s": spent[0]}))
+"""
+
+
+def import_collections(repeat: int = 3) -> dict[str, float]:
+    """CPU seconds `amlops batch run` spends importing what its workers need, and how many of them go to cyclic
+    collections when the collector runs (what amlops.gcpause saves; the median of `repeat` fresh processes)."""
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _COLLECTIONS_PROBE], check=True, capture_output=True, text=True).stdout)
+            for _ in range(repeat)]
+    return {k: statistics.median(r[k] for r in runs) for k in ("import_s", "collections_s")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
@@ -150,6 +171,7 @@ def main() -> None:
         memory = {key: measure(cmd, memory=True) for key, cmd in todo.items()}
         console.print("memory sampled")
         costs = runner_costs(model_dir, work)
+        collections = import_collections()
     table = Table(title="batch scoring, end to end (best of %d; ratios to the baseline of the same size)" % args.repeat)
     for col in ("rows", "case", "seconds", "× baseline time", "target", "pairs (median; spread)", "CPU s per 1M rows", "× baseline CPU",
                 "tree PSS MB", "tree RSS MB"):
@@ -196,6 +218,12 @@ def main() -> None:
         f"({costs['mini_batches_many']} vs {costs['mini_batches_few']} mini-batches of one-row files, 1 worker, run() does nothing); "
         f"fixed {costs['fixed_s'] * 1000:.0f} ms for a one-file job (fork 2 workers, init, reports)"
     )
+    console.print(
+        f"import-time collections: the batch parent's imports take {collections['import_s']:.2f} CPU s, "
+        f"{collections['collections_s']:.2f} s ({collections['collections_s'] / collections['import_s']:.0%}) of them in cyclic "
+        "collections when the collector runs; `amlops batch run` pauses it meanwhile (amlops.gcpause)"
+    )
+    report["import_collections"] = collections
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 
