@@ -31,6 +31,12 @@ MODEL_DIR_ENV = "AZUREML_MODEL_DIR"
 OUTPUT_PATH_ENV = "AZUREML_BI_OUTPUT_PATH"
 RUN_EXCEPTION = "RUN_EXCEPTION"
 _PR_SET_PDEATHSIG = 1
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+"""glibc's mallopt(3) parameters (malloc.h)."""
+KEPT_ALLOCATION_BYTES = 32 << 20
+"""Allocations up to this size come from the worker's heap, not from a mapping of their own (glibc's ceiling for M_MMAP_THRESHOLD on 64-bit)."""
+KEPT_FREE_BYTES = 256 << 20
+"""Freed memory the worker's heap keeps for the next mini-batch instead of returning it to the kernel."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,22 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to keep what the worker frees for the next mini-batch (mallopt(3): M_MMAP_THRESHOLD,
+    M_TRIM_THRESHOLD); True when it took both settings.
+
+    Each mini-batch allocates and frees the same large buffers (a file's bytes, its arrays, the output
+    text). With glibc's defaults each of them is a mapping of its own, returned to the kernel when freed,
+    so the next mini-batch faults every page in again and the kernel zeroes it. A worker's peak is bounded
+    by its largest mini-batch, so keeping that memory costs nothing the job would not use again. Not glibc
+    (another libc, another OS): nothing changes."""
+    try:
+        libc = ctypes.CDLL(None)
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, KEPT_ALLOCATION_BYTES)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, KEPT_FREE_BYTES))
+    except (OSError, AttributeError):
+        return False
+
+
 def _configure_logging(level: str, log_file: Path) -> None:
     handler = logging.FileHandler(log_file)
     handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
@@ -140,6 +162,7 @@ def _configure_logging(level: str, log_file: Path) -> None:
 def serve(conn: Connection, slot: int, parent_pid: int, ctx: WorkerContext) -> None:
     """The worker's whole life; returns when the parent sends None or closes the pipe."""
     die_with_parent(parent_pid)
+    keep_freed_memory()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the workers
     _configure_logging(ctx.settings.logging_level, ctx.log_dir / f"worker{slot}.log")
     log = logging.getLogger("amlops.batch.worker")
