@@ -67,3 +67,24 @@ def test_batch_run_workers_collect_and_the_command_gives_the_collector_back(monk
     assert seen[0] is False and gc.isenabled()  # paused until run_job had imported the workers' modules
     code, err = _batch_run(monkeypatch, capsys, "--input", str(tmp_path / "missing"), "--model-dir", str(trained_model_dir))
     assert code == 2 and gc.isenabled(), err  # a command that stops early gives it back too
+
+
+def test_serve_master_imports_with_the_collector_paused_and_forks_workers_with_it_running():
+    """gunicorn's on_starting hook (amlops.serving.preload) imports the workers' libraries paused, then freezes
+    them and restarts the collector, so the workers it forks next collect (their own objects only)."""
+    import json
+    import subprocess
+
+    probe = (
+        "import gc, json\n"
+        "from amlops import gcpause\n"
+        "from amlops.serving import preload\n"
+        "seen = []\n"
+        "real = gcpause.resume\n"
+        "gcpause.resume = lambda: (seen.append(gc.isenabled()), real())[1]\n"
+        "preload.on_starting(None)\n"
+        "print(json.dumps({'paused': seen, 'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count()}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True, timeout=120)
+    state = json.loads(done.stdout.strip().splitlines()[-1])
+    assert state["paused"] == [False] and state["enabled"] and state["frozen"] > 100_000, state

@@ -24,6 +24,7 @@ import json
 import os
 from pathlib import Path
 
+from amlops import gcpause
 from amlops.serving.settings import BUILD_PACKAGE
 from amlops.skopsimport import import_skops
 
@@ -40,13 +41,17 @@ def on_starting(server) -> None:  # noqa: ARG001  (gunicorn's hook: the Arbiter)
     """gunicorn calls this in the master before it starts the workers (and before it opens the listener or starts
     any thread): the shared imports, and the package of a model not served before, built by a child forked once
     the model's libraries are imported, while the master imports the server's."""
-    import_skops()  # what loading a model needs, with numpy and scipy listed first (amlops.skopsimport)
-    build = os.environ.get(BUILD_PACKAGE)
-    child = start_build(json.loads(build)) if build else None
-    for name in SERVER_LIBRARIES:
-        importlib.import_module(name)
-    if child is not None:
-        child.wait()
+    gcpause.pause()  # the master's imports: collected never, frozen before the workers fork (amlops.gcpause)
+    try:
+        import_skops()  # what loading a model needs, with numpy and scipy listed first (amlops.skopsimport)
+        build = os.environ.get(BUILD_PACKAGE)
+        child = start_build(json.loads(build)) if build else None
+        for name in SERVER_LIBRARIES:
+            importlib.import_module(name)
+        if child is not None:
+            child.wait()
+    finally:
+        gcpause.resume()
 
 
 class _Build:
