@@ -125,7 +125,7 @@ def csv_typed(data: bytes, names: list[str], wanted: tuple[Feature, ...], carrie
 
     It stands for `csv_strings` and `check` only where it cannot differ from them, so None (read as
     strings) when: nothing is carried (whole rows are, as spelled), a carried column is also a feature,
-    the header lacks a column, an integer feature meets an x or X anywhere in the file (Arrow reads
+    the header lacks a column, an integer feature meets 0x or 0X anywhere in the file (Arrow reads
     0x10 as 16, pandas refuses it), or Arrow refuses a value (2.0 as an integer, an empty cell, a
     number out of range). Arrow's number parser is the one `check` casts strings with; where it also
     trims spaces, `check`'s slower path reads the trimmed value too. The caller still checks the
@@ -136,7 +136,7 @@ def csv_typed(data: bytes, names: list[str], wanted: tuple[Feature, ...], carrie
         return None
     if not {*carried, *(f.name for f in wanted)} <= set(names) or len(set(names)) < len(names):
         return None
-    if any(f.integer for f in wanted) and (b"x" in data or b"X" in data):
+    if any(f.integer for f in wanted) and (b"0x" in data or b"0X" in data):  # the only hex Arrow reads (0x10, 0X1f)
         return None
     types = {c: pa.string() for c in carried}
     types.update({f.name: pa.int64() if f.integer else pa.float64() for f in numeric})
