@@ -34,13 +34,12 @@ ID_COLUMNS_ENV = "AMLOPS_ID_COLUMNS"
 PREDICTION = "prediction"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 SHOWN = 40
+"""At most this many characters of a bad value are quoted in a message."""
 HEADER_BYTES = 1 << 16
 """How much of a CSV is decoded first to read its header line."""
-"""At most this many characters of a bad value are quoted in a message."""
 # Quoted fields may hold line breaks.
 PARSE = pacsv.ParseOptions(newlines_in_values=True)
-_NO_HEADER = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-_WITH_HEADER = pacsv.WriteOptions(include_header=True, quoting_style="needed")
+_QUOTED = {header: pacsv.WriteOptions(include_header=header, quoting_style="needed") for header in (False, True)}
 _PLAIN = {header: pacsv.WriteOptions(include_header=header, quoting_style="none") for header in (False, True)}
 
 
@@ -119,7 +118,7 @@ def csv_strings(path: Path, data: bytes) -> pa.Table:
         raise InputFileError(not_utf8(path, data) or f"{path}: {_arrow_message(data, str(exc))}") from None
 
 
-def csv_typed(data: bytes, names: list[str], wanted: tuple[Feature, ...], carried: tuple[str, ...]) -> pa.Table | None:
+def csv_typed(path: Path, data: bytes, wanted: tuple[Feature, ...], carried: tuple[str, ...]) -> pa.Table | None:
     """The carried columns as spelled and the model's numeric columns already as int64 or float64, read
     in one pass, leaving every other column unread: the common case, where every value is a plain number.
 
@@ -134,6 +133,7 @@ def csv_typed(data: bytes, names: list[str], wanted: tuple[Feature, ...], carrie
     numeric = [f for f in wanted if f.numeric]
     if not carried or not numeric or len(numeric) < len(wanted) or set(carried) & {f.name for f in wanted}:
         return None
+    names = header(path, data)
     if not {*carried, *(f.name for f in wanted)} <= set(names) or len(set(names)) < len(names):
         return None
     if any(f.integer for f in wanted) and (b"0x" in data or b"0X" in data):  # the only hex Arrow reads (0x10, 0X1f)
@@ -371,7 +371,7 @@ def score(model: LoadedModel, path: str | os.PathLike) -> pa.Table:
     data = path.read_bytes() if path.suffix.lower() == ".csv" else None
     ids = id_columns()
     x = None
-    typed = csv_typed(data, header(path, data), model.features, ids) if data is not None else None
+    typed = csv_typed(path, data, model.features, ids) if data is not None else None
     if typed is not None:
         columns, bad = check(typed, model.features)
         if not bad:
@@ -397,7 +397,7 @@ def unreadable(path: str | os.PathLike, exc: OSError) -> str:
     return f"{path}: cannot be read ({exc.strerror or exc}); the file fails alone and is not retried"
 
 
-def csv_bytes(table: pa.Table, header: bool) -> bytes:
+def csv_bytes(table: pa.Table | pa.RecordBatch, header: bool) -> bytes:
     """The rows as CSV, with or without the header line: unquoted when no value needs quotes (Arrow refuses
     a delimiter, quote or line break unquoted; such rows are written quoted where needed, as is a table of
     one column, whose empty value would be an empty line that CSV readers skip)."""
@@ -409,5 +409,5 @@ def csv_bytes(table: pa.Table, header: bool) -> bytes:
         except pa.ArrowInvalid:
             pass
     sink = pa.BufferOutputStream()
-    pacsv.write_csv(table, sink, write_options=_WITH_HEADER if header else _NO_HEADER)
+    pacsv.write_csv(table, sink, write_options=_QUOTED[header])
     return sink.getvalue().to_pybytes()

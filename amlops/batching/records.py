@@ -57,6 +57,17 @@ def _scanned(data: bytes) -> int:
     return int(np.count_nonzero(~empty)) + int(ends[-1] != len(raw) - 1)
 
 
+def _lf_scanned(raw: np.ndarray, quotes: np.ndarray) -> int:
+    """`_scanned` for bytes whose only line end is LF (pyarrow writes no CR): an LF ends an empty line
+    when it is the first byte or follows the previous line end at once."""
+    ends = np.flatnonzero(raw == _LF)
+    ends = ends[np.searchsorted(quotes, ends) % 2 == 0]
+    if not len(ends):
+        return 1
+    empty = int(ends[0] == 0) + int(np.count_nonzero(np.diff(ends) == 1))
+    return len(ends) - empty + int(ends[-1] != len(raw) - 1)
+
+
 def file_records(path: str | Path) -> int | None:
     """Data records of a CSV (after its header) or rows of a Parquet file; None when it cannot be read or is neither."""
     path = Path(path)
@@ -84,14 +95,3 @@ def has_header(path: str | Path) -> bool:
         return path.suffix.lower() == ".parquet"
     except OSError:
         return False
-
-
-def _lf_scanned(raw: np.ndarray, quotes: np.ndarray) -> int:
-    """`_scanned` for bytes whose only line end is LF (pyarrow writes no CR): an LF ends an empty line
-    when it is the first byte or follows the previous line end at once."""
-    ends = np.flatnonzero(raw == _LF)
-    ends = ends[np.searchsorted(quotes, ends) % 2 == 0]
-    if not len(ends):
-        return 1
-    empty = int(ends[0] == 0) + int(np.count_nonzero(np.diff(ends) == 1))
-    return len(ends) - empty + int(ends[-1] != len(raw) - 1)

@@ -33,12 +33,6 @@ from amlops.atomicfile import atomic_path
 from amlops.batching import artifact
 from amlops.errors import DataError, UsageError
 
-_WRITE = pacsv.WriteOptions(include_header=True, quoting_style="needed")
-_PLAIN = pacsv.WriteOptions(include_header=True, quoting_style="none")
-"""A part's values unquoted, when none needs quotes: Arrow refuses a value holding a delimiter, quote or line
-break in this style, and that part is written with _WRITE. Smaller parts, read and counted faster by the
-entry scripts; the text of every value is the same. A part of one column is always quoted: an empty value
-would be an empty line, which CSV readers skip."""
 NAMED = 5
 """How many bad rows an error names (the rejects file holds them all)."""
 
@@ -339,14 +333,8 @@ class _Cutter:
 
     def _write(self, batch: pa.RecordBatch) -> Path:
         part = self.folder / f"part-{len(self.parts):05d}{self.source.suffix.lower()}"
-        if self.csv:
-            plain = batch.num_columns > 1
-            try:
-                pacsv.write_csv(batch, part, write_options=_PLAIN if plain else _WRITE)
-            except pa.ArrowInvalid:
-                if not plain:
-                    raise
-                pacsv.write_csv(batch, part, write_options=_WRITE)
+        if self.csv:  # as the entry scripts write CSV: unquoted unless a value needs quotes (batch/tables.py)
+            part.write_bytes(artifact.tables().csv_bytes(batch, header=True))
         else:
             import pyarrow.parquet as pq
 
