@@ -201,6 +201,38 @@ def test_serve_telemetry_local_server_span_line_is_the_sdk_spans_line():
         assert local == span_line(span)
 
 
+def test_serve_telemetry_local_durations_line_is_the_sdk_histograms_line(tmp_path):
+    """Without a connection string the front door keeps the latency histogram itself (localfile.Durations):
+    the file's metrics line must read as the SDK histogram's does, for the same requests."""
+    from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+
+    from amlops.serving.telemetry.lines import metrics_line
+    from amlops.serving.telemetry.localfile import LineWriter
+
+    requests = [("/score", 200, 1.25), ("/score", 400, 0.0004), ("/swagger.json", 200, 0.5), ("/score", 200, 812.3456789), ("unmatched", 503, 2.0)]
+    local = Telemetry({"service.name": "test"}, build_exporters(LocalFile(tmp_path / "local.jsonl"), {}))
+    sdk_file = LocalFile(tmp_path / "sdk.jsonl")
+    sdk = Telemetry({"service.name": "test"}, Exporters(metrics=[ConsoleMetricExporter(out=LineWriter(sdk_file), formatter=metrics_line)], file=sdk_file))
+    assert local.durations is not None and local.duration is None and sdk.durations is None
+    try:
+        for tel in (local, sdk):
+            for route, status, ms in requests[:3]:
+                tel.record(route, status, ms)
+            tel.meter_provider.force_flush()
+            for route, status, ms in requests[3:]:
+                tel.record(route, status, ms)
+            tel.meter_provider.force_flush()
+    finally:
+        local.shutdown()
+        sdk.shutdown()
+    lines = {name: [r["metrics"] for r in read_records(tmp_path / f"{name}.jsonl") if r["kind"] == "metrics"] for name in ("local", "sdk")}
+    assert len(lines["sdk"]) == 3  # two exports and the one at shutdown
+    assert lines["local"] == lines["sdk"]
+    durations = lines["local"][-1][0]
+    assert durations["name"] == "http.server.request.duration"
+    assert durations["points"][0] == {"attributes": {"http.route": "/score"}, "count": 3, "sum": round(1.25 + 0.0004 + 812.3456789, 3), "min": 0.0004, "max": 812.3456789}
+
+
 def test_serve_telemetry_script_spans_join_the_local_server_spans_trace(tmp_path):
     tel = Telemetry({"service.name": "test"}, build_exporters(LocalFile(tmp_path / "t.jsonl"), {}))
     assert tel.local_server_spans

@@ -127,9 +127,20 @@ def log_line(record: logging.LogRecord, body: str, request: tuple[str, int] | No
     )
 
 
-def metrics_line(data: Any) -> str:
-    """One metrics export: per metric and attribute set, the count/sum (and histogram count)."""
+DURATION_METRIC = ("http.server.request.duration", "ms", "Request latency by route")
+"""The front door's latency histogram: name, unit, description."""
+
+
+def metrics_line(data: Any, durations: Any = None) -> str:
+    """One metrics export: per metric and attribute set, the value (a histogram's count, sum, min and max).
+
+    `durations` (localfile.Durations) is the latency histogram kept outside the SDK; it comes first,
+    where the SDK lists the histogram the front door creates before its other instruments."""
     out = []
+    if durations is not None:
+        points = durations.points()
+        if points:
+            out.append({"name": DURATION_METRIC[0], "unit": DURATION_METRIC[1], "points": points})
     for rm in data.resource_metrics:
         for sm in rm.scope_metrics:
             for metric in sm.metrics:

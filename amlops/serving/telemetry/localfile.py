@@ -120,6 +120,42 @@ class LineWriter:
             self._out.append(data)
 
 
+class Durations:
+    """The latency histogram as the local file reports it (count, sum, min and max per route), kept by the
+    front door in place of OpenTelemetry's Histogram when the file is the only place metrics go.
+
+    The file's metrics line shows only those four figures of a histogram (lines.metrics_line); an SDK
+    `Histogram.record` goes through the measurement consumer, the view matching and an attribute hash
+    to the bucket aggregation on every request. Where an exporter needs the buckets (Azure Monitor),
+    the SDK histogram is used instead (wiring.Telemetry)."""
+
+    def __init__(self) -> None:
+        self._by_route: dict[str, list] = {}
+        self._lock = threading.Lock()
+
+    def record(self, route: str, ms: float) -> None:
+        with self._lock:
+            found = self._by_route.get(route)
+            if found is None:
+                self._by_route[route] = [1, ms, ms, ms]
+                return
+            found[0] += 1
+            found[1] += ms
+            if ms < found[2]:
+                found[2] = ms
+            if ms > found[3]:
+                found[3] = ms
+
+    def points(self) -> list[dict]:
+        """Per route, in the order first recorded: the figures so far (cumulative, as the SDK's console export)."""
+        with self._lock:
+            snapshot = [(route, *figures) for route, figures in self._by_route.items()]
+        return [
+            {"attributes": {"http.route": route}, "count": count, "sum": round(total, 3), "min": low, "max": high}
+            for route, count, total, low, high in snapshot
+        ]
+
+
 class JsonlWriter:
     """Spans and log lines for the file: queued by the request (the item and its formatter),
     formatted and appended MAX_BATCH at a time on the thread of the request that fills the

@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
-from amlops.serving.telemetry.lines import MAX_TEXT, bounded, metrics_line
-from amlops.serving.telemetry.localfile import JsonlLogHandler, JsonlSpanProcessor, JsonlWriter, LineWriter, LocalFile, write_delay_ms
+from amlops.serving.telemetry.lines import DURATION_METRIC, MAX_TEXT, bounded, metrics_line
+from amlops.serving.telemetry.localfile import Durations, JsonlLogHandler, JsonlSpanProcessor, JsonlWriter, LineWriter, LocalFile, write_delay_ms
 from amlops.serving.telemetry.scope import current_request, is_script_record
 
 CONNECTION_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
@@ -36,17 +36,22 @@ class Exporters:
     metrics: list = field(default_factory=list)
     logs: list = field(default_factory=list)
     file: LocalFile | None = None
+    durations: Durations | None = None
+    """The latency histogram the file's metrics line reports, when no other metric exporter needs the
+    SDK's (Telemetry.record keeps it; None: the SDK histogram)."""
 
 
 def build_exporters(file: LocalFile, env: Mapping[str, str]) -> Exporters:
     """The local file always; Azure Monitor as well when `APPLICATIONINSIGHTS_CONNECTION_STRING` is set."""
     from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
 
-    exporters = Exporters(
-        metrics=[ConsoleMetricExporter(out=LineWriter(file), formatter=metrics_line)],  # type: ignore[arg-type]
-        file=file,
-    )
     conn = env.get(CONNECTION_ENV)
+    durations = None if conn else Durations()
+    exporters = Exporters(
+        metrics=[ConsoleMetricExporter(out=LineWriter(file), formatter=lambda data: metrics_line(data, durations))],  # type: ignore[arg-type]
+        file=file,
+        durations=durations,
+    )
     if conn:
         from azure.monitor.opentelemetry.exporter import (
             AzureMonitorLogExporter,
@@ -122,7 +127,8 @@ class Telemetry:
         JsonlSpanProcessor."""
         self.id_generator = self.tracer_provider.id_generator
         meter = self.meter_provider.get_meter("amlops.serving")
-        self.duration = meter.create_histogram("http.server.request.duration", unit="ms", description="Request latency by route")
+        self.durations = exporters.durations
+        self.duration = None if self.durations is not None else meter.create_histogram(DURATION_METRIC[0], unit=DURATION_METRIC[1], description=DURATION_METRIC[2])
         self._route_attributes: dict[str, dict[str, str]] = {}
         # Counting into a dict and reporting it when metrics are exported keeps a request's
         # cost to one histogram record (an SDK counter add costs as much again).
@@ -139,6 +145,10 @@ class Telemetry:
         """Count one request and record its latency."""
         key = (route, status)
         self.counts[key] = self.counts.get(key, 0) + 1
+        if self.duration is None:
+            assert self.durations is not None
+            self.durations.record(route, duration_ms)
+            return
         attributes = self._route_attributes.get(route)
         if attributes is None:  # one dict per route (the front door's routes are a fixed set)
             attributes = self._route_attributes[route] = {"http.route": route}
