@@ -1,0 +1,121 @@
+"""Instructions per request, counted by callgrind: the plain script's app and `amlops serve`'s (telemetry
+off, then on) called in process (benchmarks/serving/inproc.py: no sockets, no gunicorn), with a
+worker's environment. Two runs of one build agree to about 0.5%, where the timed runs' pairs spread
+by ±15% on a shared machine: a change of 1–3% per request shows here and not there. What it leaves
+out (the sockets, gunicorn's loop, the master, cache misses) the timed run, `python -m
+benchmarks.serving`, measures.
+
+    python -m benchmarks.serving.instructions [--requests 256]   (needs valgrind)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.serving.bench import HERE, _model_dir
+from benchmarks.serving.inproc import KEY_ENV
+
+REPO = HERE.parent.parent
+COLLECTED = re.compile(r"Collected\s*:\s*([\d,]+)")
+"""callgrind's last line on stderr: the instructions counted within the toggled function."""
+WRITER_DELAY_MS = 600_000
+"""The telemetry writer's delay under valgrind (localfile.write_delay_ms reads OTEL_BSP_SCHEDULE_DELAY)."""
+APPS = {"(2) plain script": "plain", "(3') amlops serve, telemetry off": "amlops", "(3) amlops serve (score.py)": "amlops"}
+
+
+def worker_env(work: Path) -> tuple[dict[str, str], str]:
+    """The environment of a running `amlops serve` worker (dev stack, one worker) and its key."""
+    from amlops.paths import STATE_ENV
+    from amlops.serving.endpoint import LocalEndpoint
+    from amlops.stackfile import load_stack
+
+    previous = os.environ.get(STATE_ENV)
+    os.environ[STATE_ENV] = str(work / "state")  # the endpoint's keys and package stay in `work`
+    try:
+        endpoint = LocalEndpoint(load_stack("dev"), _model_dir(work), workers=1, max_concurrent_requests_per_instance=8)
+        endpoint.start()
+        try:
+            children = Path(f"/proc/{endpoint.pid}/task/{endpoint.pid}/children").read_text().split()
+            raw = Path(f"/proc/{children[0]}/environ").read_bytes().decode()
+        finally:
+            endpoint.stop()
+    finally:
+        if previous is None:
+            os.environ.pop(STATE_ENV, None)
+        else:
+            os.environ[STATE_ENV] = previous
+    env = dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+    return env, endpoint.key or ""
+
+
+def app_env(name: str, worker: dict[str, str], key: str) -> dict[str, str]:
+    """The environment each app is called with: the worker's, less what the plain server or telemetry off does not read."""
+    if APPS[name] == "plain":
+        env = {k: v for k, v in worker.items() if not k.startswith("AMLOPS_")}
+        return {**env, "AML_APP_ROOT": str(HERE / "plain"), "PYTHONHASHSEED": "0"}
+    # The telemetry file's writer also flushes what has waited its delay (1 s): under valgrind, some 50 times
+    # slower, that would be every few dozen requests, where under load in real time it is every MAX_BATCH
+    # span lines. With the delay out of the way, a window of MAX_BATCH requests formats one batch.
+    env = {**worker, KEY_ENV: key, "PYTHONHASHSEED": "0", "OTEL_BSP_SCHEDULE_DELAY": str(WRITER_DELAY_MS)}
+    if "telemetry off" in name:
+        env = {k: v for k, v in env.items() if "TELEMETRY" not in k}
+    return env
+
+
+def instructions(stderr: str, requests: int) -> int:
+    """Instructions per request from callgrind's stderr."""
+    found = COLLECTED.findall(stderr)
+    if not found:
+        raise RuntimeError(f"callgrind printed no count: {stderr[-500:]}")
+    return int(found[-1].replace(",", "")) // requests
+
+
+def run(requests: int) -> dict[str, int]:
+    """Each app's instructions per request (the three runs at once: counts do not depend on load)."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise SystemExit("valgrind is not installed: this benchmark counts instructions with callgrind")
+    with tempfile.TemporaryDirectory(prefix="bench-instructions-") as tmp:
+        worker, key = worker_env(Path(tmp))
+        procs = {}
+        for name, app in APPS.items():
+            command = [
+                valgrind, "--tool=callgrind", "--toggle-collect=functools_reduce", "--callgrind-out-file=/dev/null",
+                sys.executable, "-m", "benchmarks.serving.inproc", app, str(requests),
+            ]
+            procs[name] = subprocess.Popen(command, env=app_env(name, worker, key), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        counts = {}
+        for name, proc in procs.items():
+            _, err = proc.communicate()
+            if proc.returncode != 0:
+                raise RuntimeError(f"{name}: exit {proc.returncode}: {err[-500:]}")
+            counts[name] = instructions(err, requests)
+    return counts
+
+
+def report(counts: dict[str, int]) -> str:
+    base = counts["(2) plain script"]
+    lines = [f"{'app, called in process':<38} {'instructions/request':>20} {'x (2)':>6}"]
+    lines += [f"{name:<38} {n:>20,} {n / base:6.3f}" for name, n in counts.items()]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.serving.instructions", description=__doc__)
+    parser.add_argument("--requests", type=int, default=256, help="requests counted, after as many of warm-up (256: one batch of span lines)")
+    args = parser.parse_args()
+    counts = run(args.requests)
+    print(report(counts))
+    print(json.dumps(counts))
+
+
+if __name__ == "__main__":
+    main()
