@@ -1,11 +1,12 @@
-"""`python -m benchmarks` (`make bench`): CLI start-up, then serving (throughput, start and stop, admission), then batch."""
+"""`python -m benchmarks` (`make bench`): CLI start-up, then serving (throughput, instructions per request, start and
+stop, admission), then batch."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-SUITES = ("benchmarks.cli", "benchmarks.serving", "benchmarks.serving.start", "benchmarks.serving.admission", "benchmarks.batch")
+SUITES = ("benchmarks.cli", "benchmarks.serving", "benchmarks.serving.instructions", "benchmarks.serving.start", "benchmarks.serving.admission", "benchmarks.batch")
 
 
 def main() -> int:

@@ -19,7 +19,7 @@ def test_serve_instructions_bench_harness_serves_each_app_with_a_workers_environ
     for name in instructions.APPS:
         env = instructions.app_env(name, worker, key)
         assert ("AMLOPS_SERVE_TELEMETRY_FILE" in env) is (name.startswith("(3) ")), name
-        done = subprocess.run([sys.executable, "-m", "benchmarks.serving.inproc", instructions.APPS[name], "3"],
+        done = subprocess.run([sys.executable, "-m", "benchmarks.serving.inproc", instructions.APPS[name][0], "3"],
                               env=env, cwd=instructions.REPO, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, f"{name}: {done.stderr[-2000:]}"
 

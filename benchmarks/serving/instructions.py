@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 from benchmarks.serving.bench import HERE, _model_dir
 from benchmarks.serving.inproc import KEY_ENV
@@ -28,7 +29,8 @@ COLLECTED = re.compile(r"Collected\s*:\s*([\d,]+)")
 """callgrind's last line on stderr: the instructions counted within the toggled function."""
 WRITER_DELAY_MS = 600_000
 """The telemetry writer's delay under valgrind (localfile.write_delay_ms reads OTEL_BSP_SCHEDULE_DELAY)."""
-APPS = {"(2) plain script": "plain", "(3') amlops serve, telemetry off": "amlops", "(3) amlops serve (score.py)": "amlops"}
+APPS = {"(2) plain script": ("plain", False), "(3') amlops serve, telemetry off": ("amlops", False), "(3) amlops serve (score.py)": ("amlops", True)}
+"""Each app's name: the harness's mode (benchmarks.serving.inproc) and whether telemetry is on."""
 
 
 def worker_env(work: Path) -> tuple[dict[str, str], str]:
@@ -37,9 +39,7 @@ def worker_env(work: Path) -> tuple[dict[str, str], str]:
     from amlops.serving.endpoint import LocalEndpoint
     from amlops.stackfile import load_stack
 
-    previous = os.environ.get(STATE_ENV)
-    os.environ[STATE_ENV] = str(work / "state")  # the endpoint's keys and package stay in `work`
-    try:
+    with mock.patch.dict(os.environ, {STATE_ENV: str(work / "state")}):  # the endpoint's keys and package stay in `work`
         endpoint = LocalEndpoint(load_stack("dev"), _model_dir(work), workers=1, max_concurrent_requests_per_instance=8)
         endpoint.start()
         try:
@@ -47,25 +47,21 @@ def worker_env(work: Path) -> tuple[dict[str, str], str]:
             raw = Path(f"/proc/{children[0]}/environ").read_bytes().decode()
         finally:
             endpoint.stop()
-    finally:
-        if previous is None:
-            os.environ.pop(STATE_ENV, None)
-        else:
-            os.environ[STATE_ENV] = previous
     env = dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
     return env, endpoint.key or ""
 
 
 def app_env(name: str, worker: dict[str, str], key: str) -> dict[str, str]:
     """The environment each app is called with: the worker's, less what the plain server or telemetry off does not read."""
-    if APPS[name] == "plain":
+    mode, telemetry = APPS[name]
+    if mode == "plain":
         env = {k: v for k, v in worker.items() if not k.startswith("AMLOPS_")}
         return {**env, "AML_APP_ROOT": str(HERE / "plain"), "PYTHONHASHSEED": "0"}
     # The telemetry file's writer also flushes what has waited its delay (1 s): under valgrind, some 50 times
     # slower, that would be every few dozen requests, where under load in real time it is every MAX_BATCH
     # span lines. With the delay out of the way, a window of MAX_BATCH requests formats one batch.
     env = {**worker, KEY_ENV: key, "PYTHONHASHSEED": "0", "OTEL_BSP_SCHEDULE_DELAY": str(WRITER_DELAY_MS)}
-    if "telemetry off" in name:
+    if not telemetry:
         env = {k: v for k, v in env.items() if "TELEMETRY" not in k}
     return env
 
@@ -86,10 +82,10 @@ def run(requests: int) -> dict[str, int]:
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as tmp:
         worker, key = worker_env(Path(tmp))
         procs = {}
-        for name, app in APPS.items():
+        for name, (mode, _) in APPS.items():
             command = [
                 valgrind, "--tool=callgrind", "--toggle-collect=functools_reduce", "--callgrind-out-file=/dev/null",
-                sys.executable, "-m", "benchmarks.serving.inproc", app, str(requests),
+                sys.executable, "-m", "benchmarks.serving.inproc", mode, str(requests),
             ]
             procs[name] = subprocess.Popen(command, env=app_env(name, worker, key), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         counts = {}
