@@ -4,7 +4,8 @@ server's own Flask app, unchanged, behind the local front door.
 Imported once per worker. The server's config module goes first (it installs the server's
 logging configuration, which would drop handlers added before it); then telemetry starts,
 so that score.py's init() messages are captured; importing the server's entry module
-then loads score.py and runs init(). Once the app is built, the start-up heap is frozen.
+then loads score.py and runs init(). Once the app is built, log records stop carrying fields no
+handler reads (amlops.serving.logfields), and the start-up heap is frozen.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import azureml_inference_server_http.server.config  # noqa: F401  (logging confi
 
 from amlops.serving.admission import Gate
 from amlops.serving.frontdoor import FrontDoor, KeySource
+from amlops.serving.logfields import skip_unread_fields
 from amlops.serving.settings import FrontDoorSettings
 from amlops.serving.telemetry.localfile import LocalFile
 from amlops.serving.telemetry.wiring import Telemetry, build_exporters
@@ -48,6 +50,8 @@ app = FrontDoor(
     gate=Gate(settings.admission) if settings.admission is not None else None,
     app_root=Path(os.environ["AML_APP_ROOT"]) if os.environ.get("AML_APP_ROOT") else None,
 )
+# Once score.py's init() has run, the logging tree is complete: records skip what none of it reads.
+skip_unread_fields()
 # The server, scikit-learn and the model stay alive for the worker's life: keep them out of
 # full garbage collections, which the telemetry's queued spans and records would otherwise
 # trigger every few thousand requests, each scanning the whole heap.
