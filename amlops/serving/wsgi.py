@@ -5,7 +5,8 @@ Imported once per worker. The server's config module goes first (it installs the
 logging configuration, which would drop handlers added before it); then telemetry starts,
 so that score.py's init() messages are captured; importing the server's entry module
 then loads score.py and runs init(). Once the app is built, log records stop carrying fields no
-handler reads (amlops.serving.logfields), and the start-up heap is frozen.
+handler reads (amlops.serving.logfields), their timestamps' text is made once a second
+(amlops.serving.logtime), and the start-up heap is frozen.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import azureml_inference_server_http.server.config  # noqa: F401  (logging confi
 from amlops.serving.admission import Gate
 from amlops.serving.frontdoor import FrontDoor, KeySource
 from amlops.serving.logfields import skip_unread_fields
+from amlops.serving.logtime import cache_time_text
 from amlops.serving.settings import FrontDoorSettings
 from amlops.serving.telemetry.localfile import LocalFile
 from amlops.serving.telemetry.wiring import Telemetry, build_exporters
@@ -50,8 +52,10 @@ app = FrontDoor(
     gate=Gate(settings.admission) if settings.admission is not None else None,
     app_root=Path(os.environ["AML_APP_ROOT"]) if os.environ.get("AML_APP_ROOT") else None,
 )
-# Once score.py's init() has run, the logging tree is complete: records skip what none of it reads.
+# Once score.py's init() has run, the logging tree is complete: records skip what none of it reads,
+# and the lines' timestamps are formatted once a second.
 skip_unread_fields()
+cache_time_text()
 # The server, scikit-learn and the model stay alive for the worker's life: keep them out of
 # full garbage collections, which the telemetry's queued spans and records would otherwise
 # trigger every few thousand requests, each scanning the whole heap.
