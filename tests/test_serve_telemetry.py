@@ -268,6 +268,27 @@ def test_serve_telemetry_long_log_message_is_cut_in_the_file(tmp_path, server_lo
     assert log["attributes"] == {"row": "9" * 2000 + "… (3000 more characters cut)"}
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"custom_dimensions": {"endpoint": "loans-dev-online"}},
+        {"a": 'é\u2028"\\\n\t\x00\ud800', "b": "", "c": ["x", 1]},
+        {"row": 3, "model": "text", "ok": True, "none": None},
+    ],
+    ids=["score.py's dimensions", "escapes", "numbers beside text"],
+)
+def test_serve_telemetry_log_line_attributes_are_the_json_encoders(extra):
+    from amlops.serving.telemetry.lines import log_line
+
+    record = logging.LogRecord("azmlinfsrv.print.score", logging.INFO, "score.py", 1, "scored", None, None)
+    record.__dict__.update(extra)
+    written = json.loads(log_line(record, "scored", None))["attributes"]
+    expected = {k: v if isinstance(v, (int, float, bool, type(None))) else str(v) for k, v in extra.items()}
+    assert written == expected
+    text = log_line(record, "scored", None).split('"attributes":')[1][: -len("}\n")]
+    assert text == json.dumps(json.loads(text), separators=(",", ":"))  # the encoder's text, escapes and all, in the line's order
+
+
 def span(i: int) -> tuple:
     return (server_span_line_, "POST /score", i + 1, i + 1, 1_767_261_600_000_000_000, 1_767_261_600_001_000_000, ("POST", "/score", f"rid-{i}", 200))
 
