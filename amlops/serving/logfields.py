@@ -74,8 +74,20 @@ class Reads:
     """By a logger's own filters, per logger name: fields of the records logged to that logger only."""
 
 
-def _filter_fields(item: object) -> frozenset[str] | None:
-    return FILTERS.get(f"{type(item).__module__}.{type(item).__qualname__}")
+def tree(manager: logging.Manager) -> list[logging.Logger]:
+    """The root logger and every logger made so far (not logging's placeholders)."""
+    return [manager.root, *(v for v in list(manager.loggerDict.values()) if isinstance(v, logging.Logger))]
+
+
+def _filters_fields(filters: list) -> frozenset[str] | None:
+    """What the filters read together, or None if one of them is not in FILTERS."""
+    found: set[str] = set()
+    for item in filters:
+        fields = FILTERS.get(f"{type(item).__module__}.{type(item).__qualname__}")
+        if fields is None:
+            return None
+        found |= fields
+    return frozenset(found)
 
 
 def _formatter_fields(formatter: logging.Formatter | None) -> frozenset[str] | None:
@@ -90,37 +102,31 @@ def _formatter_fields(formatter: logging.Formatter | None) -> frozenset[str] | N
 def _handler_fields(handler: logging.Handler) -> frozenset[str] | None:
     from amlops.serving.telemetry.localfile import JsonlLogHandler
 
-    if type(handler) is JsonlLogHandler:  # lines.log_line: none of SWITCHES' fields
-        found: frozenset[str] | None = frozenset()
-    elif type(handler) is logging.NullHandler:
-        found = frozenset()
+    if type(handler) in (JsonlLogHandler, logging.NullHandler):  # JsonlLogHandler (lines.log_line) reads none of SWITCHES' fields
+        own: frozenset[str] | None = frozenset()
+    elif type(handler) in PLAIN_HANDLERS:
+        own = _formatter_fields(handler.formatter)
     else:
-        found = _formatter_fields(handler.formatter) if type(handler) in PLAIN_HANDLERS else None
-    for item in handler.filters:
-        fields = _filter_fields(item)
-        found = None if found is None or fields is None else found | fields
-    return found
+        return None
+    filtered = _filters_fields(handler.filters)
+    return None if own is None or filtered is None else own | filtered
 
 
 def fields_read(manager: logging.Manager) -> Reads | None:
     """What the handlers and filters of `manager`'s loggers can read, or None if any of them is not known here."""
-    loggers = [manager.root, *(v for v in list(manager.loggerDict.values()) if isinstance(v, logging.Logger))]
     handlers: set[str] = set()
     own: dict[str, frozenset[str]] = {}
-    for logger in loggers:
+    for logger in tree(manager):
         for handler in logger.handlers:
             fields = _handler_fields(handler)
             if fields is None:
                 return None
             handlers |= fields
         if logger.filters:
-            found: set[str] = set()
-            for item in logger.filters:
-                fields = _filter_fields(item)
-                if fields is None:
-                    return None
-                found |= fields
-            own[logger.name] = frozenset(found)
+            fields = _filters_fields(logger.filters)
+            if fields is None:
+                return None
+            own[logger.name] = fields
     return Reads(frozenset(handlers), own)
 
 

@@ -48,10 +48,10 @@ def _on_default_rule(formatter: logging.Formatter) -> bool:
 
 def cache_time_text(manager: logging.Manager | None = None) -> int:
     """Give each formatter on logging's default time rule, in `manager`'s loggers' handlers, a SecondsText; returns how many."""
-    manager = manager or logging.root.manager
-    loggers = [manager.root, *(v for v in list(manager.loggerDict.values()) if isinstance(v, logging.Logger))]
+    from amlops.serving.logfields import tree
+
     done: set[int] = set()
-    for logger in loggers:
+    for logger in tree(manager or logging.root.manager):
         for handler in logger.handlers:
             formatter = handler.formatter
             if formatter is None or id(formatter) in done or not _on_default_rule(formatter):
