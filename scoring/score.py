@@ -103,6 +103,13 @@ number_int_limit = int(Decimal(repr(NUMBER_LIMITS[0])))
 """number_limit as the exact decimal its text spells: the largest integer a float column takes (JSON
 Schema validators compare an integer with the swagger's maximum that way)."""
 max_rows = DEFAULT_MAX_ROWS
+trusted_rows = False
+"""True when the model checks only the rows it is given (a single scikit-learn estimator, see
+checks_only_its_rows): rows that passed this script's checks are finite and within the bounds load()
+probed, so scikit-learn's own finiteness check of them is skipped while the model scores them
+(its documented `assume_finite` setting: https://scikit-learn.org/stable/modules/generated/sklearn.set_config.html).
+A pipeline's later steps see values this script has not checked, so a pipeline keeps every check."""
+_set_sklearn_config = None
 collection = None
 """scoring/datacollection.py's collectors when the deployment's data collector is on, else None."""
 
@@ -396,6 +403,17 @@ def load(root: Path) -> Loaded:
     return Loaded(loaded, path, cols, kns, meths, frame, limit, _allowed(fitted, cols, kns), base)
 
 
+def checks_only_its_rows(loaded: object) -> bool:
+    """Whether `loaded` is one scikit-learn estimator holding no other estimator: its predict validates
+    the rows it is given and nothing derived from them (a pipeline's step, a meta-estimator's inner
+    model or a kernel validates what came before it)."""
+    from sklearn.base import BaseEstimator
+
+    if not isinstance(loaded, BaseEstimator) or not type(loaded).__module__.startswith("sklearn."):
+        return False
+    return not any("__" in name or isinstance(value, BaseEstimator) for name, value in loaded.get_params(deep=True).items())
+
+
 def init() -> None:
     """Azure contract: called once per worker before any request; load the model from AZUREML_MODEL_DIR.
 
@@ -403,6 +421,7 @@ def init() -> None:
     AZUREML_MODEL_DIR is not set or AMLOPS_MAX_ROWS is not a positive whole number.
     """
     global model, columns, kinds, column_set, methods, as_frame, binary_classes, probe_row, categories, number_limit, number_int_limit, max_rows, collection
+    global trusted_rows, _set_sklearn_config
 
     max_rows = read_max_rows(os.environ.get(MAX_ROWS_ENV))
     if MODEL_DIR_ENV not in os.environ:
@@ -415,6 +434,11 @@ def init() -> None:
     classes = getattr(found.model, "classes_", None)
     binary_classes = tuple(classes.tolist()) if classes is not None and len(classes) == 2 else None
     model = found.model
+    import sklearn
+
+    # Only where it is off: with SKLEARN_ASSUME_FINITE set, scikit-learn already skips the check everywhere.
+    trusted_rows = checks_only_its_rows(model) and not sklearn.get_config()["assume_finite"]
+    _set_sklearn_config = sklearn.set_config
     collection = _collection()
     # Rows are scored as a numpy array in the fitted column order; scikit-learn would warn
     # about the missing feature names on every request.
@@ -637,14 +661,27 @@ def _score(x: object, method: str) -> tuple[list, int | None]:
 
     Raises NotFinite when an output is NaN or ±Infinity."""
     if method == "predict":
-        predicted = model.predict(x)  # type: ignore[union-attr]
+        predicted = _outputs(x, method)
         _check_finite(predicted)
         rejected = int((predicted == binary_classes[0]).sum()) if binary_classes else None
         return predicted.tolist(), rejected
-    proba = model.predict_proba(x)  # type: ignore[union-attr]
+    proba = _outputs(x, method)
     _check_finite(proba)
     rejected = int((proba[:, 1] < 0.5).sum()) if binary_classes else None
     return proba.tolist(), rejected
+
+
+def _outputs(x: object, method: str) -> np.ndarray:
+    """The model's `method` on checked rows (see trusted_rows)."""
+    if not trusted_rows:
+        return getattr(model, method)(x)
+    # scikit-learn's configuration is per thread and shared by every model in the process (scoring/score_multi.py
+    # loads several copies of this script), so it is set around this call only.
+    _set_sklearn_config(assume_finite=True)  # type: ignore[misc]
+    try:
+        return getattr(model, method)(x)
+    finally:
+        _set_sklearn_config(assume_finite=False)  # type: ignore[misc]
 
 
 def _scores_alone(x: object, method: str) -> bool:

@@ -115,6 +115,62 @@ def test_score_columns_and_types_come_from_the_signature(score):
     )
 
 
+def test_a_single_estimator_scores_checked_rows_without_sklearns_own_finiteness_check(score, monkeypatch):
+    import sklearn
+
+    seen = []
+    predict = score.model.predict
+
+    def spy(x):
+        seen.append(sklearn.get_config()["assume_finite"])
+        return predict(x)
+
+    monkeypatch.setattr(score.model, "predict", spy)
+    assert score.trusted_rows is True
+    assert call(score, json.dumps({"data": [[2000, 2, 45]]})) == (200, {"predict": [0]})
+    assert seen == [True] and sklearn.get_config()["assume_finite"] is False
+
+    def refuses(x):
+        raise ValueError("refused")
+
+    monkeypatch.setattr(score.model, "predict", refuses)
+    assert call(score, json.dumps({"data": [[2000, 2, 45]]}))[0] == 400
+    assert sklearn.get_config()["assume_finite"] is False  # set back when the model raises
+
+
+def test_skipping_sklearns_finiteness_check_changes_no_answer(score, monkeypatch):
+    largest = 1.7976931348623157e308
+    bodies = [
+        {"data": [[largest, 2, 45], [-largest, 2, 45], [2000, 9223372036854775807, -9223372036854775808]]},
+        {"data": [[largest, 2, 45], [-largest, -9223372036854775808, 45], [0.0, 0, 0]], "method": "predict_proba"},
+        {"data": [[float(i) * 997.5, i % 7, 18 + i] for i in range(5)], "method": "predict_proba"},
+    ]
+    trusted = [call(score, json.dumps(b)) for b in bodies]
+    monkeypatch.setattr(score, "trusted_rows", False)
+    assert [call(score, json.dumps(b)) for b in bodies] == trusted
+    assert all(status == 200 for status, _ in trusted)
+
+
+def test_which_models_check_only_the_rows_they_are_given(score):
+    import numpy as np
+    from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+    from sklearn.ensemble import RandomForestClassifier, VotingClassifier
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    single = [LogisticRegression(), Ridge(), RandomForestClassifier()]
+    composed = [
+        Pipeline([("log", FunctionTransformer(np.log1p)), ("clf", LogisticRegression())]),  # NaN after the log: the regression refuses it
+        ColumnTransformer([("scaled", StandardScaler(), [0])]),
+        TransformedTargetRegressor(regressor=Ridge(), transformer=StandardScaler()),
+        VotingClassifier([("a", LogisticRegression())]),
+        object(),
+    ]
+    assert [score.checks_only_its_rows(m) for m in single] == [True] * len(single)
+    assert [score.checks_only_its_rows(m) for m in composed] == [False] * len(composed)
+
+
 def test_score_array_input_logs_no_feature_name_warning(score):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
