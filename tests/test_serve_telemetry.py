@@ -289,6 +289,26 @@ def test_serve_telemetry_log_line_attributes_are_the_json_encoders(extra):
     assert text == json.dumps(json.loads(text), separators=(",", ":"))  # the encoder's text, escapes and all, in the line's order
 
 
+def test_serve_telemetry_log_line_numbers_are_the_json_encoders_in_the_order_given():
+    import enum
+
+    import numpy as np
+
+    from amlops.serving.telemetry.lines import log_line
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    extra = {"z": 1.5, "nan": float("nan"), "inf": float("inf"), "minus": float("-inf"), "big": 10**30, "np": np.float64(0.1),
+             "enum": Level.HIGH, "no": False, "np_int": np.int64(7), "a": "last"}
+    record = logging.LogRecord("azmlinfsrv.print.score", logging.INFO, "score.py", 1, "scored", None, None)
+    record.__dict__.update(extra)
+    text = log_line(record, "scored", None).split('"attributes":')[1][: -len("}\n")]
+    as_given = {k: v if isinstance(v, (int, float, bool, type(None))) else str(v) for k, v in extra.items()}
+    assert text == json.JSONEncoder(separators=(",", ":")).encode(as_given)
+    assert list(json.loads(text)) == list(extra)
+
+
 def span(i: int) -> tuple:
     return (server_span_line_, "POST /score", i + 1, i + 1, 1_767_261_600_000_000_000, 1_767_261_600_001_000_000, ("POST", "/score", f"rid-{i}", 200))
 

@@ -19,7 +19,6 @@ MAX_TEXT = 2000
 (`bounded`), saying how much was cut."""
 
 _encode = json.JSONEncoder(separators=(",", ":")).encode
-_encode_any = json.JSONEncoder(separators=(",", ":"), default=str).encode
 _quote = json.encoder.encode_basestring_ascii
 """A JSON string, escaped as `_encode` would (ensure_ascii)."""
 
@@ -92,23 +91,41 @@ _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))
 
 _LOG_LINE = '{"kind":"log","time":"%s","severity":%s,"logger":%s,"body":%s,"trace_id":%s,"request_id":%s,"attributes":%s}\n'
 
+_INFINITIES = {float("inf"): "Infinity", float("-inf"): "-Infinity"}
+
+
+def _attribute(value: object) -> str:
+    """A log attribute's JSON text, as json.JSONEncoder writes a number, true, false or null; any other
+    value as the text of str(value), bounded."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return "NaN" if value != value else _INFINITIES.get(value) or float.__repr__(value)
+    text = value if type(value) is str else str(value)
+    return _quote(text if len(text) <= MAX_TEXT else bounded(text))
+
 
 def log_line(record: logging.LogRecord, body: str, request: tuple[str, int] | None) -> str:
-    """One log record as a line with its trace id and request id (the fields of an OTel LogRecord)."""
-    extra = record.__dict__.keys() - _RECORD_FIELDS
+    """One log record as a line with its trace id and request id (the fields of an OTel LogRecord);
+    its extra fields are the attributes, in the order they were given."""
+    fields = record.__dict__
+    extra = [key for key in fields if key not in _RECORD_FIELDS]
     exc_info = record.exc_info
     if extra or exc_info:
-        found = {k: record.__dict__[k] for k in extra}
+        found = {key: fields[key] for key in extra}
         if exc_info and exc_info[0] is not None:
             exctype, value, _ = exc_info
             found["exception.type"] = exctype.__name__
             if value is not None and value.args:
                 found["exception.message"] = str(value.args[0])
             found["exception.stacktrace"] = record.exc_text or ""
-        for key, value in found.items():
-            if not isinstance(value, (int, float, bool, type(None))):
-                found[key] = bounded(str(value))
-        attrs = _encode_any(found)
+        attrs = "{" + ",".join([_quote(key) + ":" + _attribute(value) for key, value in found.items()]) + "}"
     else:
         attrs = "{}"
     if request is None:
@@ -120,7 +137,7 @@ def log_line(record: logging.LogRecord, body: str, request: tuple[str, int] | No
         _iso_us(*divmod(round(record.created * 1e6), 1_000_000)),
         _quote(record.levelname),
         _quote(record.name),
-        _quote(bounded(body)),
+        _quote(body if len(body) <= MAX_TEXT else bounded(body)),
         trace_id,
         request_id,
         attrs,
