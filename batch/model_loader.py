@@ -92,6 +92,16 @@ def _signature_features(meta: dict) -> tuple[Feature, ...]:
     return tuple(Feature(str(s["name"]), str(s.get("type", "double"))) for s in specs)
 
 
+def _in_fitted_order(features: tuple[Feature, ...], estimator: object) -> tuple[Feature, ...]:
+    """The signature's features in the order the estimator was fitted with them, when its `feature_names_in_`
+    names the same columns in another order: scikit-learn refuses a DataFrame whose columns are out of its order."""
+    names = getattr(estimator, "feature_names_in_", None)
+    by_name = {f.name: f for f in features}
+    if names is None or len(by_name) != len(features) or sorted(by_name) != sorted(str(n) for n in names):
+        return features
+    return tuple(by_name[str(n)] for n in names)
+
+
 def _estimator_features(estimator: object) -> tuple[Feature, ...]:
     names = getattr(estimator, "feature_names_in_", None)
     return tuple(Feature(str(n), "double") for n in names) if names is not None else ()
@@ -134,7 +144,7 @@ def load_model(root: str | os.PathLike | None = None) -> LoadedModel:
             f"again with `amlops model register --trust TYPE` for each (recorded as {TRUSTED_KEY} in {MLMODEL})"
         )
     estimator = skops.io.load(path, trusted=trusted)
-    features = _signature_features(meta) or _estimator_features(estimator)
+    features = _in_fitted_order(_signature_features(meta), estimator) or _estimator_features(estimator)
     if not features:
         raise ModelLoadError(
             f"{folder}: the model names no input columns (no MLflow signature with column names, no feature_names_in_); "

@@ -94,6 +94,11 @@ as_frame = False
 otherwise rows go to the model as one float64 array, which is several times cheaper per request."""
 binary_classes: tuple | None = None
 probe_row: list = []
+order: tuple[int, ...] | None = None
+"""load()'s order: where each of the model's fitted columns sits among the signature's, when the two differ."""
+model_columns: tuple[str, ...] = ()
+model_kinds: tuple[str, ...] = ()
+"""The columns and their kinds in the order the model takes them (the signature's, unless `order` says otherwise)."""
 categories: dict[int, frozenset] = {}
 """load()'s categories as sets: the values each strictly encoded column takes (empty for most models)."""
 """load()'s base_row: a row the model scores, whose values stand in for a refused row's, one column at a
@@ -129,6 +134,9 @@ class Loaded(NamedTuple):
     base_row: list
     """A row the model scores (its saved input example's first row, else values it was fitted with): the
     probes vary it, and the generated swagger shows it when the folder has no input example."""
+    order: tuple[int, ...] | None = None
+    """When the model was fitted with the signature's column names in another order: the signature's index
+    of each column in the model's order (rows arrive in the signature's order and reach the model in its own)."""
 
 
 class ModelLoadError(Exception):
@@ -346,6 +354,29 @@ def _same(a: list | None, b: list | None) -> bool:
     return all(np.array_equal(x, y, equal_nan=x.dtype.kind in "fc") for x, y in zip(a, b))
 
 
+def fitted_order(loaded: object, cols: tuple[str, ...]) -> tuple[int, ...] | None:
+    """The signature's index of each column the model was fitted with, in the model's order, when the model's
+    `feature_names_in_` names the signature's columns in another order (else None: the orders agree, or the
+    model was fitted without names, or with other names, which scikit-learn refuses by itself)."""
+    names = getattr(loaded, "feature_names_in_", None)
+    if names is None:
+        return None
+    names = [str(n) for n in names]
+    if names == list(cols) or sorted(names) != sorted(cols):
+        return None
+    return tuple(cols.index(n) for n in names)
+
+
+def in_order(values: tuple, order: tuple[int, ...] | None) -> tuple:
+    """Values given in the signature's order (its columns, their kinds), in the model's (fitted_order)."""
+    return values if order is None else tuple(values[j] for j in order)
+
+
+def rows_in_order(rows: list, order: tuple[int, ...] | None) -> list:
+    """Rows given in the signature's order, in the model's (fitted_order)."""
+    return rows if order is None else [[row[j] for j in order] for row in rows]
+
+
 def load(root: Path) -> Loaded:
     """Load the one skops MLflow model below `root` with exactly the trusted types its MLmodel records.
 
@@ -379,28 +410,36 @@ def load(root: Path) -> Loaded:
     meths = tuple(m for m in METHODS if hasattr(loaded, m))
     if "predict" not in meths:
         raise ModelLoadError(f"{path}: {type(loaded).__name__} has no predict method")
+    # A model fitted with the same names in another order takes each row in that order: a float64 array
+    # in the signature's order would score every value as another column's, without a word from scikit-learn.
+    order = fitted_order(loaded, cols)
+    model_cols, model_kns = in_order(cols, order), in_order(kns, order)
+
+    def model_input(rows: list, as_frame: bool) -> object:
+        return to_model_input(rows_in_order(rows, order), model_cols, model_kns, as_frame)
+
     # A float64 array is several times cheaper per request than a DataFrame; a model that selects
     # columns by name (a ColumnTransformer) or has string columns needs the DataFrame, and so does one
     # that answers integers past 2^53 otherwise than as the int64 columns pandas reads (integers exact).
     fitted = fitted_categories(loaded)
     base = base_row(fitted, path.parent, cols, kns)
     numeric = all(k in (NUMBER, INTEGER) for k in kns)
-    frame = not (numeric and _answers(loaded, to_model_input([base], cols, kns, False), meths) is not None)
+    frame = not (numeric and _answers(loaded, model_input([base], False), meths) is not None)
     if not frame and INTEGER in kns:
         # One row per value: a model that refuses one of them (a log of -2^63) still tells about the others.
         exact = [[v if k == INTEGER else b for k, b in zip(kns, base)] for v in EXACT_INTEGERS]
-        frame = not all(_same(*(_answers(loaded, to_model_input([row], cols, kns, f), meths) for f in (False, True))) for row in exact)
-    if frame and _answers(loaded, to_model_input([base], cols, kns, True), meths) is None:
+        frame = not all(_same(*(_answers(loaded, model_input([row], f), meths) for f in (False, True))) for row in exact)
+    if frame and _answers(loaded, model_input([base], True), meths) is None:
         logger.warning(
             "%s refuses the probe's row %s (no input example in the model folder, no fitted encoder naming its "
             "columns): its float columns' bound is not probed, and is taken as %g", path, base, NUMBER_LIMITS[-1],
         )
     limit = NUMBER_LIMITS[-1]
     for candidate in NUMBER_LIMITS:
-        if _finite(_answers(loaded, to_model_input(_probe_rows(kns, candidate, base), cols, kns, frame), meths)):
+        if _finite(_answers(loaded, model_input(_probe_rows(kns, candidate, base), frame), meths)):
             limit = candidate
             break
-    return Loaded(loaded, path, cols, kns, meths, frame, limit, _allowed(fitted, cols, kns), base)
+    return Loaded(loaded, path, cols, kns, meths, frame, limit, _allowed(fitted, cols, kns), base, order)
 
 
 def checks_only_its_rows(loaded: object) -> bool:
@@ -421,6 +460,7 @@ def init() -> None:
     AZUREML_MODEL_DIR is not set or AMLOPS_MAX_ROWS is not a positive whole number.
     """
     global model, columns, kinds, column_set, methods, as_frame, binary_classes, probe_row, categories, number_limit, number_int_limit, max_rows, collection
+    global order, model_columns, model_kinds
     global trusted_rows, _set_sklearn_config
 
     max_rows = read_max_rows(os.environ.get(MAX_ROWS_ENV))
@@ -429,6 +469,8 @@ def init() -> None:
     found = load(Path(os.environ[MODEL_DIR_ENV]))
     columns, kinds, methods, as_frame, probe_row = found.columns, found.kinds, found.methods, found.as_frame, found.base_row
     column_set = frozenset(columns)
+    order = found.order
+    model_columns, model_kinds = in_order(columns, order), in_order(kinds, order)
     categories = {j: frozenset(values) for j, values in found.categories.items()}
     number_limit, number_int_limit = found.number_limit, int(Decimal(repr(found.number_limit)))
     classes = getattr(found.model, "classes_", None)
@@ -458,7 +500,7 @@ def _collection():
     from datacollection import Collection
 
     classes = getattr(model, "classes_", None)
-    return Collection(columns, frozenset(c for c, k in zip(columns, kinds) if k == INTEGER), None if classes is None else classes.tolist(), logger)
+    return Collection(model_columns, frozenset(c for c, k in zip(columns, kinds) if k == INTEGER), None if classes is None else classes.tolist(), logger)
 
 
 def _json_type(value: object) -> str:
@@ -609,7 +651,7 @@ def _rows_to_input(rows: list, where: str, *, records_only: bool) -> object:
                 raise InputError(f"{at}: expected {_expected(kind)}, got {_json_type(value)}")
     if categories:
         _check_categories(values, where, records)
-    return to_model_input(values, columns, kinds, as_frame)
+    return to_model_input(rows_in_order(values, order), model_columns, model_kinds, as_frame)
 
 
 def _check_categories(values: list, where: str, records: bool) -> None:
@@ -700,12 +742,13 @@ def _rows(x: object, start: int, stop: int) -> object:
 
 
 def _with_probe_value(one: object, j: int) -> object:
-    """A one-row input with column j set to the probe row's value."""
+    """A one-row input (in the model's order) with the signature's column j set to the probe row's value."""
     copy = one.copy()  # type: ignore[attr-defined]
+    at = j if order is None else order.index(j)
     if as_frame:
-        copy.iat[0, j] = probe_row[j]
+        copy.iat[0, at] = probe_row[j]
     else:
-        copy[0, j] = probe_row[j]
+        copy[0, at] = probe_row[j]
     return copy
 
 

@@ -75,3 +75,23 @@ def test_batch_whole_rows_kept_as_spelled_when_no_id_columns(case, tmp_path):
     source = pd.read_csv(first, dtype=str, keep_default_na=False)
     head = pd.read_csv(io.StringIO("\n".join(lines[: len(source)])), header=None, dtype=str, keep_default_na=False)
     assert head.iloc[:, :-1].values.tolist() == source.values.tolist(), name
+
+
+def test_batch_scores_a_model_whose_signature_lists_its_columns_in_another_order(tmp_path):
+    """A signature written (or inferred) from the columns in another order than the fit's: the rows reach the model
+    in its own order, by name, where a frame in the signature's order is refused by scikit-learn."""
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    x = data_mod.generate_loans(300, seed=3)
+    features = list(data_mod.FEATURES)
+    model = LogisticRegression(max_iter=1000).fit(x[features], x[data_mod.LABEL])
+    mlflow.sklearn.save_model(model, tmp_path / "model", serialization_format="skops",
+                              signature=infer_signature(x[features[::-1]], model.predict(x[features])))
+    frame = frame_for("loans")
+    frame.to_csv(tmp_path / "table.csv", index=False)
+    result, out, _ = job(tmp_path, tmp_path / "model", tmp_path / "table.csv", mini_batch_size=3, **IDS)
+    assert (result.status, result.counts.items_failed) == ("SUCCEEDED", 0), result.first_errors
+    written = pd.read_csv(out / "predictions.csv", header=None, names=["row_id", "prediction"], dtype=str)
+    assert written["prediction"].tolist() == expected(tmp_path / "model", frame)

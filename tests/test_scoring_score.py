@@ -171,6 +171,77 @@ def test_which_models_check_only_the_rows_they_are_given(score):
     assert [score.checks_only_its_rows(m) for m in composed] == [False] * len(composed)
 
 
+def _reordered_model(folder: Path, model, frame, signature_order: list[str]):
+    """`model` fitted on `frame`, saved with a signature that lists the same columns in `signature_order`, and
+    score.py initialised on it (a user's hand-written or re-inferred signature need not follow the fit's order)."""
+    import mlflow.sklearn
+    import skops.io
+    from mlflow.models import infer_signature
+
+    model.fit(*frame)
+    x, y = frame
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+        mlflow.sklearn.save_model(model, folder / "model", serialization_format="skops", skops_trusted_types=trusted or None,
+                                  signature=infer_signature(x[signature_order], model.predict(x)))
+    mp = pytest.MonkeyPatch()
+    mp.setenv("AZUREML_MODEL_DIR", str(folder))
+    module = load_score_module(f"score_reordered_{folder.name}")
+    module.init()
+    mp.undo()
+    return module
+
+
+def _frame(columns: dict, label):
+    import pandas as pd
+
+    x = pd.DataFrame(columns)
+    return x, label(x)
+
+
+def test_rows_reach_the_model_in_its_fitted_order_when_the_signature_lists_another(tmp_path):
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    frame = _frame({"a": rng.normal(0, 1, 300), "b": rng.normal(0, 100, 300), "c": rng.normal(5, 1, 300)}, lambda x: (x["a"] > 0).astype(int))
+    score = _reordered_model(tmp_path / "array", LogisticRegression(), frame, ["c", "b", "a"])
+    assert (score.columns, score.model_columns, score.as_frame) == (("c", "b", "a"), ("a", "b", "c"), False)
+    records = [{"a": 1.0, "b": 0.0, "c": 5.0}, {"a": -1.0, "b": 0.0, "c": 5.0}, {"a": -0.2, "b": 250.0, "c": -3.0}]
+    expected = score.model.predict(pd.DataFrame(records)[["a", "b", "c"]]).tolist()
+    assert expected[:2] == [1, 0]
+    assert call(score, json.dumps({"data": records})) == (200, {"predict": expected})
+    rows = [[r["c"], r["b"], r["a"]] for r in records]  # arrays follow the signature's order, as the swagger states
+    assert call(score, json.dumps({"data": rows})) == (200, {"predict": expected})
+
+
+def test_a_dataframe_model_gets_its_fitted_order_and_a_refused_value_is_named_by_column(tmp_path):
+    import numpy as np
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+
+    rng = np.random.default_rng(1)
+    columns = {"views": rng.integers(0, 20, 300), "city": rng.choice(["paris", "nice"], 300), "clicks": rng.integers(0, 20, 300)}
+    frame = _frame(columns, lambda x: np.where(x["clicks"] * 2 > x["views"], "keen", "browsing"))
+    model = Pipeline([
+        ("prep", ColumnTransformer([("counts", FunctionTransformer(np.log1p, feature_names_out="one-to-one"), ["views", "clicks"]),
+                                    ("city", OneHotEncoder(handle_unknown="ignore"), ["city"])])),
+        ("clf", LogisticRegression()),
+    ])
+    score = _reordered_model(tmp_path / "frame", model, frame, ["clicks", "city", "views"])
+    assert (score.model_columns, score.as_frame) == (("views", "city", "clicks"), True)
+    records = [{"views": 3, "city": "nice", "clicks": 9}, {"views": 15, "city": "paris", "clicks": 1}]
+    expected = score.model.predict(pd.DataFrame(records)).tolist()
+    assert call(score, json.dumps({"data": records})) == (200, {"predict": expected})
+    status, body = call(score, json.dumps({"data": [[9, "nice", 3], [1, "paris", -5]]}))  # log1p(-5) is NaN: the model refuses the row
+    assert status == 400 and body["message"].startswith("data[1][2] (views)"), body
+
+
 def test_score_array_input_logs_no_feature_name_warning(score):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
