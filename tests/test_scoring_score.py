@@ -151,6 +151,33 @@ def test_skipping_sklearns_finiteness_check_changes_no_answer(score, monkeypatch
     assert all(status == 200 for status, _ in trusted)
 
 
+@pytest.mark.parametrize("kind", ["HistGradientBoostingClassifier", "KNeighborsClassifier", "GaussianNB", "DecisionTreeClassifier", "PoissonRegressor"])
+def test_other_single_estimators_answer_the_same_without_sklearns_finiteness_check(kind, tmp_path):
+    """Estimators nobody tuned for this, each at its own bounds (float32 trees, a log link) and past them."""
+    import numpy as np
+    import sklearn.ensemble
+    import sklearn.linear_model
+    import sklearn.naive_bayes
+    import sklearn.neighbors
+    import sklearn.tree
+
+    estimator = next(getattr(m, kind) for m in (sklearn.ensemble, sklearn.neighbors, sklearn.naive_bayes, sklearn.tree, sklearn.linear_model) if hasattr(m, kind))()
+    rng = np.random.default_rng(5)
+    columns = {"a": rng.normal(0, 1, 300), "b": rng.integers(0, 50, 300), "c": rng.normal(100, 30, 300)}
+    label = (lambda x: x["a"].abs() * 3 + x["c"] / 10) if kind == "PoissonRegressor" else (lambda x: np.where(x["a"] + x["b"] / 25 > 1, "yes", "no"))
+    score = _model_with_signature(tmp_path / kind, estimator, _frame(columns, label), ["a", "b", "c"])
+    assert score.trusted_rows is True
+    limit, big = score.number_limit, 1.7976931348623157e308
+    rows = [[float(v) for v in rng.normal(0, 50, 3)] for _ in range(10)] + [
+        [limit, 0, limit], [-limit, 2**63 - 1, -limit], [limit, -(2**63), 0.0], [big, 5, -big], [3e38, 1, 3e38], [1e16, 1, -1e16],
+    ]
+    bodies = [json.dumps({"data": [[a, int(b), c]], "method": m}) for a, b, c in rows for m in score.methods]
+    trusted = [call(score, body) for body in bodies]
+    score.trusted_rows = False
+    assert [call(score, body) for body in bodies] == trusted
+    assert sum(status == 200 for status, _ in trusted) >= 10 * len(score.methods)
+
+
 def test_which_models_check_only_the_rows_they_are_given(score):
     import numpy as np
     from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
@@ -171,9 +198,9 @@ def test_which_models_check_only_the_rows_they_are_given(score):
     assert [score.checks_only_its_rows(m) for m in composed] == [False] * len(composed)
 
 
-def _reordered_model(folder: Path, model, frame, signature_order: list[str]):
-    """`model` fitted on `frame`, saved with a signature that lists the same columns in `signature_order`, and
-    score.py initialised on it (a user's hand-written or re-inferred signature need not follow the fit's order)."""
+def _model_with_signature(folder: Path, model, frame, signature_order: list[str]):
+    """`model` fitted on `frame`, saved with a signature that lists its columns in `signature_order`, and score.py
+    initialised on it (a user's hand-written or re-inferred signature need not follow the fit's order)."""
     import mlflow.sklearn
     import skops.io
     from mlflow.models import infer_signature
@@ -187,7 +214,7 @@ def _reordered_model(folder: Path, model, frame, signature_order: list[str]):
                                   signature=infer_signature(x[signature_order], model.predict(x)))
     mp = pytest.MonkeyPatch()
     mp.setenv("AZUREML_MODEL_DIR", str(folder))
-    module = load_score_module(f"score_reordered_{folder.name}")
+    module = load_score_module(f"score_signed_{folder.name}")
     module.init()
     mp.undo()
     return module
@@ -207,7 +234,7 @@ def test_rows_reach_the_model_in_its_fitted_order_when_the_signature_lists_anoth
 
     rng = np.random.default_rng(0)
     frame = _frame({"a": rng.normal(0, 1, 300), "b": rng.normal(0, 100, 300), "c": rng.normal(5, 1, 300)}, lambda x: (x["a"] > 0).astype(int))
-    score = _reordered_model(tmp_path / "array", LogisticRegression(), frame, ["c", "b", "a"])
+    score = _model_with_signature(tmp_path / "array", LogisticRegression(), frame, ["c", "b", "a"])
     assert (score.columns, score.model_columns, score.as_frame) == (("c", "b", "a"), ("a", "b", "c"), False)
     records = [{"a": 1.0, "b": 0.0, "c": 5.0}, {"a": -1.0, "b": 0.0, "c": 5.0}, {"a": -0.2, "b": 250.0, "c": -3.0}]
     expected = score.model.predict(pd.DataFrame(records)[["a", "b", "c"]]).tolist()
@@ -233,7 +260,7 @@ def test_a_dataframe_model_gets_its_fitted_order_and_a_refused_value_is_named_by
                                     ("city", OneHotEncoder(handle_unknown="ignore"), ["city"])])),
         ("clf", LogisticRegression()),
     ])
-    score = _reordered_model(tmp_path / "frame", model, frame, ["clicks", "city", "views"])
+    score = _model_with_signature(tmp_path / "frame", model, frame, ["clicks", "city", "views"])
     assert (score.model_columns, score.as_frame) == (("views", "city", "clicks"), True)
     records = [{"views": 3, "city": "nice", "clicks": 9}, {"views": 15, "city": "paris", "clicks": 1}]
     expected = score.model.predict(pd.DataFrame(records)).tolist()
