@@ -94,6 +94,8 @@ as_frame = False
 otherwise rows go to the model as one float64 array, which is several times cheaper per request."""
 binary_classes: tuple | None = None
 probe_row: list = []
+"""load()'s base_row: a row the model scores, whose values stand in for a refused row's, one column at a
+time, to find the column at fault (on the error path only)."""
 order: tuple[int, ...] | None = None
 """load()'s order: where each of the model's fitted columns sits among the signature's, when the two differ."""
 model_columns: tuple[str, ...] = ()
@@ -101,8 +103,6 @@ model_kinds: tuple[str, ...] = ()
 """The columns and their kinds in the order the model takes them (the signature's, unless `order` says otherwise)."""
 categories: dict[int, frozenset] = {}
 """load()'s categories as sets: the values each strictly encoded column takes (empty for most models)."""
-"""load()'s base_row: a row the model scores, whose values stand in for a refused row's, one column at a
-time, to find the column at fault (on the error path only)."""
 number_limit = NUMBER_LIMITS[0]
 number_int_limit = int(Decimal(repr(NUMBER_LIMITS[0])))
 """number_limit as the exact decimal its text spells: the largest integer a float column takes (JSON
