@@ -107,8 +107,7 @@ def _attribute(value: object) -> str:
         return int.__repr__(value)
     if isinstance(value, float):
         return "NaN" if value != value else _INFINITIES.get(value) or float.__repr__(value)
-    text = value if type(value) is str else str(value)
-    return _quote(text if len(text) <= MAX_TEXT else bounded(text))
+    return _quote(bounded(str(value)))
 
 
 def log_line(record: logging.LogRecord, body: str, request: tuple[str, int] | None) -> str:
@@ -137,7 +136,7 @@ def log_line(record: logging.LogRecord, body: str, request: tuple[str, int] | No
         _iso_us(*divmod(round(record.created * 1e6), 1_000_000)),
         _quote(record.levelname),
         _quote(record.name),
-        _quote(body if len(body) <= MAX_TEXT else bounded(body)),
+        _quote(bounded(body)),
         trace_id,
         request_id,
         attrs,
