@@ -74,3 +74,37 @@ def test_csv_records_quoted_bytes_with_lf_line_ends_match_the_byte_by_byte_count
         data = b"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40)))
         assert b"\r" not in data
         assert csv_records(data) == _reference(data), data
+
+
+def test_csv_records_a_quoted_header_over_plain_rows_is_counted_by_its_line_feeds(monkeypatch):
+    """What `batch split` writes (a header whose names are quoted, rows that need no quotes) is counted without the
+    quote-aware scan, and as the byte-by-byte reference counts it, empty lines and unterminated last lines included."""
+    import random
+
+    from amlops.batching import records
+
+    rng = random.Random(5)
+    cases = [b'"id","x"\nA1,1\nA2,2\n', b'"a,b",c\n\n1,2', b'"id"\n', b'""\nx\n\n\n']
+    for _ in range(2000):
+        head = b",".join(rng.choice([b'"id"', b'"a,b"', b'""', b"x", b'"say ""hi"""']) for _ in range(rng.randint(1, 4)))
+        body = b"".join(rng.choice([b"\n", b"\n\n", b"a", b",", b"1"]) for _ in range(rng.randint(0, 30)))
+        cases.append(head + b"\n" + body)
+    expected = [_reference(data) for data in cases]
+
+    def scanned(data):
+        raise AssertionError(f"scanned: {data!r}")
+
+    monkeypatch.setattr(records, "_scanned", scanned)
+    assert [csv_records(data) for data in cases] == expected
+
+
+@pytest.mark.parametrize("data", [b'"a\nb",c\n1,2\n', b'"a",b\n"1",2\n', b'a\r\nb\r\n', b'"a\n'])
+def test_csv_records_quotes_past_the_first_line_or_a_cr_agree_with_the_scan(data):
+    assert csv_records(data) == _scanned(data) == _reference(data)
+
+
+def test_line_feeds_counts_as_bytes_count():
+    from amlops.batching.records import line_feeds
+
+    for data in (b"", b"\n", b"a", b"a\nb\n\n", b"x\r\n" * 1000):
+        assert line_feeds(data) == data.count(b"\n")
