@@ -137,7 +137,7 @@ def csv_typed(path: Path, data: bytes, wanted: tuple[Feature, ...], carried: tup
     if not {*carried, *(f.name for f in wanted)} <= set(names) or len(set(names)) < len(names):
         return None
     # The only hex Arrow reads (0x10, 0X1f). The letter is looked for first: a search for "0x" stops at every 0 of
-    # a file of numbers (2 ms a 1MB part), one for a single byte runs at memchr's speed.
+    # a file of numbers, one for a single byte runs at memchr's speed.
     if any(f.integer for f in wanted) and ((b"x" in data and b"0x" in data) or (b"X" in data and b"0X" in data)):
         return None
     types = {c: pa.string() for c in carried}
