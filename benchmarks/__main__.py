@@ -1,12 +1,13 @@
 """`python -m benchmarks` (`make bench`): CLI start-up, then serving (throughput, instructions per request, start and
-stop, admission), then batch."""
+stop, admission), then batch (end to end, then instructions per part)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-SUITES = ("benchmarks.cli", "benchmarks.serving", "benchmarks.serving.instructions", "benchmarks.serving.start", "benchmarks.serving.admission", "benchmarks.batch")
+SUITES = ("benchmarks.cli", "benchmarks.serving", "benchmarks.serving.instructions", "benchmarks.serving.start", "benchmarks.serving.admission", "benchmarks.batch",
+          "benchmarks.batch.instructions")
 
 
 def main() -> int:

@@ -13,20 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from unittest import mock
 
+from benchmarks import callgrind
 from benchmarks.serving.bench import HERE, _model_dir
 from benchmarks.serving.inproc import KEY_ENV
 
 REPO = HERE.parent.parent
-COLLECTED = re.compile(r"Collected\s*:\s*([\d,]+)")
-"""callgrind's last line on stderr: the instructions counted within the toggled function."""
 WRITER_DELAY_MS = 600_000
 """The telemetry writer's delay under valgrind (localfile.write_delay_ms reads OTEL_BSP_SCHEDULE_DELAY)."""
 APPS = {"(2) plain script": ("plain", False), "(3') amlops serve, telemetry off": ("amlops", False), "(3) amlops serve (score.py)": ("amlops", True)}
@@ -68,33 +64,19 @@ def app_env(name: str, worker: dict[str, str], key: str) -> dict[str, str]:
 
 def instructions(stderr: str, requests: int) -> int:
     """Instructions per request from callgrind's stderr."""
-    found = COLLECTED.findall(stderr)
-    if not found:
-        raise RuntimeError(f"callgrind printed no count: {stderr[-500:]}")
-    return int(found[-1].replace(",", "")) // requests
+    return callgrind.collected(stderr) // requests
 
 
 def run(requests: int) -> dict[str, int]:
-    """Each app's instructions per request (the three runs at once: counts do not depend on load)."""
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        raise SystemExit("valgrind is not installed: this benchmark counts instructions with callgrind")
+    """Each app's instructions per request (the three runs at once)."""
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as tmp:
         worker, key = worker_env(Path(tmp))
-        procs = {}
-        for name, (mode, _) in APPS.items():
-            command = [
-                valgrind, "--tool=callgrind", "--toggle-collect=functools_reduce", "--callgrind-out-file=/dev/null",
-                sys.executable, "-m", "benchmarks.serving.inproc", mode, str(requests),
-            ]
-            procs[name] = subprocess.Popen(command, env=app_env(name, worker, key), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        counts = {}
-        for name, proc in procs.items():
-            _, err = proc.communicate()
-            if proc.returncode != 0:
-                raise RuntimeError(f"{name}: exit {proc.returncode}: {err[-500:]}")
-            counts[name] = instructions(err, requests)
-    return counts
+        commands = {
+            name: ([sys.executable, "-m", "benchmarks.serving.inproc", mode, str(requests)], app_env(name, worker, key))
+            for name, (mode, _) in APPS.items()
+        }
+        counts = callgrind.count(commands, REPO)
+    return {name: n // requests for name, n in counts.items()}
 
 
 def report(counts: dict[str, int]) -> str:
