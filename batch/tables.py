@@ -273,7 +273,7 @@ def _integers(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     n = len(col)
     t = col.type
     if pa.types.is_integer(t):
-        bad = pc.is_null(col).to_numpy(zero_copy_only=False)
+        bad = pc.is_null(col).to_numpy(zero_copy_only=False) if col.null_count else np.zeros(n, bool)  # no bits to unpack
         if t == pa.uint64():
             bad = bad | pc.fill_null(pc.greater(col, pa.scalar(INT64_MAX, t)), False).to_numpy(zero_copy_only=False)
         safe = pc.if_else(pa.array(bad), pa.scalar(0, t), col) if bad.any() else col
