@@ -103,8 +103,8 @@ def test_csv_records_quotes_past_the_first_line_or_a_cr_agree_with_the_scan(data
     assert csv_records(data) == _scanned(data) == _reference(data)
 
 
-def test_line_feeds_counts_as_bytes_count():
-    from amlops.batching.records import line_feeds
+def test_lines_and_records_counts_line_feeds_as_bytes_count():
+    from amlops.batching.records import lines_and_records
 
     for data in (b"", b"\n", b"a", b"a\nb\n\n", b"x\r\n" * 1000):
-        assert line_feeds(data) == data.count(b"\n")
+        assert lines_and_records(data)[0] == data.count(b"\n")

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from amlops.batching.records import csv_records, line_feeds
+from amlops.batching.records import lines_and_records
 
 MAX_NAMED_FAILURES = 1000
 """At most this many failed items of one mini-batch are named in the error log (the rest are counted)."""
@@ -69,7 +69,7 @@ def collect(result: object, given: list[str], formatted: bool) -> Rows:
     missing: tuple[int, ...] = ()
     if returned < len(given):
         missing = _missing(result, given)
-    return Rows(returned, missing, data, line_feeds(data), csv_records(data))
+    return Rows(returned, missing, data, *lines_and_records(data))
 
 
 def frame_bytes(frame: pd.DataFrame) -> bytes:

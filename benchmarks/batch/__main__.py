@@ -40,22 +40,23 @@ HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 
 
-def prepare(work: Path) -> tuple[dict[str, Path], dict[str, Path], Path, dict[str, float]]:
-    """The 512K pending loans (the book's) and ten copies (5.12M rows), their 1MB part files, a trained model,
-    and how long each split took."""
+def prepare(work: Path, large: bool = True) -> tuple[dict[str, Path], dict[str, Path], Path, dict[str, float]]:
+    """The 512K pending loans (the book's) and ten copies (5.12M rows; not without `large`), their 1MB part files,
+    a trained model, and how long each split took."""
     from amlops import data as data_mod
     from amlops import training
     from amlops.batching.split import split
 
     generated = data_mod.generate_all(work / "data")
     small = generated.pending_csv.path
-    header, body = small.read_bytes().split(b"\n", 1)
-    large = work / "data" / "pending_5m.csv"
-    with large.open("wb") as fh:
-        fh.write(header + b"\n")
-        for _ in range(10):
-            fh.write(body)
-    tables = {"512K": small, "5.12M": large}
+    tables = {"512K": small}
+    if large:
+        header, body = small.read_bytes().split(b"\n", 1)
+        tables["5.12M"] = work / "data" / "pending_5m.csv"
+        with tables["5.12M"].open("wb") as fh:
+            fh.write(header + b"\n")
+            for _ in range(10):
+                fh.write(body)
     parts, split_seconds = {}, {}
     for size, path in tables.items():
         t0 = time.perf_counter()

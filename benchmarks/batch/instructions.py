@@ -25,33 +25,21 @@ from pathlib import Path
 
 from amlops.batching.records import file_records
 from benchmarks import callgrind
+from benchmarks.batch.__main__ import prepare
 
 REPO = Path(__file__).resolve().parent.parent.parent
 CASES = {"baseline": "baseline (pyarrow, pandas, predict, pyarrow)", "worker": "amlops batch run worker (tabular_batch.py)"}
-PART_BYTES = 1 << 20
-
-
-def prepare(work: Path) -> tuple[Path, Path]:
-    """A trained model and the book's 512K pending loans cut into 1MB parts (`amlops batch split`)."""
-    from amlops import data as data_mod
-    from amlops import training
-    from amlops.batching.split import split
-
-    generated = data_mod.generate_all(work / "data")
-    parts = split(generated.pending_csv.path, work / "parts", PART_BYTES).folder
-    model, facts = training.train(generated.loans)
-    return training.save_model(model, facts, work / "model"), parts
 
 
 def _baseline(model_dir: Path):
     import pyarrow as pa
-    import pyarrow.csv  # noqa: F401 - before skops.io, in the baseline's order
+    import pyarrow.csv as pacsv  # before skops.io, in the baseline's order
     import skops.io
 
     from benchmarks.batch.baseline import score
 
     model = skops.io.load(model_dir / "model.skops", trusted=[])
-    serial = pa.csv.ReadOptions(use_threads=False)  # on the counted thread (see the module's docstring)
+    serial = pacsv.ReadOptions(use_threads=False)  # on the counted thread (see the module's docstring)
     return lambda path: score(path, model, pa.BufferOutputStream(), serial)
 
 
@@ -96,7 +84,8 @@ def per_part(stderr: str, parts: int) -> int:
 def run(parts: int) -> tuple[dict[str, int], int]:
     """Each case's instructions per part (both at once), and the rows a counted part holds on average."""
     with tempfile.TemporaryDirectory(prefix="bench-batch-instructions-") as tmp:
-        model_dir, parts_dir = prepare(Path(tmp))
+        _, folders, model_dir, _ = prepare(Path(tmp), large=False)  # the 512K loans in 1MB parts, the model
+        parts_dir = folders["512K"]
         counted = sorted(parts_dir.glob("*.csv"))[1 : parts + 1]
         rows = sum(file_records(p) or 0 for p in counted) // max(len(counted), 1)
         argv = [sys.executable, "-m", "benchmarks.batch.instructions", "--child"]
