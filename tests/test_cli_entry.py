@@ -89,6 +89,12 @@ def test_stdout_that_cannot_be_flushed_exits_120_as_python_does(tmp_path):
     assert done.returncode == 120
 
 
+def test_a_closed_stdout_is_passed_by_as_python_does(tmp_path):
+    done = _command(tmp_path, "sys.stdout.close()")
+    assert (done.returncode, done.stderr) == (0, "err line\n")
+    assert _written(tmp_path) == {"thread": "joined", "atexit": "ran", "log.txt": "logged\n"}
+
+
 def test_the_console_script_prints_what_main_prints(monkeypatch, capsys):
     """The installed `amlops` runs entry.run: the same output and exit code as main() in process."""
     codes = {}

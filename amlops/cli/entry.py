@@ -49,8 +49,10 @@ def finish(code: int) -> NoReturn:
     threading._shutdown()  # type: ignore[attr-defined]  # joins non-daemon threads, as the interpreter's exit does
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None or stream.closed:  # as the interpreter's own flush at exit, which passes these by
+            continue
         try:
             stream.flush()
-        except (OSError, ValueError):
+        except OSError:
             code = code or FLUSH_FAILED
     os._exit(code)
