@@ -5,6 +5,7 @@ real servers holding slow requests in flight, and the queue wait's rule on a tic
 from __future__ import annotations
 
 import concurrent.futures
+import errno
 import http.client
 import json
 import os
@@ -92,6 +93,43 @@ def test_serve_admission_workers_accept_themselves_unless_the_queue_wait_is_read
         finally:
             for end in (made.sender, made.receiver, made.returner, made.returns):
                 end.close()
+
+
+class _Waiting:
+    """A non-blocking socket's stand-in: the connections waiting on it, by name."""
+
+    def __init__(self, *waiting: str):
+        self.waiting = list(waiting)
+
+
+def _worker_loop(receiver: _Waiting, listener: _Waiting) -> list[str]:
+    """What an AdmittingWorker's loop takes, in order, until its first sleep in select() ("wait")."""
+    from amlops.serving.worker import AdmittingWorker
+
+    worker = object.__new__(AdmittingWorker)  # the loop alone: no gunicorn arbiter, no admission
+    worker.sockets, worker.alive = [receiver, listener], True
+    taken: list[str] = []
+
+    def accept(sock: _Waiting) -> None:
+        if not sock.waiting:
+            raise BlockingIOError(errno.EAGAIN, "nothing waiting")
+        taken.append(sock.waiting.pop(0))
+
+    def wait(timeout: float) -> None:
+        taken.append("wait")
+        worker.alive = False
+
+    worker.accept, worker.wait = accept, wait  # type: ignore[method-assign]
+    worker.notify = worker.is_parent_alive = lambda: True  # type: ignore[method-assign]
+    worker.run_for_multiple(1.0)
+    return taken
+
+
+def test_serve_admission_a_worker_takes_what_waits_before_it_sleeps_handed_over_first():
+    """gunicorn's loop for several sockets sleeps in select() before every accept; the worker serves what already
+    waits, the dispatcher's hand-over (older) before the listener's, and sleeps only when both are empty."""
+    assert _worker_loop(_Waiting("handed over"), _Waiting("new 1", "new 2")) == ["handed over", "new 1", "new 2", "wait"]
+    assert _worker_loop(_Waiting(), _Waiting()) == ["wait"]
 
 
 def test_serve_admission_queue_wait_is_read_only_for_kubernetes_targets(state, trained_model_dir):

@@ -28,7 +28,7 @@ import sys
 
 from gunicorn import util
 from gunicorn.http import wsgi
-from gunicorn.workers.sync import SyncWorker
+from gunicorn.workers.sync import StopWaiting, SyncWorker
 
 from amlops.serving import admission
 
@@ -142,6 +142,33 @@ class AdmittingWorker(JsonErrorWorker):
             # select() reports ready descriptors in the order given: what the dispatcher handed over is older
             self.sockets = [self._admission.receiver, *(self.sockets if self._admission.direct else ())]
         super().init_process()
+
+    def run_for_multiple(self, timeout: float) -> None:
+        """gunicorn's loop for one listener (SyncWorker.run_for_one), over the hand-over queue and the listener:
+        take what is waiting before sleeping in select(). gunicorn's loop for several listeners selects before
+        every accept, so the worker that has just answered sleeps while a connection already waits, and the
+        other worker, woken by it, serves it from cold caches (tests/test_serve_admission.py watches the order)."""
+        while self.alive:
+            self.notify()
+            if self._took_one():
+                continue
+            if not self.is_parent_alive():
+                return
+            try:
+                self.wait(timeout)
+            except StopWaiting:
+                return
+
+    def _took_one(self) -> bool:
+        """Serve one waiting connection, if any: what the dispatcher handed over first (it is older), then the listener's."""
+        for sock in list(self.sockets):
+            try:
+                self.accept(sock)
+                return True
+            except OSError as exc:  # nothing waiting there (non-blocking), or the client left before it was taken
+                if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                    raise
+        return False
 
     def accept(self, listener) -> None:
         if self._admission is None:
