@@ -10,9 +10,11 @@ So once a command has returned, `run()` does what a normal exit does that has an
 process, in the same order as the interpreter's own shutdown (Py_FinalizeEx): it waits for non-daemon
 threads (`threading._shutdown`), runs the atexit handlers (logging's flush and close, multiprocessing's,
 pyarrow's), flushes stdout and stderr, and then ends with `os._exit` and the command's exit code.
-Python's multiprocessing ends its forked children the same way. What is skipped is only the freeing
-of memory the kernel reclaims anyway, and `__del__` methods of objects still alive at exit (which
-Python does not promise to run either: see the note under object.__del__ in the data model docs).
+Python's multiprocessing ends its forked children the same way. What is skipped is the freeing of
+memory the kernel reclaims anyway, and `__del__` methods of objects still alive at exit, which Python
+does not promise to run either (the note under object.__del__ in the data model docs). So a file
+object a command leaves open keeps what it has not flushed: amlops' own writers close or flush theirs
+before the command returns (the batch output and reports, the telemetry file's appends, the keys).
 
 An exception that escapes main() is not a command's result: it takes the normal exit, traceback and
 all. Tests call main() in process and never reach this.

@@ -147,7 +147,8 @@ class AdmittingWorker(JsonErrorWorker):
         """gunicorn's loop for one listener (SyncWorker.run_for_one), over the hand-over queue and the listener:
         take what is waiting before sleeping in select(). gunicorn's loop for several listeners selects before
         every accept, so the worker that has just answered sleeps while a connection already waits, and the
-        other worker, woken by it, serves it from cold caches (tests/test_serve_admission.py watches the order)."""
+        other worker, woken by the same connection, serves it from cold caches (tests/test_serve_admission.py
+        watches the order)."""
         while self.alive:
             self.notify()
             if self._took_one():
