@@ -10,7 +10,9 @@ log line, and replaces only the page: in its own process, `gunicorn.util.write_e
 `write_json_error` when the worker starts. Chosen with gunicorn's documented `--worker-class` setting
 (https://docs.gunicorn.org/en/stable/settings.html#worker-class).
 
-Both send a response's head with its first body bytes in one write (`OneWriteResponse`).
+Both send a response's head with its first body bytes in one write (`OneWriteResponse`), and close a
+connection at once when the client's TCP stack has acknowledged the whole response and nothing waits
+unread (`JsonErrorWorker.close_connection`), instead of always waiting for the client to close first.
 
 `AdmittingWorker` is the same worker behind the imitated admission (amlops.serving.admission): it takes
 the connections the master's dispatcher handed over first, then accepts from the listening socket itself
@@ -22,12 +24,15 @@ dispatcher handed over before exiting.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import socket
 import sys
+import termios
 
 from gunicorn import util
 from gunicorn.http import wsgi
+from gunicorn.http.body import LengthReader
 from gunicorn.workers.sync import StopWaiting, SyncWorker
 
 from amlops.serving import admission
@@ -38,6 +43,15 @@ FD_SPACE = socket.CMSG_SPACE(FD_BYTES)
 """Room for the one descriptor the dispatcher sends with each ticket."""
 MAX_SHOWN = 200
 """Most characters of gunicorn's message (which may quote the client's bytes) passed on."""
+_close_graceful = util.close_graceful
+"""gunicorn's close of every connection (RFC 9112's staged close): half-close, then read until the client
+closes or 2 s pass."""
+_UNACKNOWLEDGED = getattr(termios, "TIOCOUTQ", None)
+"""Linux's SIOCOUTQ on a TCP socket: bytes sent (the FIN counting one) that the peer has not acknowledged
+(tcp_ioctl: `write_seq - snd_una`; man 7 tcp, "ioctls")."""
+_UNREAD = termios.FIONREAD
+"""SIOCINQ on a TCP socket: bytes received and not yet read (man 7 tcp)."""
+_INT = bytes(4)
 
 
 def error_body(reason: str, message: str) -> bytes:
@@ -46,6 +60,25 @@ def error_body(reason: str, message: str) -> bytes:
     if len(text) > MAX_SHOWN:
         text = f"{text[:MAX_SHOWN]}… ({len(text)} characters)"
     return json.dumps({"message": text}).encode()
+
+
+def settled(sock: socket.socket) -> bool:
+    """Whether the client's TCP stack has acknowledged everything sent on `sock` and nothing the client sent waits
+    unread in it; False wherever that cannot be read (another OS, a closed socket)."""
+    if _UNACKNOWLEDGED is None:
+        return False
+    try:
+        fd = sock.fileno()
+        return fcntl.ioctl(fd, _UNACKNOWLEDGED, _INT) == _INT and fcntl.ioctl(fd, _UNREAD, _INT) == _INT
+    except (OSError, ValueError):
+        return False
+
+
+def request_read(req) -> bool:
+    """Whether every byte of the request's body was taken from the socket (a body of known length read to its
+    end, or none); a chunked body, or one the app stopped reading, is not known to be over."""
+    reader = getattr(getattr(req, "body", None), "reader", None)
+    return isinstance(reader, LengthReader) and reader.length == 0
 
 
 def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
@@ -107,10 +140,37 @@ class OneWriteResponse(wsgi.Response):
 class JsonErrorWorker(SyncWorker):
     """gunicorn's sync worker, answering its own refusals in the endpoint's JSON error shape."""
 
+    _request_read = False
+    """True from the end of a request whose body was read whole until its connection is closed."""
+
     def init_process(self) -> None:
         util.write_error = write_json_error
         wsgi.Response = OneWriteResponse  # looked up by gunicorn.http.wsgi.create for each request
+        util.close_graceful = self.close_connection  # gunicorn's handle() closes every connection through it
         super().init_process()
+
+    def handle_request(self, listener, req, client, addr) -> None:
+        self._request_read = False
+        super().handle_request(listener, req, client, addr)
+        self._request_read = request_read(req)
+
+    def close_connection(self, sock: socket.socket, timeout: float = 2.0, max_drain: int = 65536) -> None:
+        """Close a client's connection (gunicorn.util.close_graceful's contract), at once when that is safe.
+
+        RFC 9112 section 9.6 (https://www.rfc-editor.org/rfc/rfc9112#section-9.6): a server that closes at once
+        risks a reset that erases the response before the client reads it, if the client's data arrives on the
+        closed connection; so it half-closes and reads "until it receives a corresponding close by the client,
+        or until the server is reasonably certain that its own TCP stack has received the client's
+        acknowledgement of the packet(s) containing the server's last response". gunicorn 26 always waits for
+        the client's close, so the worker sleeps until the client has run again, for every request. Here, when
+        the request was read to its end, the client's stack has acknowledged every byte of the response and
+        nothing waits unread, the connection is closed at once (a FIN, no reset: the second condition);
+        otherwise, on a remote client's link and after any refusal, it is gunicorn's close."""
+        read, self._request_read = self._request_read, False
+        if read and settled(sock):
+            sock.close()
+            return
+        _close_graceful(sock, timeout, max_drain)
 
 
 class _Address:
