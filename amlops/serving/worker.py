@@ -10,9 +10,10 @@ log line, and replaces only the page: in its own process, `gunicorn.util.write_e
 `write_json_error` when the worker starts. Chosen with gunicorn's documented `--worker-class` setting
 (https://docs.gunicorn.org/en/stable/settings.html#worker-class).
 
-Both send a response's head with its first body bytes in one write (`OneWriteResponse`), and close a
+Both send a response's head with its first body bytes in one write (`OneWriteResponse`), close a
 connection at once when the client's TCP stack has acknowledged the whole response and nothing waits
-unread (`JsonErrorWorker.close_connection`), instead of always waiting for the client to close first.
+unread (`JsonErrorWorker.close_connection`), instead of always waiting for the client to close first,
+and sleep in epoll's exclusive mode (`JsonErrorWorker.wait`), so that a connection wakes one idle worker.
 
 `AdmittingWorker` is the same worker behind the imitated admission (amlops.serving.admission): it takes
 the connections the master's dispatcher handed over first, then accepts from the listening socket itself
@@ -26,6 +27,8 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import os
+import select
 import socket
 import sys
 import termios
@@ -142,12 +145,48 @@ class JsonErrorWorker(SyncWorker):
 
     _request_read = False
     """True from the end of a request whose body was read whole until its connection is closed."""
+    _poller = None
+    """This worker's epoll (made at its first wait, after the fork), and what each of its descriptors stands for."""
+    _polled: dict[int, object]
 
     def init_process(self) -> None:
         util.write_error = write_json_error
         wsgi.Response = OneWriteResponse  # looked up by gunicorn.http.wsgi.create for each request
         util.close_graceful = self.close_connection  # gunicorn's handle() closes every connection through it
         super().init_process()
+
+    def wait(self, timeout: float) -> list:
+        """gunicorn's SyncWorker.wait (sleep until a socket or the worker's pipe is ready, and return what is),
+        with every socket but the pipe watched in epoll's exclusive mode.
+
+        gunicorn's select() wakes every idle worker for each new connection; all but one then find nothing
+        to accept and sleep again. With EPOLLEXCLUSIVE, "one or more of the epoll file descriptors will receive
+        an event" (https://man7.org/linux/man-pages/man2/epoll_ctl.2.html), and a worker busy with a request,
+        not sleeping in epoll_wait, is passed by. The pipe, which gunicorn's signal handlers write to
+        (signal.set_wakeup_fd), wakes its own worker only, as before. Where there is no epoll, gunicorn's select()."""
+        poller = self._poller
+        if poller is None:
+            if not hasattr(select, "epoll"):
+                return super().wait(timeout)
+            poller = self._poller = select.epoll()
+            self._polled = {}
+            for item in self.wait_fds:
+                fd = item if isinstance(item, int) else item.fileno()
+                poller.register(fd, select.EPOLLIN if fd == self.PIPE[0] else select.EPOLLIN | select.EPOLLEXCLUSIVE)
+                self._polled[fd] = item
+        self.notify()
+        ready = [self._polled[fd] for fd, _events in poller.poll(timeout)]
+        if self.PIPE[0] in ready:
+            try:
+                os.read(self.PIPE[0], 1)
+            except BlockingIOError:
+                pass
+        return ready
+
+    def forget(self, sock: socket.socket) -> None:
+        """Stop watching a socket about to be closed (epoll would keep a listener other processes still hold)."""
+        if self._poller is not None and self._polled.pop(sock.fileno(), None) is not None:
+            self._poller.unregister(sock.fileno())
 
     def handle_request(self, listener, req, client, addr) -> None:
         self._request_read = False
@@ -286,6 +325,7 @@ class AdmittingWorker(JsonErrorWorker):
     def _stop_accepting(self, listener) -> None:
         self.sockets = [s for s in self.sockets if s is not listener]
         self.wait_fds = [fd for fd in self.wait_fds if fd is not listener]
+        self.forget(listener)
         listener.close()
 
     def handle_error(self, req, client, addr, exc) -> None:
