@@ -80,3 +80,25 @@ def test_serve_worker_wait_a_forgotten_listener_is_no_longer_watched(listener):
     w.forget(listener)
     with socket.create_connection(listener.getsockname()):
         assert w.wait(0.1) == []
+
+
+def test_serve_worker_heartbeat_touches_gunicorns_file_at_most_once_a_period(monkeypatch):
+    class Tmp:  # gunicorn's WorkerTmp: notify() is a utime of the file the arbiter watches
+        touches = 0
+
+        def notify(self):
+            self.touches += 1
+
+    w = object.__new__(worker.JsonErrorWorker)
+    w.tmp = Tmp()
+    clock = [1000.0]
+    monkeypatch.setattr(worker.time, "monotonic", lambda: clock[0])
+    w.notify()
+    w.notify()
+    clock[0] += worker.HEARTBEAT_S - 0.01
+    w.notify()
+    assert w.tmp.touches == 1
+    clock[0] += 0.02
+    w.notify()
+    assert w.tmp.touches == 2
+    assert worker.HEARTBEAT_S * 10 <= 30, "the arbiter's --timeout (30 s at least) must stay far above the period"

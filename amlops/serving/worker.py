@@ -32,6 +32,7 @@ import select
 import socket
 import sys
 import termios
+import time
 
 from gunicorn import util
 from gunicorn.http import wsgi
@@ -55,6 +56,9 @@ _UNACKNOWLEDGED = getattr(termios, "TIOCOUTQ", None)
 _UNREAD = termios.FIONREAD
 """SIOCINQ on a TCP socket: bytes received and not yet read (man 7 tcp)."""
 _INT = bytes(4)
+HEARTBEAT_S = 1.0
+"""Most seconds between two touches of gunicorn's heartbeat file (its arbiter kills a worker silent for --timeout
+seconds, at least 30 for `amlops serve`: amlops.serving.endpoint.worker_timeout_s)."""
 
 
 def error_body(reason: str, message: str) -> bytes:
@@ -148,12 +152,22 @@ class JsonErrorWorker(SyncWorker):
     _poller = None
     """This worker's epoll (made at its first wait, after the fork), and what each of its descriptors stands for."""
     _polled: dict[int, object]
+    _beat = float("-inf")
+    """When the heartbeat file was last touched (time.monotonic)."""
 
     def init_process(self) -> None:
         util.write_error = write_json_error
         wsgi.Response = OneWriteResponse  # looked up by gunicorn.http.wsgi.create for each request
         util.close_graceful = self.close_connection  # gunicorn's handle() closes every connection through it
         super().init_process()
+
+    def notify(self) -> None:
+        """gunicorn's heartbeat, at most once every HEARTBEAT_S: its loop touches the file (a utime) before every
+        accept and every sleep, two or three times a request, where the arbiter needs one within --timeout."""
+        now = time.monotonic()
+        if now - self._beat >= HEARTBEAT_S:
+            self._beat = now
+            super().notify()
 
     def wait(self, timeout: float) -> list:
         """gunicorn's SyncWorker.wait (sleep until a socket or the worker's pipe is ready, and return what is),
@@ -318,7 +332,7 @@ class AdmittingWorker(JsonErrorWorker):
         self._admission.taken()
         admission.begin(admission.Ticket.direct(self._admission, self.admission_slot))
         try:
-            self.handle(listener, client, addr)
+            self.handle(self._address, client, addr)  # the listener's address, known: not asked of the kernel per request
         finally:
             admission.end()
 
