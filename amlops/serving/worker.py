@@ -176,7 +176,8 @@ class JsonErrorWorker(SyncWorker):
         gunicorn's select() wakes every idle worker for each new connection; all but one then find nothing
         to accept and sleep again. With EPOLLEXCLUSIVE, "one or more of the epoll file descriptors will receive
         an event" (https://man7.org/linux/man-pages/man2/epoll_ctl.2.html), and a worker busy with a request,
-        not sleeping in epoll_wait, is passed by. The pipe, which gunicorn's signal handlers write to
+        not sleeping in epoll_wait, is passed by (Linux's fs/eventpoll.c, ep_poll_callback: an exclusive entry
+        ends the wake-up only where a task waits on that epoll). The pipe, which gunicorn's signal handlers write to
         (signal.set_wakeup_fd), wakes its own worker only, as before. Where there is no epoll, gunicorn's select()."""
         poller = self._poller
         if poller is None:
