@@ -23,7 +23,7 @@ from amlops.serving.endpoint import LocalEndpoint
 from amlops.serving.settings import Admission
 from amlops.stackfile import load_stack
 
-from serve_support import scoring_with, with_online
+from serve_support import scoring_with, wait_for, with_online
 
 OVER = "too many pending requests: this instance takes at most {limit} at once (2 x max_concurrent_requests_per_instance {mcrpi}); retry with backoff"
 
@@ -166,14 +166,6 @@ def workers(cfg, tmp_path, count: int):
     env = {**dep.environment_variables, "STARTED_FILE": str(tmp_path / "started"), "RELEASE_FILE": str(tmp_path / "release")}
     blue = dep.model_copy(update={"worker_count": count, "environment_variables": env})
     return with_online(cfg, cfg.online.model_copy(update={"deployments": {"blue": blue}}))
-
-
-def wait_for(predicate, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not seen within {timeout} s: {what}")
-        time.sleep(0.02)
 
 
 def raw_request(port: int, body: bytes) -> socket.socket:

@@ -12,12 +12,12 @@ import io
 import socket
 import sys
 import termios
-import time
 
 import pytest
 from gunicorn.http.body import Body, ChunkedReader, LengthReader
 
 from amlops.serving import worker
+from serve_support import wait_for
 
 RESPONSE = b'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 15\r\n\r\n{"predict": 1}\n'
 
@@ -31,14 +31,6 @@ def connection():
     yield server, client
     server.close()
     client.close()
-
-
-def eventually(predicate, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not seen within {timeout} s: {what}")
-        time.sleep(0.005)
 
 
 class _StagedClose:
@@ -79,7 +71,7 @@ def read_all(sock: socket.socket) -> bytes:
 def test_serve_close_an_acknowledged_answer_to_a_whole_request_is_closed_at_once(connection, staged):
     server, client = connection
     server.sendall(RESPONSE)
-    eventually(lambda: worker.settled(server), "the client's acknowledgement of the response")
+    wait_for(lambda: worker.settled(server), "the client's acknowledgement of the response")
     w = a_worker(request_read=True)
     w.close_connection(server)
     assert staged.calls == [], "an acknowledged answer with nothing unread went through the staged close"
@@ -92,7 +84,7 @@ def test_serve_close_input_left_unread_goes_through_the_staged_close(connection,
     server, client = connection
     client.sendall(b"POST /score HTTP/1.1\r\n")  # e.g. a pipelined request the server never reads
     server.sendall(RESPONSE)
-    eventually(lambda: unread(server) > 0, "the client's bytes in the server's receive queue")
+    wait_for(lambda: unread(server) > 0, "the client's bytes in the server's receive queue")
     assert worker.settled(server) is False
     a_worker(request_read=True).close_connection(server)
     assert staged.calls == [server]
@@ -101,7 +93,7 @@ def test_serve_close_input_left_unread_goes_through_the_staged_close(connection,
 def test_serve_close_a_request_not_read_to_its_end_goes_through_the_staged_close(connection, staged):
     server, client = connection
     server.sendall(RESPONSE)
-    eventually(lambda: worker.settled(server), "the client's acknowledgement of the response")
+    wait_for(lambda: worker.settled(server), "the client's acknowledgement of the response")
     a_worker(request_read=False).close_connection(server)
     assert staged.calls == [server]
 

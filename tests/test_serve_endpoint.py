@@ -18,6 +18,7 @@ from amlops.serving import keys as keys_mod
 from amlops.serving.endpoint import LocalEndpoint
 from amlops.serving.telemetry.reader import read_records
 from amlops.stackfile import load_stack
+from serve_support import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -51,16 +52,6 @@ def score(ep, payload, headers: dict | None = None) -> tuple[int, dict]:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     status, _, data = request(ep, "POST", "/score", body, {"Content-Type": "application/json", **(ep.headers if headers is None else headers)})
     return status, json.loads(data)
-
-
-def wait_for(predicate, what: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"not seen within {timeout} s: {what}")
 
 
 def test_serve_uses_the_stacks_deployment_settings(endpoint):

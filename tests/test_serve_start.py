@@ -23,7 +23,7 @@ from amlops.serving.server import PortInUse, ServerStartError, script_error
 from amlops.errors import UsageError
 from amlops.stackfile import load_stack
 
-from serve_support import scoring_with, with_online
+from serve_support import scoring_with, wait_for, with_online
 
 pytestmark = pytest.mark.slow
 
@@ -193,17 +193,6 @@ STARTER = textwrap.dedent('''
         print("interrupted", flush=True)
         sys.exit(130)
 ''')
-
-
-def wait_for(predicate, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = predicate()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not seen within {timeout} s: {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
